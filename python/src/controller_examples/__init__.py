@@ -1,0 +1,1 @@
+"""Kubernetes controllers in Python: the reference track of controller-examples."""
