@@ -79,10 +79,15 @@ def _go_build(name: str, destination: Path, versions: Versions) -> None:
     # never leaves a half-written binary under the final name.
     partial = destination.with_name(f".{name}.partial-{os.getpid()}")
     command = [
-        "go", "build", "-mod=readonly",
-        "-ldflags", version_ldflags(versions),
-        "-o", str(partial), PACKAGES[name],
-    ]  # fmt: skip
+        "go",
+        "build",
+        "-mod=readonly",
+        "-ldflags",
+        version_ldflags(versions),
+        "-o",
+        str(partial),
+        PACKAGES[name],
+    ]
     try:
         subprocess.run(command, cwd=WRAPPER_MODULE, check=True)
         partial.replace(destination)

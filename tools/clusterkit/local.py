@@ -11,6 +11,7 @@ and command line of every process it started, so ``down`` stops exactly those.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -79,16 +80,22 @@ class Process:
         self.pid = child.pid
 
     def stop(self) -> None:
+        """SIGTERM, and SIGKILL if it is still there after the grace period."""
         if not self.alive():
             return
         os.kill(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        while self.alive() and time.monotonic() < deadline:
-            _reap(self.pid)
-            time.sleep(0.1)
-        if self.alive():
+        if not self._gone_within(STOP_GRACE_SECONDS):
             os.kill(self.pid, signal.SIGKILL)
-        _reap(self.pid)
+            self._gone_within(STOP_GRACE_SECONDS)
+
+    def _gone_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            _reap(self.pid)
+            if not self.alive():
+                return True
+            time.sleep(0.05)
+        return False
 
     def state(self) -> str:
         return "exited" if not self.alive() else "running"
@@ -102,10 +109,8 @@ class Process:
 
 def _reap(pid: int) -> None:
     """Collect a child that exited, if it was ours, so it is not a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def free_ports(count: int) -> list[int]:
@@ -143,8 +148,7 @@ class LocalCluster:
         state = json.loads(self.state_path.read_text())
         self.ports = state["ports"]
         self.processes = {
-            name: Process(name, p["argv"], Path(p["log"]), p["pid"])
-            for name, p in state["processes"].items()
+            name: Process(name, p["argv"], Path(p["log"]), p["pid"]) for name, p in state["processes"].items()
         }
 
     def _save_state(self) -> None:
@@ -152,8 +156,7 @@ class LocalCluster:
             "versions": pinned().cache_key,
             "ports": self.ports,
             "processes": {
-                name: {"pid": p.pid, "argv": p.argv, "log": str(p.log)}
-                for name, p in self.processes.items()
+                name: {"pid": p.pid, "argv": p.argv, "log": str(p.log)} for name, p in self.processes.items()
             },
         }
         partial = self.state_path.with_suffix(".partial")
@@ -215,10 +218,7 @@ class LocalCluster:
 
     def status(self) -> list[tuple[str, str, str]]:
         """(component, pid/state, log) rows for `make cluster-status`."""
-        return [
-            (name, f"pid {p.pid} {p.state()}", str(p.log))
-            for name, p in self.processes.items()
-        ]
+        return [(name, f"pid {p.pid} {p.state()}", str(p.log)) for name, p in self.processes.items()]
 
     # ----- etcd --------------------------------------------------------------
     def compact_etcd(self) -> int:
@@ -247,16 +247,11 @@ class LocalCluster:
         deadline = time.monotonic() + deadline_seconds
         while time.monotonic() < deadline:
             if not process.alive():
-                raise ClusterError(
-                    f"{process.name} exited during start-up: read {process.log}\n{process.tail()}"
-                )
+                raise ClusterError(f"{process.name} exited during start-up: read {process.log}\n{process.tail()}")
             if self._ready(process.name):
                 return
             time.sleep(0.25)
-        raise ClusterError(
-            f"{process.name} not ready after {deadline_seconds}s: read {process.log}\n"
-            f"{process.tail()}"
-        )
+        raise ClusterError(f"{process.name} not ready after {deadline_seconds}s: read {process.log}\n{process.tail()}")
 
     def _ready(self, name: str) -> bool:
         port = self.ports[name]
@@ -397,10 +392,12 @@ class LocalCluster:
         manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes})
         kube = [str(kubectl), f"--kubeconfig={self.kubeconfig}"]
         progress(f"registering {len(nodes)} kwok nodes")
-        subprocess.run([*kube, "apply", "-f", "-"], input=manifest.encode(), check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
-        subprocess.run([*kube, "wait", "--for=condition=Ready", "node", "--all", "--timeout=90s"],
-                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run([*kube, "apply", "-f", "-"], input=manifest.encode(), check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*kube, "wait", "--for=condition=Ready", "node", "--all", "--timeout=90s"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def _kwok_node(name: str) -> dict:
@@ -433,8 +430,6 @@ def _get(url: str, context: ssl.SSLContext | None) -> int | None:
 
 
 def _post_json(url: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())

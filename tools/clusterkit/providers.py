@@ -50,8 +50,10 @@ class ExistingCluster:
     def up(self) -> bool:
         if not self.kubeconfig.is_file():
             raise ClusterError(f"existing cluster: no kubeconfig at {self.kubeconfig} (set KUBECONFIG)")
-        _run([str(self.kubectl), f"--kubeconfig={self.kubeconfig}", "get", "--raw=/readyz"],
-             f"existing cluster: reaching the API server of {self.kubeconfig}")  # fmt: skip
+        _run(
+            [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", "get", "--raw=/readyz"],
+            f"existing cluster: reaching the API server of {self.kubeconfig}",
+        )
         return False
 
     def down(self) -> None:
@@ -87,8 +89,10 @@ class KindCluster:
             _run(["kind", "export", "kubeconfig", *kind_args], "kind export kubeconfig")
             return False
         progress(f"creating kind cluster {self.cluster_name} from {self.node_image}")
-        _run(["kind", "create", "cluster", *kind_args, "--image", self.node_image, "--wait", "180s"],
-             "kind create cluster")  # fmt: skip
+        _run(
+            ["kind", "create", "cluster", *kind_args, "--image", self.node_image, "--wait", "180s"],
+            "kind create cluster",
+        )
         return True
 
     def down(self) -> None:

@@ -1,0 +1,90 @@
+# controller-examples — one command per job. `make help` lists them.
+#
+# Every target installs what it needs that is missing (a repo-local venv, the
+# Go binaries, bats, the cluster binaries), so a fresh clone needs only:
+#   make test          # all unit tests + the conformance suite
+#   make conformance   # the conformance suite against a cluster, then its report
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CLUSTER ?= local
+export CLUSTER
+PYTEST_ARGS ?=
+
+VENV := .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+BATS := $(CURDIR)/tools/node_modules/bats/bin/bats
+GO_BIN_DIR := $(CURDIR)/build/bin
+
+.PHONY: help setup venv go-build bats require-jq cluster-binaries cluster-up cluster-down \
+	cluster-status unit unit-python unit-go unit-bash unit-tools conformance test lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# ----- set-up -----------------------------------------------------------------
+venv: $(VENV)/.installed ## the repo-local Python venv (pinned deps)
+$(VENV)/.installed: python/pyproject.toml tools/pyproject.toml conformance/requirements.txt tools/requirements-lint.txt
+	@echo "[setup] creating $(VENV) and installing pinned Python packages"
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check \
+		-e 'python[dev]' -e tools -r conformance/requirements.txt -r tools/requirements-lint.txt
+	touch $@
+
+go-build: ## build the Go track's binaries into build/bin
+	@echo "[setup] go build ./cmd/... -> $(GO_BIN_DIR)"
+	cd go && go build -o $(GO_BIN_DIR)/ ./cmd/...
+
+bats: $(BATS) ## bats-core, pinned in tools/package-lock.json
+$(BATS): tools/package.json tools/package-lock.json
+	@echo "[setup] installing bats from npm"
+	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+	touch $@
+
+require-jq:
+	@command -v jq >/dev/null || { echo "error: jq is required by the Bash track (Debian: apt-get install jq)" >&2; exit 1; }
+
+cluster-binaries: venv ## build (or reuse) the local cluster's binaries
+	$(PY) -m clusterkit build >/dev/null
+
+setup: venv go-build bats require-jq ## everything the tests need
+	@if [ "$(CLUSTER)" = local ]; then $(MAKE) --no-print-directory cluster-binaries; fi
+
+# ----- the cluster --------------------------------------------------------------
+cluster-up: venv ## start the cluster (CLUSTER=local|kind|existing) and print its export line
+	$(PY) -m clusterkit up
+
+cluster-down: venv ## stop the cluster's processes
+	$(PY) -m clusterkit down
+
+cluster-status: venv ## show the cluster's processes and logs
+	$(PY) -m clusterkit status
+
+# ----- tests ------------------------------------------------------------------
+unit: unit-python unit-go unit-bash unit-tools ## unit tests of every language
+
+unit-python: venv
+	cd python && $(PY) -m pytest -q
+
+unit-go:
+	cd go && go test ./...
+
+unit-bash: bats require-jq
+	$(BATS) bash/test
+
+unit-tools: venv
+	cd tools && $(PY) -m pytest -q tests
+
+conformance: setup ## run the conformance suite and print its report
+	cd conformance && status=0 && $(PY) -m pytest --cluster=$(CLUSTER) $(PYTEST_ARGS) || status=$$?; \
+		cat $(CURDIR)/build/conformance/report.md 2>/dev/null || true; exit $$status
+
+test: unit conformance ## all tests: unit tests, then the conformance suite
+
+lint: venv ## pre-commit hooks (ruff, shellcheck, gofmt, go vet, yamllint)
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+
+clean: ## remove build outputs (not the binary cache in ~/.cache)
+	rm -rf build

@@ -1,0 +1,83 @@
+"""Small helpers the scenarios share: polling, kubectl, scoped credentials.
+
+Nothing here sleeps to synchronise: ``wait_for`` polls a condition until a
+deadline and fails with what it last saw.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from kubernetes import client
+
+from clusterkit.kubeconfig import write_kubeconfig
+
+T = TypeVar("T")
+POLL_INTERVAL_SECONDS = 0.2
+
+
+def wait_for(check: Callable[[], T], *, timeout: float, what: str) -> T:
+    """Poll ``check`` until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            last = check()
+        except client.ApiException as error:
+            last = f"API error {error.status}: {error.reason}"
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last saw: {last!r}")
+        time.sleep(POLL_INTERVAL_SECONDS)
+
+
+def kubectl(
+    cluster, *args: str, kubeconfig: Path | None = None, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the pinned kubectl against the cluster (admin unless told)."""
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig or cluster.kubeconfig)}
+    result = subprocess.run(
+        [str(cluster.kubectl), *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
+    return result
+
+
+def service_account_kubeconfig(cluster, api: client.ApiClient, namespace: str, name: str, path: Path) -> Path:
+    """A kubeconfig that authenticates as ServiceAccount ``namespace/name``.
+
+    The token comes from the TokenRequest API, so this works the same on
+    every provider; the server and CA are the admin kubeconfig's.
+    """
+    core = client.CoreV1Api(api)
+    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    token = core.create_namespaced_service_account_token(name, namespace, request).status.token
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    admin_cluster = admin["clusters"][0]["cluster"]
+    ca_path = path.with_suffix(".ca.crt")
+    ca_path.write_bytes(_ca_bytes(admin_cluster))
+    return write_kubeconfig(
+        path,
+        admin_cluster["server"],
+        ca_path,
+        cluster_name="conformance",
+        user=f"{namespace}-{name}",
+        token=token,
+        namespace=namespace,
+    )
+
+
+def _ca_bytes(cluster_entry: dict) -> bytes:
+    if "certificate-authority-data" in cluster_entry:
+        return base64.b64decode(cluster_entry["certificate-authority-data"])
+    return Path(cluster_entry["certificate-authority"]).read_bytes()
