@@ -31,6 +31,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("CLUSTER", "local"),
         help="cluster provider (default: $CLUSTER or local)",
     )
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite the advanced track's golden snapshots from the Python reference's run",
+    )
 
 
 # ----- fixtures ---------------------------------------------------------------

@@ -22,6 +22,9 @@ COMMANDS: dict[tuple[str, str], list[str]] = {
     ("intermediate", "bash"): [str(REPO_ROOT / "bash" / "intermediate" / "watch-pods")],
     ("intermediate", "python"): [PYTHON, "-m", "controller_examples.intermediate.watch_pods"],
     ("intermediate", "go"): [str(GO_BIN / "watch-pods")],
+    ("advanced", "bash"): [str(REPO_ROOT / "bash" / "advanced" / "staticsite-controller")],
+    ("advanced", "python"): [PYTHON, "-m", "controller_examples.advanced.manager"],
+    ("advanced", "go"): [str(GO_BIN / "staticsite-controller")],
 }
 
 # Where each Python module lives, to tell "not implemented" from "broken".

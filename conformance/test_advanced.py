@@ -1,0 +1,539 @@
+"""Track `advanced`: the StaticSite controller in every language, held to one spec.
+
+Each scenario starts the language's controller as a process with the
+ServiceAccount credentials of ``shared-manifests/rbac``, drives the cluster
+through some steps, and after each step waits (polling, with a deadline) for
+a normalized snapshot of the state. The snapshots are compared with golden
+files that the Python reference produced (``--update-golden`` rewrites them
+from a Python run), so every language must leave exactly the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from controllers import (
+    CONTROLLER_NAMESPACE,
+    FINALIZER,
+    MANIFESTS,
+    REGISTRY,
+    Controller,
+    controller_kubeconfig,
+    create_site,
+    delete_all_sites,
+    get_site,
+    install_api_and_rbac,
+    lease_holder,
+    patch_site_spec,
+    ready_condition,
+    site_manifest,
+    strip_finalizers,
+    wait_ready,
+)
+from kubernetes import client
+
+from conftest import make_namespace
+from implementations import LANGUAGES, command
+from kube import kubectl, wait_for
+from snapshots import read_golden, snapshot, write_golden
+
+pytestmark = pytest.mark.track("advanced")
+
+SETTLE_SECONDS = 1.0
+SNAPSHOT_TIMEOUT = 60
+MANY_SITES = 200
+SA_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+# ----- fixtures -----------------------------------------------------------------------
+@pytest.fixture(params=LANGUAGES)
+def language(request) -> str:
+    if command("advanced", request.param) is None:
+        pytest.skip(f"no {request.param} implementation of the StaticSite controller")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def sa_kubeconfig(cluster, api, tmp_path_factory) -> Path:
+    install_api_and_rbac(cluster)
+    return controller_kubeconfig(cluster, api, tmp_path_factory.mktemp("sa") / "controller.kubeconfig")
+
+
+@pytest.fixture
+def site_namespace(api, request, controllers) -> str:
+    """A namespace whose sites are finalized by the controller before it stops."""
+    core = client.CoreV1Api(api)
+    name = make_namespace(core, request.node.originalname)
+    controllers.namespaces.append(name)
+    return name
+
+
+class Controllers:
+    """Starts controllers for a test and tears everything down in the right order."""
+
+    def __init__(self, cluster, api, kubeconfig: Path, log_dir: Path):
+        self.cluster, self.api, self.kubeconfig, self.log_dir = cluster, api, kubeconfig, log_dir
+        self.running: list[Controller] = []
+        self.namespaces: list[str] = []
+
+    def start(self, language: str, *args: str, **kwargs) -> Controller:
+        controller = Controller(self.cluster, language, self.kubeconfig, self.log_dir, *args, **kwargs)
+        self.running.append(controller)
+        return controller
+
+    def teardown(self) -> None:
+        alive = any(c.process.poll() is None for c in self.running)
+        for namespace in self.namespaces:
+            # While a controller runs, let it finalize; otherwise strip the
+            # finalizers so no namespace is left stuck terminating.
+            if not (alive and delete_all_sites(self.api, namespace, timeout=60)):
+                strip_finalizers(self.api, namespace)
+            client.CoreV1Api(self.api).delete_namespace(namespace, propagation_policy="Background")
+        for controller in self.running:
+            controller.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {c.identity} ---\n{c.log_tail()}" for c in self.running)
+
+
+@pytest.fixture
+def controllers(cluster, api, sa_kubeconfig, tmp_path):
+    started = Controllers(cluster, api, sa_kubeconfig, tmp_path)
+    yield started
+    started.teardown()
+
+
+@pytest.fixture
+def golden(request, language):
+    """Collect snapshots per step; compare with (or, for Python, update) the golden file."""
+    scenario = request.node.originalname.removeprefix("test_")
+    update = request.config.getoption("--update-golden") and language == "python"
+    steps: dict[str, dict] = {}
+    expected = None if update else read_golden(scenario)
+    if not update and expected is None:
+        pytest.fail(f"no golden file for {scenario}: run the suite with --update-golden -k python")
+
+    def take(step: str, api, namespace: str, names: list[str]) -> dict:
+        if update:
+            steps[step] = settled_snapshot(api, namespace, names)
+        else:
+            assert step in expected, f"golden {scenario} has no step {step}"
+            steps[step] = converge_to(expected[step], api, namespace, names, f"{scenario}/{step}")
+        return steps[step]
+
+    yield take
+    if update:
+        write_golden(scenario, steps)
+
+
+def settled_snapshot(api, namespace: str, names: list[str]) -> dict:
+    """A snapshot that stays the same for SETTLE_SECONDS (events arrive late)."""
+    previous = None
+    deadline = time.monotonic() + SNAPSHOT_TIMEOUT
+    while time.monotonic() < deadline:
+        current = snapshot(api, namespace, names)
+        if current == previous:
+            return current
+        previous = current
+        time.sleep(SETTLE_SECONDS)
+    raise AssertionError(f"state of {names} in {namespace} never settled")
+
+
+def converge_to(expected: dict, api, namespace: str, names: list[str], what: str) -> dict:
+    last = {}
+
+    def matches():
+        nonlocal last
+        last = snapshot(api, namespace, names)
+        return last == expected
+
+    try:
+        wait_for(matches, timeout=SNAPSHOT_TIMEOUT, what=f"snapshot {what} to equal the golden file")
+    except AssertionError:
+        diff = _diff(expected, last)
+        raise AssertionError(f"snapshot {what} differs from the golden file:\n{diff}") from None
+    return last
+
+
+def _diff(expected, actual, path="") -> str:
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        lines = [_diff(expected.get(k), actual.get(k), f"{path}.{k}") for k in sorted(set(expected) | set(actual))]
+        return "\n".join(line for line in lines if line)
+    if expected != actual:
+        return f"{path}: expected {json.dumps(expected)} got {json.dumps(actual)}"
+    return ""
+
+
+def start(controllers, language: str, namespace: str, *args: str) -> Controller:
+    return controllers.start(language, f"--namespace={namespace}", *args)
+
+
+def deployment(api, namespace: str, name: str):
+    return client.AppsV1Api(api).read_namespaced_deployment(name, namespace)
+
+
+# ----- scenarios ------------------------------------------------------------------------
+def test_create_ready(api, controllers, site_namespace, language, golden):
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "hello", replicas=2)
+    wait_ready(api, site_namespace, "hello", ready_replicas=2)
+    golden("ready", api, site_namespace, ["hello"])
+
+
+def test_kubectl_wait_for_ready(cluster, api, controllers, site_namespace, language):
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "waited")
+    result = kubectl(
+        cluster, "wait", "--for=condition=Ready", "staticsite/waited", "-n", site_namespace, "--timeout=120s"
+    )
+    assert "condition met" in result.stdout
+
+
+def test_scale_up_and_down(api, controllers, site_namespace, language, golden):
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "scaled")
+    wait_ready(api, site_namespace, "scaled", ready_replicas=1)
+    patch_site_spec(api, site_namespace, "scaled", {"replicas": 3})
+    wait_ready(api, site_namespace, "scaled", ready_replicas=3)
+    golden("up", api, site_namespace, ["scaled"])
+    patch_site_spec(api, site_namespace, "scaled", {"replicas": 1})
+    wait_ready(api, site_namespace, "scaled", ready_replicas=1)
+    golden("down", api, site_namespace, ["scaled"])
+
+
+def test_content_change_rolls_pods(api, controllers, site_namespace, language, golden):
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "rolling", replicas=2)
+    wait_ready(api, site_namespace, "rolling", ready_replicas=2)
+    first = golden("before", api, site_namespace, ["rolling"])
+    patch_site_spec(api, site_namespace, "rolling", {"content": {"index.html": "<h1>v2</h1>"}})
+    wait_ready(api, site_namespace, "rolling", ready_replicas=2)
+    second = golden("after", api, site_namespace, ["rolling"])
+
+    hash_key = "sites.example.com/content-hash"
+    old_hash = first["sites"]["rolling"]["deployment"]["spec"]["template"]["metadata"]["annotations"][hash_key]
+    new_hash = second["sites"]["rolling"]["deployment"]["spec"]["template"]["metadata"]["annotations"][hash_key]
+    assert old_hash != new_hash
+
+    def pods_rolled():
+        pods = (
+            client.CoreV1Api(api)
+            .list_namespaced_pod(site_namespace, label_selector="app.kubernetes.io/instance=rolling")
+            .items
+        )
+        live = [p for p in pods if not p.metadata.deletion_timestamp]
+        return len(live) == 2 and all(p.metadata.annotations.get(hash_key) == new_hash for p in live)
+
+    wait_for(pods_rolled, timeout=120, what="the pods to roll to the new content")
+
+
+def test_replicas_zero(api, controllers, site_namespace, language, golden):
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "idle", replicas=0)
+    wait_ready(api, site_namespace, "idle", ready_replicas=0)
+    golden("ready", api, site_namespace, ["idle"])
+
+
+def test_deleted_child_is_restored(api, controllers, site_namespace, language, golden):
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "healing")
+    wait_ready(api, site_namespace, "healing")
+    core = client.CoreV1Api(api)
+    old_uids = {
+        "service": core.read_namespaced_service("healing", site_namespace).metadata.uid,
+        "configmap": core.read_namespaced_config_map("healing-content", site_namespace).metadata.uid,
+    }
+    core.delete_namespaced_service("healing", site_namespace)
+    core.delete_namespaced_config_map("healing-content", site_namespace)
+
+    def recreated():
+        try:
+            return (
+                core.read_namespaced_service("healing", site_namespace).metadata.uid != old_uids["service"]
+                and core.read_namespaced_config_map("healing-content", site_namespace).metadata.uid
+                != old_uids["configmap"]
+            )
+        except client.ApiException:
+            return False
+
+    wait_for(recreated, timeout=60, what="the deleted Service and ConfigMap to be recreated")
+    golden("restored", api, site_namespace, ["healing"])
+
+
+def test_edited_child_is_restored(api, controllers, site_namespace, language, golden):
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "drift", replicas=2)
+    wait_ready(api, site_namespace, "drift", ready_replicas=2)
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.patch_namespaced_deployment(
+        "drift",
+        site_namespace,
+        {"spec": {"replicas": 5, "template": {"spec": {"containers": [{"name": "web", "image": "busybox:1"}]}}}},
+    )
+    core.patch_namespaced_config_map("drift-content", site_namespace, {"data": {"index.html": "defaced"}})
+
+    def repaired():
+        d = apps.read_namespaced_deployment("drift", site_namespace)
+        cm = core.read_namespaced_config_map("drift-content", site_namespace)
+        return (
+            d.spec.replicas == 2
+            and d.spec.template.spec.containers[0].image == "nginx:1.27.3"
+            and cm.data.get("index.html") == "<h1>drift</h1>"
+        )
+
+    wait_for(repaired, timeout=60, what="the edited Deployment and ConfigMap to be repaired")
+    wait_ready(api, site_namespace, "drift", ready_replicas=2)
+    golden("repaired", api, site_namespace, ["drift"])
+
+
+def test_child_conflict_never_overwritten(api, controllers, site_namespace, language, golden):
+    core = client.CoreV1Api(api)
+    squatter = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="taken-content", labels={"owner": "someone-else"}), data={"keep": "me"}
+    )
+    core.create_namespaced_config_map(site_namespace, squatter)
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "taken")
+    wait_ready(api, site_namespace, "taken", reason="ChildConflict")
+    golden("conflict", api, site_namespace, ["taken"])
+
+    untouched = core.read_namespaced_config_map("taken-content", site_namespace)
+    assert untouched.data == {"keep": "me"} and untouched.metadata.labels == {"owner": "someone-else"}
+    assert not untouched.metadata.owner_references
+
+    core.delete_namespaced_config_map("taken-content", site_namespace)
+    wait_ready(api, site_namespace, "taken", timeout=180)  # after the retry backoff
+    golden("recovered", api, site_namespace, ["taken"])
+
+
+def test_invalid_spec_rejected_by_schema(cluster, site_namespace, language):
+    bad = site_manifest("bad", replicas=11, content={"../escape": "x"})
+    result = kubectl(cluster, "apply", "-n", site_namespace, "-f", "-", stdin=json.dumps(bad), check=False)
+    assert result.returncode != 0
+    assert "spec.replicas in body should be less than or equal to 10" in result.stderr
+    assert "content file names must be 1-63 letters" in result.stderr
+
+
+def test_invalid_name_reported(api, controllers, site_namespace, language, golden):
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "1st-site")
+    wait_ready(api, site_namespace, "1st-site", reason="InvalidSpec")
+    golden("invalid", api, site_namespace, ["1st-site"])
+
+
+def test_delete_removes_registry_key_and_children(api, controllers, site_namespace, language, golden):
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "keep")
+    create_site(api, site_namespace, "gone")
+    wait_ready(api, site_namespace, "keep")
+    wait_ready(api, site_namespace, "gone")
+    golden("both", api, site_namespace, ["keep", "gone"])
+    assert FINALIZER in get_site(api, site_namespace, "gone")["metadata"]["finalizers"]
+
+    client.CustomObjectsApi(api).delete_namespaced_custom_object(
+        "sites.example.com", "v1alpha1", site_namespace, "staticsites", "gone"
+    )
+    wait_for(lambda: get_site(api, site_namespace, "gone") is None, timeout=60, what="site gone to be finalized")
+    apps = client.AppsV1Api(api)
+    wait_for(
+        lambda: [d.metadata.name for d in apps.list_namespaced_deployment(site_namespace).items] == ["keep"],
+        timeout=60,
+        what="the deleted site's Deployment to be garbage-collected",
+    )
+    golden("one-left", api, site_namespace, ["keep"])
+
+
+def test_namespace_deletion_with_sites_completes(api, controllers, language):
+    core = client.CoreV1Api(api)
+    namespace = make_namespace(core, f"ns-delete-{language}")
+    start(controllers, language, namespace)
+    for name in ("a", "b", "c"):
+        create_site(api, namespace, name)
+    for name in ("a", "b", "c"):
+        wait_ready(api, namespace, name)
+    core.delete_namespace(namespace)
+
+    def gone():
+        try:
+            core.read_namespace(namespace)
+        except client.ApiException as error:
+            return error.status == 404
+        return False
+
+    wait_for(gone, timeout=180, what=f"namespace {namespace} with sites to finish deleting")
+
+
+def test_sigkill_mid_reconcile_and_mid_delete(api, controllers, site_namespace, language, golden):
+    names = [f"site-{i:02d}" for i in range(20)]
+    first = start(controllers, language, site_namespace)
+    for name in names:
+        create_site(api, site_namespace, name)
+    apps = client.AppsV1Api(api)
+    wait_for(lambda: apps.list_namespaced_deployment(site_namespace).items, timeout=60, what="a first Deployment")
+    first.kill()  # mid-reconcile: some sites done, some not
+
+    second = start(controllers, language, site_namespace)
+    for name in names:
+        wait_ready(api, site_namespace, name)
+    golden("converged", api, site_namespace, names)
+
+    for name in names[:10]:
+        client.CustomObjectsApi(api).delete_namespaced_custom_object(
+            "sites.example.com", "v1alpha1", site_namespace, "staticsites", name
+        )
+    wait_for(
+        lambda: any(get_site(api, site_namespace, n) is None for n in names[:10]),
+        timeout=60,
+        what="a first site to be finalized",
+    )
+    second.kill()  # mid-delete
+    start(controllers, language, site_namespace)
+    for name in names[:10]:
+        wait_for(lambda n=name: get_site(api, site_namespace, n) is None, timeout=60, what=f"{name} finalized")
+    golden("half-deleted", api, site_namespace, names[10:])
+
+
+def test_apiserver_restart(cluster, api, controllers, site_namespace, language, golden):
+    if not cluster.supports_disruption:
+        pytest.skip(f"the {cluster.name} provider cannot restart the API server")
+    start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "steady")
+    wait_ready(api, site_namespace, "steady")
+    cluster.restart_component("kube-apiserver")
+    patch_site_spec(api, site_namespace, "steady", {"replicas": 2})
+    wait_ready(api, site_namespace, "steady", ready_replicas=2)
+    golden("after-restart", api, site_namespace, ["steady"])
+
+
+def _metric(controller: Controller, name: str) -> float:
+    return sum(value for key, value in controller.metrics().items() if key.split("{")[0] == name)
+
+
+def test_leader_election_one_writer(api, controllers, site_namespace, language):
+    args = ("--leader-elect", "--lease-duration=6", "--renew-deadline=4", "--retry-period=1")
+    pair = [start(controllers, language, site_namespace, *args) for _ in range(2)]
+    holder = wait_for(lambda: lease_holder(api) in {c.identity for c in pair} and lease_holder(api),
+                      timeout=60, what="one of the two controllers to hold the Lease")  # fmt: skip
+    leader = next(c for c in pair if c.identity == holder)
+    standby = next(c for c in pair if c.identity != holder)
+    create_site(api, site_namespace, "elected")
+    wait_ready(api, site_namespace, "elected")
+
+    assert _metric(leader, "staticsite_leader") == 1
+    assert _metric(standby, "staticsite_leader") == 0
+    assert _metric(leader, "staticsite_reconcile_total") > 0
+    assert _metric(standby, "staticsite_reconcile_total") == 0, "the standby reconciled: two writers"
+
+    leader.kill()
+    new_holder = wait_for(lambda: lease_holder(api) == standby.identity and standby.identity, timeout=60,
+                          what="the standby to take over the Lease")  # fmt: skip
+    assert new_holder == standby.identity
+    create_site(api, site_namespace, "after-failover")
+    wait_ready(api, site_namespace, "after-failover")
+    assert _metric(standby, "staticsite_leader") == 1
+
+
+def test_sigterm_releases_the_lease(api, controllers, site_namespace, language):
+    controller = start(controllers, language, site_namespace, "--leader-elect", "--retry-period=1")
+    wait_for(lambda: lease_holder(api) == controller.identity, timeout=60, what="the controller to lead")
+    create_site(api, site_namespace, "graceful")
+    wait_ready(api, site_namespace, "graceful")
+    controller.signal(signal.SIGTERM)
+    assert controller.wait_exit() == 0
+    assert lease_holder(api) == "", "the Lease was not released on shutdown"
+    # The site is intact: shutting down deletes nothing.
+    assert ready_condition(get_site(api, site_namespace, "graceful"))["status"] == "True"
+
+
+def test_health_and_metrics_endpoints(api, controllers, site_namespace, language):
+    controller = start(controllers, language, site_namespace)
+    wait_for(lambda: controller.get("/readyz")[0] == 200, timeout=60, what="/readyz to answer 200")
+    assert controller.get("/healthz")[0] == 200
+    create_site(api, site_namespace, "measured")
+    wait_ready(api, site_namespace, "measured")
+    names = {key.split("{")[0] for key in controller.metrics()}
+    for expected in ("staticsite_reconcile_total", "staticsite_queue_depth", "staticsite_leader"):
+        assert expected in names, f"{expected} missing from /metrics"
+    assert any(n.startswith("staticsite_reconcile_duration_seconds") for n in names)
+
+
+def test_noop_reconcile_writes_nothing(api, controllers, site_namespace, language):
+    controller = start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "quiet")
+    wait_ready(api, site_namespace, "quiet")
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+
+    def versions():
+        return {
+            "configmap": core.read_namespaced_config_map("quiet-content", site_namespace).metadata.resource_version,
+            "service": core.read_namespaced_service("quiet", site_namespace).metadata.resource_version,
+            "deployment": apps.read_namespaced_deployment("quiet", site_namespace).metadata.resource_version,
+            "registry": core.read_namespaced_config_map(REGISTRY, site_namespace).metadata.resource_version,
+        }
+
+    before = wait_for(lambda: (v := versions()) == versions() and v, timeout=30, what="children to settle")
+    reconciles = _metric(controller, "staticsite_reconcile_total")
+    # A change that is no change to the desired state: an annotation on the site.
+    touched = client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        "sites.example.com", "v1alpha1", site_namespace, "staticsites", "quiet",
+        {"metadata": {"annotations": {"touched": "yes"}}},
+    )  # fmt: skip
+    wait_for(lambda: _metric(controller, "staticsite_reconcile_total") > reconciles, timeout=30,
+             what="the controller to reconcile the touched site")  # fmt: skip
+    assert versions() == before, "a no-op reconcile wrote a child or the registry"
+    site = get_site(api, site_namespace, "quiet")
+    assert site["metadata"]["resourceVersion"] == touched["metadata"]["resourceVersion"], "status was rewritten"
+
+
+def test_many_sites_all_ready(api, controllers, site_namespace, language):
+    start(controllers, language, site_namespace)
+    names = [f"bulk-{i:03d}" for i in range(MANY_SITES)]
+    for name in names:
+        create_site(api, site_namespace, name)
+    custom = client.CustomObjectsApi(api)
+
+    def all_ready():
+        sites = custom.list_namespaced_custom_object("sites.example.com", "v1alpha1", site_namespace, "staticsites")
+        ready = [s for s in sites["items"] if ready_condition(s).get("status") == "True"]
+        return len(ready) == MANY_SITES or None
+
+    wait_for(all_ready, timeout=600, what=f"{MANY_SITES} sites to be Ready")
+
+
+def test_in_cluster_configuration(cluster, api, controllers, site_namespace, language, tmp_path, golden):
+    """No kubeconfig at all: the ServiceAccount files at the standard path, in a private mount namespace."""
+    if not shutil.which("unshare"):
+        pytest.skip("unshare (util-linux) is needed to mount the ServiceAccount files privately")
+    secrets = tmp_path / "serviceaccount"
+    secrets.mkdir()
+    config = json.loads(kubectl(cluster, "config", "view", "--raw", "-o", "json",
+                                kubeconfig=controllers.kubeconfig).stdout)  # fmt: skip
+    server = config["clusters"][0]["cluster"]["server"]
+    host, port = server.removeprefix("https://").rsplit(":", 1)
+    (secrets / "token").write_text(config["users"][0]["user"]["token"])
+    (secrets / "ca.crt").write_bytes(controllers.kubeconfig.with_suffix(".ca.crt").read_bytes())
+    (secrets / "namespace").write_text(CONTROLLER_NAMESPACE)
+    env = {
+        "PATH": f"{Path(cluster.kubectl).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),  # no ~/.kube/config to fall back on
+        "KUBERNETES_SERVICE_HOST": host,
+        "KUBERNETES_SERVICE_PORT": port,
+    }
+    mount = f'mkdir -p {SA_TOKEN_DIR} && mount --bind {secrets} {SA_TOKEN_DIR} && exec "$@"'
+    wrapper = ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount, "in-cluster"]
+    controllers.start(language, f"--namespace={site_namespace}", env=env, wrapper=wrapper)
+    create_site(api, site_namespace, "inside")
+    wait_ready(api, site_namespace, "inside")
+    golden("ready", api, site_namespace, ["inside"])
+
+
+def test_deploy_manifest_passes_server_dry_run(cluster, language, sa_kubeconfig):
+    result = kubectl(cluster, "apply", "--dry-run=server", "-f", str(MANIFESTS / "deploy" / f"{language}.yaml"))
+    assert f"staticsite-controller-{language} created (server dry run)" in result.stdout
+    for sample in (MANIFESTS / "samples").glob("*.yaml"):
+        kubectl(cluster, "apply", "--dry-run=server", "-n", "default", "-f", str(sample))
