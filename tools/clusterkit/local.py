@@ -63,7 +63,11 @@ class Process:
             state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except (FileNotFoundError, ProcessLookupError, IndexError):
             return False
-        return state != "Z" and cmdline[0].decode() == self.argv[0]
+        if state == "Z":
+            return False
+        # Right after fork, while execve is still setting up the new program,
+        # the command line reads empty: the process exists and is ours.
+        return cmdline == [b""] or cmdline[0].decode() == self.argv[0]
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
