@@ -141,6 +141,7 @@ class LocalCluster:
         self.log_dir = run_dir / "logs"
         self.state_path = run_dir / "state.json"
         self.kubeconfig = run_dir / "kubeconfig"
+        self.audit_log = self.log_dir / "audit.log"
         self.ports: dict[str, int] = {}
         self.processes: dict[str, Process] = {}
         self._load_state()
@@ -345,6 +346,10 @@ class LocalCluster:
                 # Endpoints object may not hold; nothing here needs it.
                 "--endpoint-reconciler-type=none",
                 "--profiling=false",
+                # Only the controllers' own requests are audited: `make bench`
+                # counts them by verb and resource.
+                f"--audit-policy-file={WRAPPER_MODULE / 'audit-policy.yaml'}",
+                f"--audit-log-path={self.audit_log}",
             ]
         common = [
             f"--kubeconfig={pki / f'{name}.kubeconfig'}",
