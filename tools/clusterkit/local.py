@@ -35,6 +35,9 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 READY_DEADLINE_SECONDS = {"etcd": 60, "kube-apiserver": 120}
 DEFAULT_READY_DEADLINE_SECONDS = 90
 STOP_GRACE_SECONDS = 10
+# kube-apiserver closes its port at once on SIGTERM, then lingers ~10 s in
+# teardown with nothing left to lose: a restart need not wait for that.
+STOP_GRACE_SECONDS_BY_COMPONENT = {"kube-apiserver": 3}
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_COUNT = int(os.environ.get("KWOK_NODES", "2"))
 # Enough room for the suite's and the benchmark's pods on two fake nodes.
@@ -88,7 +91,7 @@ class Process:
         if not self.alive():
             return
         os.kill(self.pid, signal.SIGTERM)
-        if not self._gone_within(STOP_GRACE_SECONDS):
+        if not self._gone_within(STOP_GRACE_SECONDS_BY_COMPONENT.get(self.name, STOP_GRACE_SECONDS)):
             os.kill(self.pid, signal.SIGKILL)
             self._gone_within(STOP_GRACE_SECONDS)
 
@@ -220,6 +223,31 @@ class LocalCluster:
     def restart_component(self, name: str) -> None:
         self.stop_component(name)
         self.start_component(name)
+        if name == "kube-apiserver":
+            self._wait_controllers_recovered()
+
+    def _wait_controllers_recovered(self) -> None:
+        """After an API server restart, wait until the controller-manager works again.
+
+        A new API server answers /readyz before its RBAC caches are warm; the
+        controllers' first requests are denied and their informers back off
+        for tens of seconds. The probe: a new namespace gets its default
+        ServiceAccount only once the controller-manager watches again.
+        """
+        kube = [str(ensure_binaries(("kubectl",))["kubectl"]), f"--kubeconfig={self.kubeconfig}"]
+        probe = f"clusterkit-probe-{os.getpid()}-{int(time.monotonic() * 1000)}"
+        subprocess.run([*kube, "create", "namespace", probe], check=True, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + DEFAULT_READY_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            found = subprocess.run([*kube, "get", "serviceaccount", "default", "-n", probe], capture_output=True)
+            if found.returncode == 0:
+                break
+            time.sleep(0.5)
+        else:
+            raise ClusterError(
+                f"kube-controller-manager did not recover after the API server restart: read {self.log_dir}"
+            )
+        subprocess.run([*kube, "delete", "namespace", probe, "--wait=false"], check=True, stdout=subprocess.DEVNULL)
 
     def status(self) -> list[tuple[str, str, str]]:
         """(component, pid/state, log) rows for `make cluster-status`."""
@@ -292,10 +320,16 @@ class LocalCluster:
         ca.issue(CertSpec("kube-controller-manager-serving", "kube-controller-manager", **loopback_server))
         ca.issue(CertSpec("kube-scheduler-serving", "kube-scheduler", **loopback_server))
         # Client identities: the CN is the user, the O entries its groups.
+        # The control-plane components are also in system:masters, which the
+        # API server authorizes before RBAC: right after an API server
+        # restart its RBAC caches are cold, and an RBAC-checked controller is
+        # denied and backs off for tens of seconds. A production cluster
+        # would use the narrower built-in roles; a test cluster that the suite
+        # restarts on purpose wants its controllers back at once.
         identities = {
             "admin": ("kubernetes-admin", ("system:masters",)),
-            "kube-controller-manager": ("system:kube-controller-manager", ()),
-            "kube-scheduler": ("system:kube-scheduler", ()),
+            "kube-controller-manager": ("system:kube-controller-manager", ("system:masters",)),
+            "kube-scheduler": ("system:kube-scheduler", ("system:masters",)),
             "kwok": ("kwok", ("system:masters",)),
         }
         server = f"https://{LOOPBACK}:{self.ports['kube-apiserver']}"
@@ -374,7 +408,8 @@ class LocalCluster:
                 *common,
                 f"--service-account-private-key-file={pki / 'sa.key'}",
                 f"--root-ca-file={pki / 'ca.crt'}",
-                "--use-service-account-credentials=true",
+                # One identity for all controllers (see the PKI comment above).
+                "--use-service-account-credentials=false",
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}",
                 f"--cluster-signing-key-file={pki / 'ca.key'}",
             ]
