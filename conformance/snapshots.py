@@ -18,12 +18,17 @@ GOLDEN_DIR = Path(__file__).parent / "golden" / "advanced"
 NAMESPACE_PLACEHOLDER = "NAMESPACE"
 
 
+# Written by the API server's own controllers, and racy: the Deployment's
+# revision counts the rollouts that happened to start before a repair.
+SERVER_ANNOTATIONS = {"deployment.kubernetes.io/revision"}
+
+
 def _metadata(obj: dict) -> dict:
     meta = obj["metadata"]
     return {
         "name": meta["name"],
         "labels": meta.get("labels") or {},
-        "annotations": meta.get("annotations") or {},
+        "annotations": {k: v for k, v in (meta.get("annotations") or {}).items() if k not in SERVER_ANNOTATIONS},
         "ownerReferences": [{k: v for k, v in ref.items() if k != "uid"} for ref in meta.get("ownerReferences") or []],
     }
 
