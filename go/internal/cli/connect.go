@@ -25,14 +25,7 @@ type Connection struct {
 //
 // "Non-interactive" means it never prompts for a password.
 func Connect(opts Options) (Connection, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = opts.Kubeconfig
-	overrides := &clientcmd.ConfigOverrides{
-		CurrentContext: opts.Context,
-		Context:        clientcmdapi.Context{Namespace: opts.Namespace},
-	}
-	config := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
-
+	config := ClientConfig(opts.Kubeconfig, opts.Context, opts.Namespace)
 	restConfig, err := config.ClientConfig()
 	if err != nil {
 		return Connection{}, &ConfigError{Err: err}
@@ -50,4 +43,17 @@ func Connect(opts Options) (Connection, error) {
 		return Connection{}, &ConfigError{Err: err}
 	}
 	return Connection{Client: client, Host: restConfig.Host, Namespace: namespace}, nil
+}
+
+// ClientConfig is the resolution Connect describes, for a program that needs
+// the rest.Config itself (staticsite-controller tunes it before making its
+// clients). kubeconfig, context and namespace are the flags; "" means unset.
+func ClientConfig(kubeconfig, context, namespace string) clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	overrides := &clientcmd.ConfigOverrides{
+		CurrentContext: context,
+		Context:        clientcmdapi.Context{Namespace: namespace},
+	}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 }
