@@ -86,8 +86,8 @@ def _event_reasons(api, namespace: str, name: str) -> list[list[str]]:
     return sorted({(e.type, e.reason) for e in events}, key=lambda pair: pair)
 
 
-def snapshot(api, namespace: str, names: list[str]) -> dict:
-    """The normalized state of ``names`` (sites) and the namespace's registry."""
+def snapshot(api, namespace: str, names: list[str], events: bool = True) -> dict:
+    """The normalized state of ``names`` (sites) and the namespace's registry (and the sites' event reasons)."""
     sites = {}
     for name in names:
         site = custom(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
@@ -96,8 +96,9 @@ def snapshot(api, namespace: str, names: list[str]) -> dict:
             "configMap": _child(api, "ConfigMap", namespace, f"{name}-content"),
             "deployment": _child(api, "Deployment", namespace, name),
             "service": _child(api, "Service", namespace, name),
-            "events": [list(pair) for pair in _event_reasons(api, namespace, name)],
         }
+        if events:
+            sites[name]["events"] = [list(pair) for pair in _event_reasons(api, namespace, name)]
     registry = _read(api, "ConfigMap", namespace, REGISTRY)
     state = {"sites": sites, "registry": (registry or {}).get("data") if registry else None}
     # The namespace's name is random per test: make it a placeholder.
