@@ -1,0 +1,195 @@
+"""The objects a StaticSite owns, as the controller wants them, and how to tell whether they drifted.
+
+A controller never edits its children field by field. It renders the *desired* object from the site alone
+(a pure function: same site, same object), compares it with what the cluster has, and when they differ
+sends the whole desired object with server-side apply. The API server merges it: the fields listed are
+set and owned by our field manager, every other field (defaults, status, other managers' fields) is kept.
+
+Each site NAME owns a ConfigMap `NAME-content` (its files), a Deployment `NAME` (nginx serving them) and a
+Service `NAME`. All three carry the same labels, and one ownerReference marking the site as their
+*controller*: garbage collection deletes them with the site, and their events lead back to it.
+"""
+
+import hashlib
+from typing import Any
+
+from controller_examples.advanced.site import API_VERSION, KIND, site_key
+
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+APP_NAME = "staticsite"
+MANAGER_NAME = "staticsite-controller"
+MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER_NAME}"  # what the children's informers list and watch
+
+CONTENT_HASH_ANNOTATION = "sites.example.com/content-hash"
+WEB_ROOT = "/usr/share/nginx/html"
+HTTP_PORT = 80
+
+# The order children are rendered, applied, and checked for conflicts in.
+CHILD_KINDS = ("ConfigMap", "Deployment", "Service")
+
+Object = dict[str, Any]
+
+
+def content_hash(content: dict[str, str]) -> str:
+    """SHA-256 (lowercase hex) of `name NUL body NUL` for each file, in byte order of the names.
+
+    The hash goes into the pod template, so a content change changes the template and the Deployment rolls
+    its pods (nginx serves the files from a mounted ConfigMap, but a restart is the simple way to be sure
+    every pod serves the new version). NUL separators keep {"ab": "c"} and {"a": "bc"} apart.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(content, key=lambda name: name.encode()):
+        digest.update(name.encode() + b"\0" + content[name].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def child_name(kind: str, site_name: str) -> str:
+    return f"{site_name}-content" if kind == "ConfigMap" else site_name
+
+
+def selector_labels(site_name: str) -> dict[str, str]:
+    """The labels that select the site's pods (a Deployment's selector can never change: keep it minimal)."""
+    return {NAME_LABEL: APP_NAME, INSTANCE_LABEL: site_name}
+
+
+def child_labels(site_name: str) -> dict[str, str]:
+    return {**selector_labels(site_name), MANAGED_BY_LABEL: MANAGER_NAME}
+
+
+def owner_reference(site: Object) -> Object:
+    metadata = site["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": metadata["name"],
+        "uid": metadata["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def desired_children(site: Object) -> list[Object]:
+    """The three children of the site, in CHILD_KINDS order, as server-side apply bodies."""
+    return [desired_config_map(site), desired_deployment(site), desired_service(site)]
+
+
+def desired_config_map(site: Object) -> Object:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _child_metadata(site, "ConfigMap"),
+        "data": dict(site["spec"]["content"]),
+    }
+
+
+def desired_deployment(site: Object) -> Object:
+    name = site["metadata"]["name"]
+    spec = site["spec"]  # replicas and image are always there: the API server applies the CRD's defaults
+    container = {
+        "name": "web",
+        "image": spec["image"],
+        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "volumeMounts": [{"name": "content", "mountPath": WEB_ROOT, "readOnly": True}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _child_metadata(site, "Deployment"),
+        "spec": {
+            "replicas": spec["replicas"],
+            "selector": {"matchLabels": selector_labels(name)},
+            "template": {
+                "metadata": {
+                    "labels": child_labels(name),
+                    "annotations": {CONTENT_HASH_ANNOTATION: content_hash(spec["content"])},
+                },
+                "spec": {
+                    "containers": [container],
+                    "volumes": [{"name": "content", "configMap": {"name": child_name("ConfigMap", name)}}],
+                },
+            },
+        },
+    }
+
+
+def desired_service(site: Object) -> Object:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _child_metadata(site, "Service"),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(site["metadata"]["name"]),
+            "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": HTTP_PORT, "protocol": "TCP"}],
+        },
+    }
+
+
+def _child_metadata(site: Object, kind: str) -> Object:
+    metadata = site["metadata"]
+    return {
+        "name": child_name(kind, metadata["name"]),
+        "namespace": metadata["namespace"],
+        "labels": child_labels(metadata["name"]),
+        "ownerReferences": [owner_reference(site)],
+    }
+
+
+def controller_reference(obj: Object) -> Object | None:
+    """The ownerReference with `controller: true`, if any (an object has at most one controller)."""
+    references = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return next((reference for reference in references if reference.get("controller") is True), None)
+
+
+def is_controlled_by(obj: Object, site: Object) -> bool:
+    """True when the object's controller is this very site (same uid: a recreated site is another site)."""
+    reference = controller_reference(obj)
+    return reference is not None and reference.get("uid") == site["metadata"]["uid"]
+
+
+def owner_site_key(obj: Object) -> str | None:
+    """The key of the StaticSite controlling this object, or None when a StaticSite does not control it."""
+    reference = controller_reference(obj)
+    if reference is None or reference.get("kind") != KIND or reference.get("apiVersion") != API_VERSION:
+        return None
+    return site_key(obj["metadata"]["namespace"], reference["name"])
+
+
+def first_conflict(site: Object, children: dict[str, Object | None]) -> tuple[str, str] | None:
+    """(kind, name) of the first existing child, in CHILD_KINDS order, that this site does not control."""
+    for kind in CHILD_KINDS:
+        child = children[kind]
+        if child is not None and not is_controlled_by(child, site):
+            return kind, child["metadata"]["name"]
+    return None
+
+
+def needs_apply(desired: Object, actual: Object | None) -> bool:
+    """True when the child is missing or a field the controller sets differs in the actual object.
+
+    Only the desired fields are compared; what the API server or another manager added is ignored (a
+    Deployment gets dozens of defaulted fields and a status). Two refinements of "is a subset of":
+    - a list matches when each desired item matches some actual item: the lists we set (containers,
+      ports, volumes, ownerReferences) are keyed lists to server-side apply, where others may add items;
+    - the ConfigMap's `data` must be equal, not a superset: a file removed from `spec.content` must be
+      removed from the ConfigMap, and it is the one field whose set of keys follows the spec.
+    """
+    if actual is None:
+        return True
+    if desired["kind"] == "ConfigMap" and desired["data"] != actual.get("data", {}):
+        return True
+    return not _contains(actual, desired)
+
+
+def _contains(actual: Any, desired: Any) -> bool:
+    if isinstance(desired, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and _contains(actual[key], value) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return isinstance(actual, list) and all(
+            any(_contains(candidate, item) for candidate in actual) for item in desired
+        )
+    return actual == desired

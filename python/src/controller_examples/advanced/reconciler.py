@@ -1,0 +1,188 @@
+"""The reconciler: make the cluster match one StaticSite, whatever happened before.
+
+A controller is *level-based*: the work queue hands the reconciler a key ("namespace/name"), never an
+event, so it cannot know what changed, and does not need to. It reads the site's current state from the
+informer cache, computes what the cluster should look like, and repairs any difference. Run twice in a row,
+the second run finds nothing to do and writes nothing. That is what makes retries, restarts, resyncs and
+missed events harmless: the next reconcile fixes whatever the last one left.
+
+The numbered steps below are shared-manifests/SPEC.md's "Reconcile, step by step".
+
+`reconcile` returns normally when the site is as it should be (or cannot be fixed by retrying, like an
+invalid name), and raises when it should be retried. It never retries by itself: the retry policy (per-key
+exponential backoff) belongs to the work queue, and the manager's `handle_error` applies it, as in
+client-go's workqueue example controller.
+"""
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from controller_examples.advanced import events
+from controller_examples.advanced.api import KubeApi, is_not_found
+from controller_examples.advanced.children import (
+    CHILD_KINDS,
+    child_name,
+    desired_children,
+    first_conflict,
+    is_controlled_by,
+    needs_apply,
+)
+from controller_examples.advanced.events import EventRecorder
+from controller_examples.advanced.informer import Caches
+from controller_examples.advanced.registry import add_entry, has_entry, remove_entry
+from controller_examples.advanced.site import FINALIZER, is_dns_1035_label, site_key, site_url
+from controller_examples.advanced.status import (
+    Verdict,
+    conflict_verdict,
+    desired_status,
+    invalid_name_verdict,
+    ready_replicas,
+    rollout_verdict,
+    status_differs,
+)
+
+Object = dict[str, Any]
+
+
+class ChildConflictError(Exception):
+    """A child's name is taken by an object this site does not control. Retried with backoff until it is gone."""
+
+
+class Reconciler:
+    def __init__(
+        self,
+        api: KubeApi,
+        caches: Caches,
+        recorder: EventRecorder,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._api = api
+        self._caches = caches
+        self._recorder = recorder
+        self._now = now
+
+    def reconcile(self, key: str) -> None:
+        """Bring the site `key` and its children to the desired state; raise if it should be retried."""
+        # 1. Get the site from the informer cache. Gone: nothing to do (its finalizer already cleaned up).
+        cached = self._caches.sites.get_by_key(key)
+        if cached is None:
+            return
+        # The cache's objects are shared with the informer and the other workers: never modify them.
+        site = copy.deepcopy(cached)
+
+        # 2. Being deleted: finalize and stop. Garbage collection deletes the children.
+        if site["metadata"].get("deletionTimestamp"):
+            self._finalize(site)
+            return
+
+        # 3. Ensure the finalizer, before writing anything it will have to clean up.
+        site = self._ensure_finalizer(site)
+
+        # 4. Validate what the schema cannot. Retrying would not help: the next spec change re-enqueues it.
+        name = site["metadata"]["name"]
+        if not is_dns_1035_label(name):
+            self._report_problem(site, invalid_name_verdict(name), events.INVALID_SPEC, deployment=None)
+            return
+
+        # 5. Ensure the site's key in the namespace's registry.
+        self._ensure_registry_entry(site)
+
+        # 6. Look up the three children; refuse to touch an object that is not ours.
+        children = self._look_up_children(site)
+        conflict = first_conflict(site, children)
+        if conflict is not None:
+            verdict = conflict_verdict(*conflict)
+            self._report_problem(site, verdict, events.CHILD_CONFLICT, deployment=self._own_deployment(site, children))
+            raise ChildConflictError(verdict.message)
+
+        # 7. Apply the children that are missing or drifted.
+        deployment = self._apply_children(site, children)
+
+        # 8. Compute and write the status.
+        self._write_status(site, rollout_verdict(site, deployment), deployment)
+
+    # ----- steps 2 and 3: the finalizer --------------------------------------------------------------
+    def _finalize(self, site: Object) -> None:
+        metadata = site["metadata"]
+        finalizers = metadata.get("finalizers") or []
+        if FINALIZER not in finalizers:
+            return  # already finalized; another finalizer is holding the site
+        # Always patched, never checked in the cache first: a key added a moment ago may not be cached yet.
+        remove_entry(self._api, metadata["namespace"], metadata["name"])
+        try:
+            self._patch_finalizers(site, [finalizer for finalizer in finalizers if finalizer != FINALIZER])
+        except Exception as error:
+            if not is_not_found(error):  # gone: an earlier pass finalized it and the cache had not seen it yet
+                raise
+
+    def _ensure_finalizer(self, site: Object) -> Object:
+        finalizers = site["metadata"].get("finalizers") or []
+        if FINALIZER in finalizers:
+            return site
+        return self._patch_finalizers(site, [*finalizers, FINALIZER])
+
+    def _patch_finalizers(self, site: Object, finalizers: list[str]) -> Object:
+        """Set metadata.finalizers; returns the updated site.
+
+        A merge patch replaces the whole list, so it carries the resourceVersion we read: if the site
+        changed since (someone else added or removed a finalizer), the API server answers 409 Conflict
+        and the retry starts from the new list, instead of silently dropping the other change.
+        """
+        metadata = site["metadata"]
+        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": metadata["resourceVersion"]}}
+        return self._api.patch_site(metadata["namespace"], metadata["name"], patch)
+
+    # ----- step 5: the registry ---------------------------------------------------------------------
+    def _ensure_registry_entry(self, site: Object) -> None:
+        namespace, name = site["metadata"]["namespace"], site["metadata"]["name"]
+        url = site_url(namespace, name)
+        if not has_entry(self._caches.children["ConfigMap"], namespace, name, url):
+            add_entry(self._api, namespace, name, url)
+
+    # ----- steps 6 and 7: the children --------------------------------------------------------------
+    def _look_up_children(self, site: Object) -> dict[str, Object | None]:
+        namespace, name = site["metadata"]["namespace"], site["metadata"]["name"]
+        return {kind: self._look_up(kind, namespace, child_name(kind, name)) for kind in CHILD_KINDS}
+
+    def _look_up(self, kind: str, namespace: str, name: str) -> Object | None:
+        # The caches hold only objects labelled managed-by=staticsite-controller: one that is missing
+        # may still exist unlabelled (someone else's: a conflict), which only a live GET can tell.
+        cached = self._caches.children[kind].get_by_key(site_key(namespace, name))
+        return cached if cached is not None else self._api.get(kind, namespace, name)
+
+    def _apply_children(self, site: Object, children: dict[str, Object | None]) -> Object | None:
+        """Apply each child that is missing or drifted; returns the Deployment as it now is."""
+        applied = []
+        for desired in desired_children(site):
+            kind, name = desired["kind"], desired["metadata"]["name"]
+            if children[kind] is not None and needs_apply(desired, children[kind]):
+                # Confirm the drift live: the cache may not have caught up with our own last apply yet.
+                children[kind] = self._api.get(kind, site["metadata"]["namespace"], name)
+            if needs_apply(desired, children[kind]):
+                children[kind] = self._api.apply(desired)
+                applied.append(f"{kind} {name}")
+        if applied:
+            self._recorder.record(site, events.NORMAL, events.SYNCED, "applied " + ", ".join(applied))
+        return children["Deployment"]
+
+    @staticmethod
+    def _own_deployment(site: Object, children: dict[str, Object | None]) -> Object | None:
+        deployment = children["Deployment"]
+        return deployment if deployment is not None and is_controlled_by(deployment, site) else None
+
+    # ----- steps 4, 6 and 8: the status -------------------------------------------------------------
+    def _report_problem(self, site: Object, verdict: Verdict, reason: str, deployment: Object | None) -> None:
+        """Set Ready=False for a problem; the Warning event goes with the change of status, not every retry."""
+        if self._write_status(site, verdict, deployment):
+            self._recorder.record(site, events.WARNING, reason, verdict.message)
+
+    def _write_status(self, site: Object, verdict: Verdict, deployment: Object | None) -> bool:
+        """Write the status through the status subresource if it changed; returns whether it did."""
+        status = desired_status(site, verdict, ready_replicas(deployment), self._now())
+        if not status_differs(site, status):
+            return False
+        metadata = site["metadata"]
+        self._api.patch_site_status(metadata["namespace"], metadata["name"], {"status": status})
+        return True
