@@ -19,7 +19,7 @@ BATS := $(CURDIR)/tools/node_modules/bats/bin/bats
 GO_BIN_DIR := $(CURDIR)/build/bin
 
 .PHONY: help setup venv go-build bats require-jq cluster-binaries cluster-up cluster-down \
-	cluster-status unit unit-python unit-go unit-bash unit-tools conformance test lint clean
+	cluster-status unit unit-python unit-go unit-bash unit-tools conformance test bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -82,6 +82,18 @@ conformance: setup ## run the conformance suite and print its report
 		cat $(CURDIR)/build/conformance/report.md 2>/dev/null || true; exit $$status
 
 test: unit conformance ## all tests: unit tests, then the conformance suite
+
+# ----- benchmark ----------------------------------------------------------------
+# The plotting library is an extra of tools/ (only the bench needs it); the stamp
+# says it is installed in the venv.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(VENV)/.installed tools/pyproject.toml
+	@echo "[setup] installing the benchmark's extra: tools[bench] (matplotlib)"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e 'tools[bench]'
+	touch $@
+
+bench: $(BENCH_STAMP) go-build cluster-binaries require-jq ## run the measured comparison; BENCH_SIZES, BENCH_REPS configure it
+	$(PY) -m bench
 
 lint: venv ## pre-commit hooks (ruff, shellcheck, gofmt, go vet, yamllint)
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure

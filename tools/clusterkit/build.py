@@ -12,10 +12,12 @@ and kubectl); whatever they lack is built.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .versions import WRAPPER_MODULE, Versions, pinned
@@ -44,6 +46,23 @@ def cache_root() -> Path:
 
 def cache_bin_dir(versions: Versions | None = None) -> Path:
     return cache_root() / (versions or pinned()).cache_key / "bin"
+
+
+def build_times_path(versions: Versions | None = None) -> Path:
+    """Where each build's durations are kept, next to bin/: `make bench` reports the cold build from it."""
+    return cache_bin_dir(versions).parent / "build-times.json"
+
+
+def _record_build_times(path: Path, seconds_by_binary: dict[str, float]) -> None:
+    records = json.loads(path.read_text()) if path.is_file() else []
+    records.append(
+        {
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(sum(seconds_by_binary.values()), 1),
+            "binaries": {name: round(seconds, 1) for name, seconds in seconds_by_binary.items()},
+        }
+    )
+    path.write_text(json.dumps(records, indent=2) + "\n")
 
 
 def version_ldflags(versions: Versions) -> str:
@@ -114,12 +133,14 @@ def ensure_binaries(names: tuple[str, ...] = tuple(PACKAGES)) -> dict[str, Path]
         if missing:
             progress(f"building {', '.join(missing)} for {versions.cache_key} into {bin_dir}")
             progress("a cold build compiles Kubernetes: expect tens of minutes on 2 cores")
-        started = time.monotonic()
+        seconds_by_binary = {}
         for index, name in enumerate(missing, start=1):
             step_started = time.monotonic()
             progress(f"[{index}/{len(missing)}] go build {PACKAGES[name]}")
             _go_build(name, bin_dir / name, versions)
-            progress(f"[{index}/{len(missing)}] {name} built in {time.monotonic() - step_started:.0f}s")
+            seconds_by_binary[name] = time.monotonic() - step_started
+            progress(f"[{index}/{len(missing)}] {name} built in {seconds_by_binary[name]:.0f}s")
         if missing:
-            progress(f"all binaries built in {time.monotonic() - started:.0f}s")
+            progress(f"all binaries built in {sum(seconds_by_binary.values()):.0f}s")
+            _record_build_times(build_times_path(versions), seconds_by_binary)
         return paths

@@ -1,0 +1,127 @@
+"""``python -m bench``: run every measurement, then write results.json, report.md and convergence.png.
+
+The order keeps measurements apart: the lines of code (no cluster), then on the `local` cluster the floor
+and the controllers (repetition by repetition, so repetition i of every language ran close together in
+time and their ratios compare like with like), list-pods and watch-pods, and last the cluster's own
+warm starts. The cluster is started if none runs (``CLUSTER_DIR`` chooses its directory, as for
+clusterkit) and stopped at the end only if the bench started it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+from datetime import UTC, datetime
+
+from bench import cluster, convergence, floor, listing, loc, machine, plot, report, stats
+from bench.audit import AuditLog
+from bench.context import Bench
+from bench.kubeutil import admin_client
+from bench.phases import PHASES, fail_phases
+from bench.samples import Samples
+from bench.settings import DOCS_DIR, FLOOR, LANGUAGES, OUT_DIR, Settings, say
+from bench.suite import controllers, implementations
+from clusterkit.providers import get_provider
+
+CONTROLLER_USER = f"system:serviceaccount:{controllers.CONTROLLER_NAMESPACE}:{controllers.CONTROLLER_ACCOUNT}"
+OUTPUTS = ("results.json", "report.md", "convergence.png")
+
+
+def main() -> int:
+    settings = Settings.from_environment()
+    work_dir = OUT_DIR / "work"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    results: dict = {"started": _now(), "settings": dataclasses.asdict(settings), "implementations": _present()}
+    say(f"sizes {settings.sizes}, {settings.reps} repetitions; implementations: {results['implementations']}")
+    results["loc"] = loc.count_lines()
+    results["machine"] = machine.machine()
+    local = get_provider("local")
+    started_here = local.up()
+    bench = Bench(local, admin_client(local), settings, AuditLog(local.audit_log, CONTROLLER_USER), work_dir)
+    try:
+        controllers.install_api_and_rbac(local)
+        results["versions"] = machine.versions(local, bench.api)
+        _measure(bench, results["implementations"])
+    finally:
+        if started_here:
+            local.down()
+        # Written even when a measurement crashed: the raw samples of a long run are worth keeping.
+        results.update(_summaries(bench))
+        (OUT_DIR / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    _render_and_publish(results)
+    return 0
+
+
+def _present() -> dict[str, dict[str, bool]]:
+    return {
+        track: {language: implementations.command(track, language) is not None for language in LANGUAGES}
+        for track in ("basics", "intermediate", "advanced")
+    }
+
+
+def _measure(bench: Bench, present: dict[str, dict[str, bool]]) -> None:
+    _convergence(bench, [language for language in LANGUAGES if present["advanced"][language]])
+    listing.measure_list_pods(bench, [language for language in LANGUAGES if present["basics"][language]])
+    for language in LANGUAGES:
+        if present["intermediate"][language]:
+            listing.measure_watch_pods(bench, language)
+    cluster.measure_warm_starts(bench)
+
+
+def _convergence(bench: Bench, languages: list[str]) -> None:
+    sizes = bench.settings.sizes
+    # Unrecorded warm-up: the first run on a fresh cluster pays for its cold caches.
+    floor.measure_floor(dataclasses.replace(bench, samples=Samples(), requests=[]), sizes[0], rep=0)
+    # A language that failed at N (typically: a phase hit its time limit) is not run again at N or above in
+    # later repetitions: it would most likely fail again, an expensive way to learn nothing new.
+    failed_at: dict[str, int] = {}
+    for rep in range(1, bench.settings.reps + 1):
+        for size in sizes:
+            floor.measure_floor(bench, size, rep)
+            for language in languages:
+                if language in failed_at and size >= failed_at[language]:
+                    reason = f"not run: failed at N={failed_at[language]}"
+                    fail_phases(bench, list(PHASES), reason, rep, {"language": language, "size": size})
+                elif not convergence.measure_controller(bench, language, size, rep):
+                    failed_at[language] = min(size, failed_at.get(language, size))
+
+
+def _summaries(bench: Bench) -> dict:
+    samples = bench.samples.as_json()
+    audit_reason = "" if bench.audit_log.available() else (
+        f"no audit log at {bench.audit_log.path}: the cluster was started before clusterkit enabled auditing; "
+        "restart it (make cluster-down cluster-up)"
+    )  # fmt: skip
+    return {
+        "finished": _now(),
+        "cold_build": cluster.cold_build(),
+        "samples": samples,
+        "medians": stats.summarize(samples),
+        "ratios": stats.paired_ratios(samples, "convergence", baseline=FLOOR),
+        "audit": {
+            "available": bench.audit_log.available(),
+            "reason": audit_reason,
+            "runs": bench.requests,
+            "medians": stats.median_requests(bench.requests),
+        },
+    }
+
+
+def _render_and_publish(results: dict) -> None:
+    """report.md and the plot next to results.json; then all three copied to docs/ (a complete run only)."""
+    (OUT_DIR / "report.md").write_text(report.render(results))
+    plot.draw(results, OUT_DIR / "convergence.png")
+    DOCS_DIR.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUTS:
+        shutil.copy2(OUT_DIR / name, DOCS_DIR / name)
+    say(f"wrote {', '.join(str(OUT_DIR / name) for name in OUTPUTS)}; copied to {DOCS_DIR}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""A controller's API requests, counted from the API server's audit log.
+
+The `local` cluster audits every request of the ServiceAccounts in the controller's namespace, one JSON
+line per request and stage (tools/cluster/audit-policy.yaml, Metadata level: who, verb, resource, when; no
+bodies). The bench itself uses the admin credentials, which are not audited, so what is counted is exactly
+what the program under test asked for. A request is counted once, in the window its
+``requestReceivedTimestamp`` falls in (a watch has a second line when it ends, with the same auditID).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+EVENTS = "events"
+
+
+@dataclass(frozen=True)
+class Request:
+    audit_id: str
+    verb: str
+    target: str  # "configmaps", "staticsites/status", or "discovery", "/version" for non-resource paths
+    user_agent: str
+    received: float  # seconds since the epoch, like time.time()
+
+    @property
+    def label(self) -> str:
+        return f"{self.verb} {self.target}"
+
+
+def parse_line(line: str, user: str) -> Request | None:
+    """The request on one audit log line, or None when ``user`` did not make it (or the line is torn)."""
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return None  # the last line of a log being written
+    if event.get("user", {}).get("username") != user:
+        return None
+    return Request(
+        audit_id=event["auditID"],
+        verb=event["verb"],
+        target=_target(event),
+        user_agent=event.get("userAgent", ""),
+        received=datetime.fromisoformat(event["requestReceivedTimestamp"]).timestamp(),
+    )
+
+
+def _target(event: dict) -> str:
+    reference = event.get("objectRef")
+    if reference:
+        subresource = reference.get("subresource")
+        return f"{reference['resource']}/{subresource}" if subresource else reference["resource"]
+    # No object: a non-resource URL. Discovery (/api, /apis/...) is what kubectl asks before its requests.
+    first_segment = event["requestURI"].split("?")[0].strip("/").split("/")[0]
+    return "discovery" if first_segment in ("api", "apis") else f"/{first_segment}"
+
+
+def in_window(requests: list[Request], start: float, end: float) -> list[Request]:
+    return [request for request in requests if start <= request.received < end]
+
+
+def count(requests: list[Request]) -> dict[str, int]:
+    """Requests by "verb target", e.g. {"patch staticsites/status": 100, "watch deployments": 1}."""
+    return dict(sorted(Counter(request.label for request in requests).items()))
+
+
+def writes(counts: dict[str, float], events: bool = False) -> float:
+    """Write requests in a count: Events only (``events=True``) or everything but Events."""
+    total = 0.0
+    for label, number in counts.items():
+        verb, target = label.split(" ", 1)
+        if verb in WRITE_VERBS and (target == EVENTS) == events:
+            total += number
+    return total
+
+
+class AuditLog:
+    """The audit log file, read from a remembered offset so each run parses only its own lines."""
+
+    def __init__(self, path: Path, user: str):
+        self.path = path
+        self.user = user
+
+    def available(self) -> bool:
+        return self.path.is_file()
+
+    def offset(self) -> int:
+        return self.path.stat().st_size if self.available() else 0
+
+    def requests_since(self, offset: int) -> list[Request]:
+        """The user's requests logged from ``offset`` on, each once (its first line)."""
+        if not self.available():
+            return []
+        with open(self.path, "rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").splitlines()
+        unique: dict[str, Request] = {}
+        for line in lines:
+            request = parse_line(line, self.user)
+            if request is not None:
+                unique.setdefault(request.audit_id, request)
+        return list(unique.values())

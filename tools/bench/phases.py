@@ -1,0 +1,44 @@
+"""The timed phases of a convergence run (create, update, delete), shared by the controllers and the floor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kubernetes import client
+
+from bench.context import Bench, Window
+from bench.settings import say
+
+PHASES = ("create", "update", "delete")  # the timed ones; the no-op resync is counted, not timed
+
+
+def timed(windows: dict[str, Window], name: str, action: Callable[[], object]) -> float:
+    """Run ``action``; keep its wall-clock window (for the audit log) and return its duration."""
+    wall, started = time.time(), time.monotonic()
+    action()
+    windows[name] = (wall, time.time())
+    return time.monotonic() - started
+
+
+def run_phases(bench: Bench, steps: dict[str, Callable[[], object]], key: dict, rep: int,
+               windows: dict[str, Window]) -> bool:  # fmt: skip
+    """Run the steps in order, recording each timed phase; a failed phase ends the run (later ones: not run)."""
+    for index, (step, action) in enumerate(steps.items()):
+        try:
+            seconds = timed(windows, step, action)
+        except (TimeoutError, client.ApiException) as error:
+            later = [phase for phase in list(steps)[index + 1 :] if phase in PHASES]
+            fail_phases(bench, [step], str(error), rep, key)
+            fail_phases(bench, later, f"not run: {step} failed", rep, key)
+            return False
+        if step in PHASES:
+            bench.samples.add("convergence", seconds, rep=rep, phase=step, **key)
+            say(f"  {key['language']} {step} N={key['size']}: {seconds:.2f}s")
+    return True
+
+
+def fail_phases(bench: Bench, phases: list[str], error: str, rep: int, key: dict) -> None:
+    for phase in phases:
+        if phase in PHASES:
+            bench.samples.fail("convergence", error, rep=rep, phase=phase, **key)
