@@ -18,7 +18,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 BATS := $(CURDIR)/tools/node_modules/bats/bin/bats
 GO_BIN_DIR := $(CURDIR)/build/bin
 
-.PHONY: help setup venv go-build bats require-jq cluster-binaries cluster-up cluster-down \
+.PHONY: help setup venv go-build bats require-tools cluster-binaries cluster-up cluster-down \
 	cluster-status unit unit-python unit-go unit-bash unit-tools conformance test bench lint clean
 
 help: ## list the targets
@@ -43,13 +43,14 @@ $(BATS): tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund --loglevel=error
 	touch $@
 
-require-jq:
-	@command -v jq >/dev/null || { echo "error: jq is required by the Bash track (Debian: apt-get install jq)" >&2; exit 1; }
+require-tools:
+	@for tool in jq socat; do command -v $$tool >/dev/null || \
+		{ echo "error: $$tool is required by the Bash track (Debian: apt-get install jq socat)" >&2; exit 1; }; done
 
 cluster-binaries: venv ## build (or reuse) the local cluster's binaries
 	$(PY) -m clusterkit build >/dev/null
 
-setup: venv go-build bats require-jq ## everything the tests need
+setup: venv go-build bats require-tools ## everything the tests need
 	@if [ "$(CLUSTER)" = local ]; then $(MAKE) --no-print-directory cluster-binaries; fi
 
 # ----- the cluster --------------------------------------------------------------
@@ -71,7 +72,7 @@ unit-python: venv
 unit-go:
 	cd go && go test ./...
 
-unit-bash: bats require-jq
+unit-bash: bats require-tools
 	$(BATS) bash/test
 
 unit-tools: venv
@@ -92,7 +93,7 @@ $(BENCH_STAMP): $(VENV)/.installed tools/pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e 'tools[bench]'
 	touch $@
 
-bench: $(BENCH_STAMP) go-build cluster-binaries require-jq ## run the measured comparison; BENCH_SIZES, BENCH_REPS configure it
+bench: $(BENCH_STAMP) go-build cluster-binaries require-tools ## run the measured comparison; BENCH_SIZES, BENCH_REPS configure it
 	$(PY) -m bench
 
 lint: venv ## pre-commit hooks (ruff, shellcheck, gofmt, go vet, yamllint)
