@@ -1,0 +1,200 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2016,SC2034 # jq programs are single-quoted; LOG_NAME is util.sh's
+# The informers (Python: informer.py): one process per kind of object — StaticSites, and the ConfigMaps,
+# Deployments and Services labelled app.kubernetes.io/managed-by=staticsite-controller — each listing, then
+# watching, keeping a cache of the objects and putting the key of the site each change concerns into the
+# work queue (queue.sh).
+#
+# The cache is one file per object, $RUN/cache/RESOURCE/NAMESPACE/NAME.json (without managedFields), written
+# to a temporary file and renamed, so a reader never sees half an object. Only this resource's informer
+# writes under $RUN/cache/RESOURCE; the reconciler only reads.
+#
+# Requests: `kubectl get --raw PATH`, not `kubectl get --watch`: with the raw API paths we choose the list's
+# page size, the watch's resourceVersion (resume exactly where the last watch ended, so nothing is missed
+# or replayed), bookmarks (allowWatchBookmarks, which keep that resourceVersion fresh) and the server-side
+# timeout (timeoutSeconds=300, as client-go), and we see the watch's ERROR events, 410 Gone among them:
+# the resourceVersion expired, so the informer lists again and compares with its cache (deleted objects
+# are removed and their sites queued). `kubectl get --watch` hides all of that.
+
+MANAGED_SELECTOR='labelSelector=app.kubernetes.io%2Fmanaged-by%3Dstaticsite-controller'
+WATCH_TIMEOUT_SECONDS=300
+
+# informer_path RESOURCE: the API path of the resource's collection (one namespace or all), in REPLY.
+informer_path() {
+  local group_version
+  case $1 in
+    staticsites) group_version=/apis/sites.example.com/v1alpha1 ;;
+    deployments) group_version=/apis/apps/v1 ;;
+    *) group_version=/api/v1 ;;
+  esac
+  REPLY=$group_version${NAMESPACE:+/namespaces/$NAMESPACE}/$1
+}
+
+# informer_run RESOURCE: the informer process: list, watch, repeat, until SIGTERM.
+informer_run() {
+  INF_RESOURCE=$1
+  LOG_NAME="informer $1"
+  INF_DIR=$RUN/cache/$1
+  INF_ERR=$RUN/informer.$1.err
+  INF_PIDS=()
+  declare -gA INF_OWNERS=() INF_SEEN=() # cache file -> its site key ("-": none); files seen by a list
+  trap - EXIT
+  trap informer_stop TERM INT
+  exec {INF_QUEUE}<>"$RUN/queue.fifo"
+  informer_path "$1"
+  INF_PATH=$REPLY
+  INF_SELECTOR=""
+  [[ $1 == staticsites ]] || INF_SELECTOR=$MANAGED_SELECTOR
+  local resource_version="" delay=200000 status
+  while kill -0 "$MANAGER_PID" 2>/dev/null; do
+    if [[ -z $resource_version ]]; then
+      if informer_list; then
+        resource_version=$INF_RV
+        : >"$RUN/state/synced.$1"
+      else
+        first_line "$INF_ERR"
+        log "list failed (retrying in $((delay / 1000)) ms): ${REPLY:-no answer}"
+        informer_sleep "$delay"
+        ((delay = delay * 2 > 5000000 ? 5000000 : delay * 2))
+        continue
+      fi
+    fi
+    informer_watch "$resource_version"
+    status=$?
+    resource_version=$INF_RV
+    if ((INF_EVENTS > 0)); then delay=200000; fi # any event (bookmarks too) resets the backoff
+    case $status in
+      0) ;; # the server ended the watch (timeoutSeconds): resume at once
+      2) resource_version="" ;; # 410 Gone: list again
+      *)
+        log "watch failed (resuming in $((delay / 1000)) ms): $INF_MESSAGE"
+        informer_sleep "$delay"
+        ((delay = delay * 2 > 5000000 ? 5000000 : delay * 2))
+        ;;
+    esac
+  done
+}
+
+# informer_stop: SIGTERM: end the running kubectl and jq, then the informer.
+informer_stop() {
+  if ((${#INF_PIDS[@]} > 0)); then kill "${INF_PIDS[@]}" 2>/dev/null; fi
+  exit 0
+}
+
+# informer_sleep MICROSECONDS: wait, interruptibly (a SIGTERM ends the informer at once).
+informer_sleep() {
+  seconds_text "$1"
+  sleep "$REPLY" &
+  INF_PIDS=("$!")
+  wait "$!"
+  INF_PIDS=()
+}
+
+# informer_list: list every object page by page into the cache; objects the cache has and the list has not
+# were deleted meanwhile. Sets INF_RV to the list's resourceVersion. Returns 1 when a request fails.
+informer_list() {
+  local page=$RUN/informer.$INF_RESOURCE.page records=$RUN/informer.$INF_RESOURCE.records token="" file
+  INF_SEEN=()
+  INF_EVENTS=0
+  while :; do
+    "${KUBECTL_REQUEST[@]}" get --raw "$INF_PATH?limit=500${INF_SELECTOR:+&$INF_SELECTOR}${token:+&continue=$token}" \
+      >"$page" 2>"$INF_ERR" &
+    INF_PIDS=("$!")
+    wait "$!" || return 1
+    INF_PIDS=()
+    advanced_jq -j --arg resource "$INF_RESOURCE" 'include "informer"; list_records($resource)' "$page" \
+      >"$records" 2>"$INF_ERR" || return 1
+    informer_consume <"$records" || return 1
+    [[ $INF_CONTINUE == - ]] && break
+    token=$INF_CONTINUE
+  done
+  for file in "${!INF_OWNERS[@]}"; do
+    [[ -n ${INF_SEEN[$file]+x} ]] || informer_delete "$file"
+  done
+  INF_SEEN=()
+}
+
+# informer_watch RESOURCE_VERSION: watch from RESOURCE_VERSION until the stream ends. Sets INF_RV to the last
+# resourceVersion seen and INF_EVENTS to the number of events. Returns 0 when the server ended the watch,
+# 2 when the resourceVersion expired (410), 1 on another error (INF_MESSAGE says which).
+informer_watch() {
+  local url="$INF_PATH?watch=1&allowWatchBookmarks=true&timeoutSeconds=$WATCH_TIMEOUT_SECONDS"
+  url+="&resourceVersion=$1${INF_SELECTOR:+&$INF_SELECTOR}"
+  local raw events status started=$EPOCHSECONDS
+  INF_RV=$1
+  INF_EVENTS=0
+  INF_MESSAGE=""
+  # kubectl's output goes through one jq, which frames each event (informer.jq); both pids are kept so
+  # informer_stop ends them (a pipeline's processes would be out of reach).
+  exec {raw}< <(exec timeout --foreground $((WATCH_TIMEOUT_SECONDS + 30)) "${KUBECTL[@]}" get --raw "$url" \
+    2>"$INF_ERR")
+  INF_PIDS=("$!")
+  exec {events}< <(exec jq --unbuffered -j -L "$ADVANCED_DIR" --arg resource "$INF_RESOURCE" \
+    'include "informer"; watch_record($resource)' <&"$raw")
+  INF_PIDS+=("$!")
+  exec {raw}<&-
+  informer_consume <&"$events"
+  status=$?
+  exec {events}<&-
+  kill "${INF_PIDS[@]}" 2>/dev/null
+  INF_PIDS=()
+  if ((status == 0)) && [[ -s $INF_ERR ]]; then
+    first_line "$INF_ERR"
+    INF_MESSAGE=$REPLY
+    if [[ $REPLY == *"(Expired)"* || $REPLY == *"(Gone)"* || $REPLY == *" 410"* ]]; then status=2; else status=1; fi
+  elif ((status == 0 && INF_EVENTS == 0 && EPOCHSECONDS - started < 1)); then
+    INF_MESSAGE="the watch ended at once" # never a busy loop
+    status=1
+  fi
+  return "$status"
+}
+
+# informer_consume: read framed records (informer.jq) on stdin into the cache. Returns 2 on a 410 ERROR
+# event, 1 on another ERROR event or a short read.
+informer_consume() {
+  local type version namespace name owner length object
+  while IFS=' ' read -r type version namespace name owner length; do
+    case $type in
+      ITEM | ADDED | MODIFIED)
+        IFS= read -r -N "$length" object || return 1
+        informer_store "$INF_DIR/$namespace/$name.json" "$owner"
+        ;;
+      DELETED)
+        IFS= read -r -N "$length" object || return 1
+        informer_delete "$INF_DIR/$namespace/$name.json" "$owner"
+        ;;
+      BOOKMARK) ;;
+      LIST) INF_CONTINUE=$namespace ;;
+      ERROR) # ERROR CODE MESSAGE...
+        INF_MESSAGE="$version $namespace $name $owner $length"
+        while [[ $INF_MESSAGE == *" " ]]; do INF_MESSAGE=${INF_MESSAGE% }; done
+        [[ $version == 410 ]] && return 2
+        return 1
+        ;;
+      *) continue ;;
+    esac
+    INF_RV=$version
+    ((INF_EVENTS += 1))
+  done
+  return 0
+}
+
+# informer_store FILE OWNER: put the object (in `object`) in the cache and queue its site, and the site that
+# owned it before if that changed.
+informer_store() {
+  local file=$1 owner=$2 before=${INF_OWNERS[$1]:--}
+  [[ -d ${file%/*} ]] || mkdir -p "${file%/*}"
+  printf '%s' "$object" >"$file.tmp" && mv -f "$file.tmp" "$file"
+  INF_OWNERS[$file]=$owner
+  INF_SEEN[$file]=1
+  [[ $owner == - ]] || printf 'add %s\n' "$owner" >&"$INF_QUEUE"
+  [[ $before == - || $before == "$owner" ]] || printf 'add %s\n' "$before" >&"$INF_QUEUE"
+}
+
+# informer_delete FILE [OWNER]: the object is gone: drop it from the cache and queue its site.
+informer_delete() {
+  local owner=${INF_OWNERS[$1]:-${2:--}}
+  rm -f "$1"
+  unset -v 'INF_OWNERS[$1]'
+  [[ $owner == - ]] || printf 'add %s\n' "$owner" >&"$INF_QUEUE"
+}

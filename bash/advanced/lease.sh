@@ -1,0 +1,111 @@
+# shellcheck shell=bash
+# Leader election (Python: the manager's leader election; client-go's leaderelection): a
+# coordination.k8s.io/v1 Lease, read and written with kubectl, and optimistic concurrency: every write
+# carries the resourceVersion it read, so of two candidates writing at once one gets a conflict and stays a
+# standby.
+#
+# A candidate takes the Lease when there is none, when its holder is empty (released), or when the holder
+# has not renewed it for leaseDurationSeconds. That last one is judged as client-go does, with this
+# process's own clock: the time since this process saw the Lease's record change, so clocks of different
+# machines are never compared.
+
+LEASE_RESOURCE_VERSION="" # of the Lease as this process last wrote it ("" when it does not hold it)
+LEASE_ACQUIRED=""         # its acquireTime and leaseTransitions then
+LEASE_TRANSITIONS=0
+LEASE_OBSERVED=""         # the record last seen (holder renewTime), and when (microseconds)
+LEASE_OBSERVED_AT=0
+
+# lease_path: the Lease's API path, in REPLY.
+lease_path() {
+  REPLY=/apis/coordination.k8s.io/v1/namespaces/$LEADER_ELECTION_NAMESPACE/leases/$LEADER_ELECTION_ID
+}
+
+# lease_seconds: --lease-duration as the Lease's whole seconds, in REPLY.
+lease_seconds() {
+  REPLY=${LEASE_DURATION%.*}
+  ((REPLY >= 1)) || REPLY=1
+}
+
+# lease_object HOLDER ACQUIRE_TIME TRANSITIONS DURATION RESOURCE_VERSION: the Lease to write, in REPLY
+# (ACQUIRE_TIME empty: now).
+lease_object() {
+  micro_time_now
+  REPLY=$(jq -nc --arg name "$LEADER_ELECTION_ID" --arg namespace "$LEADER_ELECTION_NAMESPACE" \
+    --arg holder "$1" --arg acquired "$2" --argjson transitions "$3" --argjson duration "$4" \
+    --arg version "$5" --arg now "$REPLY" \
+    '{apiVersion: "coordination.k8s.io/v1", kind: "Lease",
+      metadata: ({name: $name, namespace: $namespace}
+                 + if $version == "" then {} else {resourceVersion: $version} end),
+      spec: {holderIdentity: $holder, leaseDurationSeconds: $duration,
+             acquireTime: (if $acquired == "" then $now else $acquired end), renewTime: $now,
+             leaseTransitions: $transitions}}')
+}
+
+# lease_write create|replace OBJECT: POST or PUT the Lease. On success this process holds it:
+# LEASE_RESOURCE_VERSION, LEASE_ACQUIRED and LEASE_TRANSITIONS are the written ones.
+lease_write() {
+  local path answer pattern='"resourceVersion":"([^"]*)"'
+  lease_path
+  path=$REPLY
+  if [[ $1 == create ]]; then path=${path%/*}; fi
+  answer=$("${KUBECTL_REQUEST[@]}" "$1" --raw "$path" -f - <<<"$2" 2>"$RUN/lease.err") || return 1
+  [[ $answer =~ $pattern ]] || return 1 # a Lease has one resourceVersion: its metadata's
+  LEASE_RESOURCE_VERSION=${BASH_REMATCH[1]}
+  pattern='"acquireTime":"([^"]*)"'
+  [[ $2 =~ $pattern ]] && LEASE_ACQUIRED=${BASH_REMATCH[1]}
+  pattern='"leaseTransitions":([0-9]+)'
+  [[ $2 =~ $pattern ]] && LEASE_TRANSITIONS=${BASH_REMATCH[1]}
+  return 0
+}
+
+# lease_try_acquire_or_renew: one attempt to hold the Lease. Returns 0 when this process holds it now.
+lease_try_acquire_or_renew() {
+  local path record holder version renewed acquired transitions duration now
+  lease_seconds
+  local seconds=$REPLY
+  # The holder renews with the resourceVersion it wrote last: one request, no read.
+  if [[ -n $LEASE_RESOURCE_VERSION ]]; then
+    lease_object "$IDENTITY" "$LEASE_ACQUIRED" "$LEASE_TRANSITIONS" "$seconds" "$LEASE_RESOURCE_VERSION"
+    lease_write replace "$REPLY" && return 0
+    LEASE_RESOURCE_VERSION=""
+  fi
+  lease_path
+  path=$REPLY
+  if ! record=$("${KUBECTL_REQUEST[@]}" get --raw "$path" 2>"$RUN/lease.err"); then
+    first_line "$RUN/lease.err"
+    [[ $REPLY == *"(NotFound)"* ]] || return 1
+    lease_object "$IDENTITY" "" 0 "$seconds" ""
+    lease_write create "$REPLY"
+    return
+  fi
+  # holder version renewTime acquireTime transitions duration ("-" for an empty one)
+  read -r holder version renewed acquired transitions duration < <(jq -r '[
+      (.spec.holderIdentity // "" | if . == "" then "-" else . end), .metadata.resourceVersion,
+      (.spec.renewTime // "-"), (.spec.acquireTime // "-"), (.spec.leaseTransitions // 0),
+      (.spec.leaseDurationSeconds // 0)] | join(" ")' <<<"$record") || return 1
+  now_us
+  now=$REPLY
+  if [[ "$holder $renewed" != "$LEASE_OBSERVED" ]]; then
+    LEASE_OBSERVED="$holder $renewed"
+    LEASE_OBSERVED_AT=$now
+  fi
+  if [[ $holder != - && $holder != "$IDENTITY" ]] && ((now < LEASE_OBSERVED_AT + duration * 1000000)); then
+    return 1 # held by another, and renewed recently
+  fi
+  if [[ $holder == "$IDENTITY" ]]; then
+    [[ $acquired == - ]] && acquired=""
+    lease_object "$IDENTITY" "$acquired" "$transitions" "$seconds" "$version"
+  else
+    [[ $holder == - ]] || log "the Lease held by $holder expired: taking it over"
+    lease_object "$IDENTITY" "" $((transitions + 1)) "$seconds" "$version"
+  fi
+  lease_write replace "$REPLY"
+}
+
+# lease_release: give the Lease up at once (holder empty), so a standby need not wait for it to expire.
+lease_release() {
+  [[ -n $LEASE_RESOURCE_VERSION ]] || return 0
+  lease_object "" "" "$LEASE_TRANSITIONS" 1 "$LEASE_RESOURCE_VERSION"
+  lease_write replace "$REPLY" || return 1
+  LEASE_RESOURCE_VERSION=""
+}

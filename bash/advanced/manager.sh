@@ -1,0 +1,378 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the options are read by the other files
+# The manager (Python: manager.py): the command line, the health and metrics endpoints, leader election,
+# starting the informers, the queue and the workers, and the orderly shutdown.
+#
+# The processes, all in the controller's own process group (so `kill -KILL -PGID` ends every one of them):
+#   the manager (this shell): flags, the Lease, watching over the others, signals
+#   socat x 2: the HTTP endpoints, running http.sh for each request
+#   the dispatcher (queue_run, queue.sh) and WORKERS workers (worker_run), each running kubectl and jq
+#   4 informers (informer_run, informer.sh), each running one kubectl and one jq at a time
+# They share $RUN, a private temporary directory removed at exit: the cache, the FIFOs, the state files.
+
+USAGE="usage: staticsite-controller [--kubeconfig PATH] [--context NAME] [--namespace NS] [--workers N]
+                             [--leader-elect] [--leader-election-namespace NS] [--leader-election-id NAME]
+                             [--identity ID] [--lease-duration SECONDS] [--renew-deadline SECONDS]
+                             [--retry-period SECONDS] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT]"
+
+INFORMER_RESOURCES=(staticsites configmaps deployments services)
+
+# usage_error MESSAGE: exit 2.
+usage_error() {
+  printf 'error: %s\n%s\n' "$1" "$USAGE" >&2
+  exit 2
+}
+
+# parse_args ARGS...: the options (SPEC.md) into globals; `--flag value` and `--flag=value` alike.
+parse_args() {
+  KUBECONFIG_PATH="" CONTEXT="" NAMESPACE="" WORKERS=4
+  LEADER_ELECT=false LEADER_ELECTION_NAMESPACE=staticsite-system LEADER_ELECTION_ID=staticsite-controller
+  IDENTITY="${HOSTNAME:-$(uname -n)}_$$"
+  LEASE_DURATION=15 RENEW_DEADLINE=10 RETRY_PERIOD=2
+  HEALTH_ADDR=127.0.0.1:8081 METRICS_ADDR=127.0.0.1:8080
+  local flag value has_value
+  while (($# > 0)); do
+    flag=${1%%=*}
+    if [[ $1 == *=* ]]; then value=${1#*=} has_value=true; else value=${2-} has_value=false; fi
+    case $flag in
+      -h | --help)
+        printf '%s\n' "$USAGE"
+        exit 0
+        ;;
+      --leader-elect)
+        case ${has_value}:$value in
+          false:* | true:true) LEADER_ELECT=true ;;
+          true:false) LEADER_ELECT=false ;;
+          *) usage_error "--leader-elect takes true or false, not \"$value\"" ;;
+        esac
+        shift
+        continue
+        ;;
+      --kubeconfig | --context | --namespace | --workers | --leader-election-namespace | --leader-election-id | \
+        --identity | --lease-duration | --renew-deadline | --retry-period | --health-addr | --metrics-addr)
+        if ! $has_value; then
+          (($# >= 2)) || usage_error "$flag needs a value"
+          shift
+        fi
+        ;;
+      *) usage_error "unknown argument \"$1\"" ;;
+    esac
+    case $flag in
+      --kubeconfig) KUBECONFIG_PATH=$value ;;
+      --context) CONTEXT=$value ;;
+      --namespace) NAMESPACE=$value ;;
+      --workers) WORKERS=$value ;;
+      --leader-election-namespace) LEADER_ELECTION_NAMESPACE=$value ;;
+      --leader-election-id) LEADER_ELECTION_ID=$value ;;
+      --identity) IDENTITY=$value ;;
+      --lease-duration) LEASE_DURATION=$value ;;
+      --renew-deadline) RENEW_DEADLINE=$value ;;
+      --retry-period) RETRY_PERIOD=$value ;;
+      --health-addr) HEALTH_ADDR=$value ;;
+      --metrics-addr) METRICS_ADDR=$value ;;
+    esac
+    shift
+  done
+  if ! [[ $WORKERS =~ ^[0-9]+$ ]] || ((WORKERS < 1 || WORKERS > 64)); then
+    usage_error "--workers must be a whole number from 1 to 64, not \"$WORKERS\""
+  fi
+  [[ -n $IDENTITY ]] || usage_error "--identity must not be empty"
+  local name
+  for name in LEASE_DURATION RENEW_DEADLINE RETRY_PERIOD; do
+    duration_us "${!name}" || usage_error "--$(tr '_A-Z' '-a-z' <<<"$name") must be a positive number of seconds"
+    printf -v "${name}_US" '%s' "$REPLY"
+  done
+  ((LEASE_DURATION_US > RENEW_DEADLINE_US)) || usage_error "--lease-duration must be greater than --renew-deadline"
+  ((RENEW_DEADLINE_US * 10 > RETRY_PERIOD_US * 12)) ||
+    usage_error "--renew-deadline must be greater than 1.2 x --retry-period" # client-go's jitter factor
+  split_address "$HEALTH_ADDR" || usage_error "--health-addr must be HOST:PORT, not \"$HEALTH_ADDR\""
+  split_address "$METRICS_ADDR" || usage_error "--metrics-addr must be HOST:PORT, not \"$METRICS_ADDR\""
+}
+
+# duration_us SECONDS: a positive number of seconds ("2", "0.5") in microseconds, in REPLY.
+duration_us() {
+  [[ $1 =~ ^([0-9]+)(\.([0-9]{1,6})[0-9]*)?$ ]] || return 1
+  local fraction=${BASH_REMATCH[3]}000000
+  REPLY=$((10#${BASH_REMATCH[1]} * 1000000 + 10#${fraction:0:6}))
+  ((REPLY > 0))
+}
+
+# split_address HOST:PORT: HOST (empty: every interface; [v6] accepted) and PORT, in REPLY as "HOST PORT".
+split_address() {
+  local host=${1%:*} port=${1##*:}
+  [[ $1 == *:* && $port =~ ^[0-9]+$ ]] && ((port <= 65535)) || return 1
+  host=${host#[}
+  host=${host%]}
+  REPLY="$host $port"
+}
+
+# ----- the endpoints ---------------------------------------------------------------------------------------
+
+# http_serve ADDRESS MODE: socat listening on ADDRESS, running http.sh MODE per connection; its pid in REPLY.
+http_serve() {
+  local host port listen
+  split_address "$1"
+  read -r host port <<<"$REPLY" || true
+  [[ -n $port ]] || { port=$host host=""; }
+  if [[ $host == *:* ]]; then listen="TCP6-LISTEN:$port,bind=[$host]"; else listen="TCP4-LISTEN:$port"; fi
+  [[ $host == *:* || -z $host ]] || listen+=",bind=$host"
+  STATICSITE_STATE=$RUN/state STATICSITE_HTTP=$ADVANCED_DIR/http.sh \
+    socat -T 10 "$listen,reuseaddr,fork,backlog=64" "SYSTEM:exec bash \"\$STATICSITE_HTTP\" $2" &
+  REPLY=$!
+}
+
+# start_endpoints: /healthz and /readyz on --health-addr, /metrics on --metrics-addr. Exits 1 when one
+# cannot listen (the address is taken).
+start_endpoints() {
+  http_serve "$HEALTH_ADDR" health
+  HEALTH_PID=$REPLY
+  http_serve "$METRICS_ADDR" metrics
+  METRICS_PID=$REPLY
+  sleep 0.2 # socat fails at once when it cannot bind
+  kill -0 "$HEALTH_PID" 2>/dev/null || fail "cannot serve the health endpoints on $HEALTH_ADDR"
+  kill -0 "$METRICS_PID" 2>/dev/null || fail "cannot serve the metrics on $METRICS_ADDR"
+}
+
+# set_leader 0|1 and set_ready true|false: the state the endpoints report.
+set_leader() {
+  printf '%s\n' "$1" >"$RUN/state/leader"
+}
+set_ready() {
+  if [[ $1 == true ]]; then : >"$RUN/state/ready"; else rm -f "$RUN/state/ready"; fi
+}
+
+# ----- the controller ----------------------------------------------------------------------------------------
+
+# start_controller: the dispatcher, the workers and the informers. The dispatcher hands out no key before
+# the informers have synced (wait_synced sends it "start").
+start_controller() {
+  local i resource
+  mkfifo "$RUN/queue.fifo"
+  for ((i = 0; i < WORKERS; i++)); do mkfifo "$RUN/worker.$i.fifo"; done
+  exec {QUEUE_FD}<>"$RUN/queue.fifo"
+  queue_run &
+  DISPATCHER_PID=$!
+  WORKER_PIDS=()
+  for ((i = 0; i < WORKERS; i++)); do
+    worker_run "$i" &
+    WORKER_PIDS+=("$!")
+  done
+  INFORMER_PIDS=()
+  for resource in "${INFORMER_RESOURCES[@]}"; do
+    mkdir -p "$RUN/cache/$resource"
+    informer_run "$resource" &
+    INFORMER_PIDS+=("$!")
+  done
+}
+
+# synced: every informer has listed once.
+synced() {
+  local resource
+  for resource in "${INFORMER_RESOURCES[@]}"; do
+    [[ -e $RUN/state/synced.$resource ]] || return 1
+  done
+}
+
+# components_alive: the dispatcher, the workers and the informers all run.
+components_alive() {
+  local pid
+  for pid in "$DISPATCHER_PID" "${WORKER_PIDS[@]}" "${INFORMER_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || return 1
+  done
+}
+
+# pause SECONDS: sleep without a process: read times out on a FIFO that only on_signal writes to, so a
+# signal ends the pause at once.
+pause() {
+  read -r -t "$1" -u "$PAUSE_FD" _ || true
+}
+
+# ----- stopping ------------------------------------------------------------------------------------------------
+
+# on_signal NAME: SIGTERM or SIGINT: stop (the main loop sees STOPPING) and end a pause at once.
+on_signal() {
+  if [[ $STOPPING == false ]]; then log "stopping on $1"; fi
+  STOPPING=true
+  if [[ -n ${PAUSE_FD:-} ]]; then printf 'wake\n' >&"$PAUSE_FD"; fi
+}
+
+# stop_pids TIMEOUT_SECONDS PID...: wait for the processes to end, SIGKILL those left after TIMEOUT.
+stop_pids() {
+  local deadline=$((EPOCHSECONDS + $1)) pid
+  shift
+  for pid in "$@"; do
+    while kill -0 "$pid" 2>/dev/null && ((EPOCHSECONDS < deadline)); do pause 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+}
+
+# shutdown CODE: stop watching, let the in-flight reconciles finish, give the Lease up, exit CODE.
+shutdown() {
+  local code=$1
+  if ((${#INFORMER_PIDS[@]} > 0)); then
+    kill -TERM "${INFORMER_PIDS[@]}" 2>/dev/null
+    stop_pids 5 "${INFORMER_PIDS[@]}"
+  fi
+  if [[ -n $DISPATCHER_PID ]]; then
+    if ((code == 0)); then
+      printf 'stop\n' >&"$QUEUE_FD"
+      stop_pids 25 "$DISPATCHER_PID" "${WORKER_PIDS[@]}"
+    else
+      kill -KILL "$DISPATCHER_PID" "${WORKER_PIDS[@]}" 2>/dev/null # cleanup ends their kubectl too
+    fi
+  fi
+  set_leader 0
+  if $LEADER_ELECT && ((code == 0)); then
+    if lease_release; then log "released the Lease"; else log "could not release the Lease"; fi
+  fi
+  exit "$code"
+}
+
+# cleanup: at exit, whatever the way: no process of ours outlives the manager, and $RUN goes. After an
+# orderly shutdown only the endpoints are left; after an error (the Lease lost) also the reconciles in
+# flight, whose kubectl must not write on.
+cleanup() {
+  descendants $$
+  if ((${#REPLY_PIDS[@]} > 0)); then kill -KILL "${REPLY_PIDS[@]}" 2>/dev/null; fi
+  wait 2>/dev/null
+  rm -rf "$RUN"
+}
+
+# descendants PID: the pids of every process below PID (children, their children, ...), in REPLY_PIDS,
+# from /proc (no ps needed).
+descendants() {
+  local stat line pid parent queue=("$1") child
+  local -A children=()
+  for stat in /proc/[0-9]*/stat; do
+    IFS= read -r line 2>/dev/null <"$stat" || continue
+    pid=${line%% *}
+    line=${line##*) } # after "(command) ", which may hold spaces: "STATE PPID ..."
+    line=${line#* }
+    parent=${line%% *}
+    children[$parent]+=" $pid"
+  done
+  REPLY_PIDS=()
+  while ((${#queue[@]} > 0)); do
+    for child in ${children[${queue[0]}]:-}; do
+      REPLY_PIDS+=("$child")
+      queue+=("$child")
+    done
+    queue=("${queue[@]:1}")
+  done
+}
+
+# remove_stale_run_directories: the private directories of controllers that were killed (SIGKILL leaves no
+# chance to clean up): ours, with the pid of a process that is gone.
+remove_stale_run_directories() {
+  local directory pid
+  for directory in "${TMPDIR:-/tmp}"/staticsite-controller.*; do
+    [[ -O $directory && -f $directory/pid ]] || continue
+    read -r pid <"$directory/pid" || continue
+    if [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then rm -rf "$directory"; fi
+  done
+}
+
+# fail MESSAGE: log and exit 1.
+fail() {
+  log "error: $1"
+  exit 1
+}
+
+# ----- main ----------------------------------------------------------------------------------------------------
+
+# require_commands: the programs the controller runs are installed.
+require_commands() {
+  local command missing=()
+  for command in kubectl jq socat sha256sum base64 timeout mkfifo; do
+    command -v "$command" >/dev/null || missing+=("$command")
+  done
+  ((${#missing[@]} == 0)) ||
+    fail "missing: ${missing[*]} (kubectl, and from Debian: jq socat coreutils)"
+}
+
+# check_configuration: kubectl has a configuration (a kubeconfig, else the in-cluster one). Without any,
+# kubectl would quietly try http://localhost:8080.
+check_configuration() {
+  if "${KUBECTL[@]}" config view --minify -o name >/dev/null 2>"$RUN/config.err"; then return 0; fi
+  if [[ -n ${KUBERNETES_SERVICE_HOST:-} && -n ${KUBERNETES_SERVICE_PORT:-} &&
+    -f /var/run/secrets/kubernetes.io/serviceaccount/token ]]; then
+    return 0
+  fi
+  first_line "$RUN/config.err"
+  fail "no usable kubeconfig and no in-cluster configuration: ${REPLY:-none found}"
+}
+
+main() {
+  parse_args "$@"
+  require_commands
+  MANAGER_PID=$$
+  STOPPING=false
+  INFORMER_PIDS=() WORKER_PIDS=() DISPATCHER_PID="" HEALTH_PID="" METRICS_PID=""
+  remove_stale_run_directories
+  RUN=$(mktemp -d "${TMPDIR:-/tmp}/staticsite-controller.XXXXXX") || exit 1
+  trap cleanup EXIT
+  printf '%s\n' "$$" >"$RUN/pid"
+  trap 'on_signal SIGTERM' TERM
+  trap 'on_signal SIGINT' INT
+  mkdir -p "$RUN/state" "$RUN/cache" "$RUN/kubectl-cache"
+  mkfifo "$RUN/pause.fifo"
+  exec {PAUSE_FD}<>"$RUN/pause.fifo"
+  kubectl_command
+  check_configuration
+  IDENTITY_JSON=$(jq -n --arg identity "$IDENTITY" '$identity') # for the planners' requests
+  metrics_init
+  metrics_render
+  metrics_write "$REPLY"
+  set_leader 0
+  set_ready false
+  start_endpoints
+  log "starting: namespace ${NAMESPACE:-(all)}, $WORKERS workers, identity $IDENTITY"
+
+  local last_renew
+  if $LEADER_ELECT; then
+    set_ready true # a standby is ready
+    log "waiting for the Lease $LEADER_ELECTION_NAMESPACE/$LEADER_ELECTION_ID"
+    until lease_try_acquire_or_renew; do
+      $STOPPING && shutdown 0
+      pause "$RETRY_PERIOD"
+      $STOPPING && shutdown 0
+    done
+    now_us
+    last_renew=$REPLY
+    log "leading: holding the Lease $LEADER_ELECTION_NAMESPACE/$LEADER_ELECTION_ID"
+    set_ready false
+  fi
+  set_leader 1
+  start_controller
+
+  local started=false interval now
+  while ! $STOPPING; do
+    if ! $started && synced; then
+      printf 'start\n' >&"$QUEUE_FD"
+      started=true
+      set_ready true
+      log "caches synced: reconciling"
+    fi
+    if ! components_alive; then
+      log "error: a part of the controller ended unexpectedly"
+      shutdown 1
+    fi
+    if $LEADER_ELECT; then
+      now_us
+      now=$REPLY
+      if lease_try_acquire_or_renew; then
+        last_renew=$now
+      elif ((now - last_renew >= RENEW_DEADLINE_US)); then
+        first_line "$RUN/lease.err"
+        log "error: could not renew the Lease within ${RENEW_DEADLINE}s (${REPLY:-held by another}): stopping"
+        shutdown 1
+      fi
+    fi
+    interval=1
+    $LEADER_ELECT && interval=$RETRY_PERIOD
+    $started || interval=0.1
+    pause "$interval"
+  done
+  shutdown 0
+}

@@ -1,0 +1,219 @@
+# The reconcile's decisions (SPEC.md, "Reconcile, step by step"), as a plan of writes for reconciler.sh.
+#
+# jq decides, Bash writes: `plan(input)` reads only cached objects and prints one line per write, in order,
+# as `VERB<TAB>ARGUMENT[<TAB>ARGUMENT]` (arguments are compact JSON, except lookup's targets):
+#
+#   finalizer-add PATCH       merge patch of the site, carrying its resourceVersion
+#   registry-remove PATCH     {"data": {"NAME": null}} on the registry (missing registry or key: fine)
+#   finalizer-remove PATCH    merge patch of the site, carrying its resourceVersion
+#   registry-add PATCH OBJECT create|patch
+#                             the site's key in the registry: PATCH {"data": {"NAME": URL}} when the cache has
+#                             the registry, else create it as OBJECT (whichever fails, the other is tried)
+#   lookup TARGETS            children absent from the cache or different there, e.g. "service/hello": GET
+#                             them, then plan "children" with what the GET returned
+#   apply LIST EVENT-NAME     server-side apply of the missing or drifted children, and last the Synced
+#                             event (named EVENT-NAME: a failure of the event alone is only logged)
+#   event EVENT               a core/v1 Event to create (failures are only logged)
+#   restatus                  plan "status" with the objects the apply returned
+#   status OBJECT             server-side apply of the status subresource
+#   error MESSAGE             the reconcile failed (the queue retries the key with backoff)
+#
+# No line at all: a no-op reconcile, which writes nothing. The input object:
+#   {phase: "main"|"children"|"status", site, configmap, deployment, service, registry (cached objects or
+#    null), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what the apply
+#    returned], hash, now, event_suffix (for event names), identity}
+
+include "children";
+include "status";
+
+def FINALIZER: "sites.example.com/registry";
+def REGISTRY: "staticsite-registry";
+
+def line($verb; $arguments): [$verb, ($arguments[] | if type == "string" then . else tojson end)] | join("\t");
+
+def has_finalizer: any((.metadata.finalizers // [])[]; . == FINALIZER);
+def site_url: "http://\(.metadata.name).\(.metadata.namespace).svc.cluster.local";
+
+# A core/v1 Event about the site (`.`), named as client-go names them: the site's name and the time in
+# nanoseconds, in hex.
+def event_name($in): "\(.metadata.name).\($in.event_suffix)";
+def event($in; $type; $reason; $message): {
+  apiVersion: "v1",
+  kind: "Event",
+  metadata: {name: event_name($in), namespace: .metadata.namespace},
+  involvedObject: {
+    apiVersion: "sites.example.com/v1alpha1",
+    kind: "StaticSite",
+    name: .metadata.name,
+    namespace: .metadata.namespace,
+    uid: .metadata.uid,
+    resourceVersion: .metadata.resourceVersion
+  },
+  type: $type,
+  reason: $reason,
+  message: $message,
+  source: {component: MANAGER},
+  reportingComponent: MANAGER,
+  reportingInstance: $in.identity,
+  firstTimestamp: $in.now,
+  lastTimestamp: $in.now,
+  count: 1
+};
+
+# A status line when the wanted status is not already the site's.
+def status_lines($in; $condition; $ready):
+  desired_status($condition; $ready; $in.now) as $want
+  | if (.status // {}) | covers($want) then
+      empty
+    else
+      line("status"; [{
+        apiVersion: "sites.example.com/v1alpha1",
+        kind: "StaticSite",
+        metadata: {name: .metadata.name, namespace: .metadata.namespace},
+        status: $want
+      }])
+    end;
+
+# The objects of kubectl's -o json output (one object, or a List of them).
+def objects($documents): [$documents[]? | if .kind == "List" then .items[] else . end];
+
+# The actual object for a desired child: the live one when the lookup asked for it (the cache had none,
+# or had one that differed, which may only mean the cache has not caught up with the last apply yet), else
+# the cached one; null when absent.
+def actual($in; $desired; $cached):
+  ($desired | lookup_target) as $target
+  | if ($in.looked_up | split(" ") | index([$target])) != null then
+      first(objects($in.live)[] | select(.kind == $desired.kind and .metadata.name == $desired.metadata.name))
+      // null
+    else
+      $cached
+    end;
+
+# [{desired, actual}] for ConfigMap, Deployment, Service.
+def child_pairs($in):
+  desired_children($in.hash) as [$configmap, $deployment, $service]
+  | [
+      {desired: $configmap, actual: actual($in; $configmap; $in.configmap)},
+      {desired: $deployment, actual: actual($in; $deployment; $in.deployment)},
+      {desired: $service, actual: actual($in; $service; $in.service)}
+    ];
+
+# Steps 6 and 7 (and 8 when nothing is applied).
+def children_step($in):
+  . as $site
+  | child_pairs($in) as $pairs
+  | ($pairs[1].actual | if . != null and controlled_by($site.metadata.uid) then . else null end) as $deployment
+  | (first($pairs[] | select(.actual != null and (.actual | controlled_by($site.metadata.uid) | not))) // null)
+    as $conflict
+  | if $conflict != null then
+      ($conflict.actual | {kind: $conflict.desired.kind, metadata: .metadata} | conflict_message) as $message
+      # The event goes with the change of status, not with every retry.
+      | [status_lines($in; {status: "False", reason: "ChildConflict", message: $message};
+                      ready_replicas($deployment))] as $status
+      | $status[],
+        (if ($status | length) > 0 then line("event"; [event($in; "Warning"; "ChildConflict"; $message)])
+         else empty end),
+        line("error"; [$message])
+    else
+      [$pairs[] | select(.desired as $desired | .actual | up_to_date($desired) | not) | .desired] as $stale
+      | if ($stale | length) > 0 then
+          # The Synced event is applied with the children, in the same kubectl call: a controller killed
+          # right after the apply has written it too.
+          line("apply"; [
+            {apiVersion: "v1", kind: "List", items: ($stale + [
+              event($in; "Normal"; "Synced"; "applied " + ([$stale[] | child_title] | join(", ")))
+            ])},
+            event_name($in)
+          ]),
+          line("restatus"; [])
+        else
+          status_lines($in; rollout_condition($deployment; site_replicas); ready_replicas($deployment))
+        end
+    end;
+
+# Step 8 after an apply: the Deployment the apply returned is the freshest there is.
+def status_step($in):
+  . as $site
+  | (first(objects($in.applied)[] | select(.kind == "Deployment"))
+     // actual($in; desired_deployment($in.hash); $in.deployment)
+     | if . != null and controlled_by($site.metadata.uid) then . else null end) as $deployment
+  | status_lines($in; rollout_condition($deployment; site_replicas); ready_replicas($deployment));
+
+# Steps 2 to 5, then 6 to 8 when every child is in the cache (else a lookup first).
+def main_step($in):
+  if .metadata.deletionTimestamp != null then
+    if has_finalizer then
+      line("registry-remove"; [{data: {(.metadata.name): null}}]),
+      line("finalizer-remove"; [{metadata: {
+        finalizers: [(.metadata.finalizers // [])[] | select(. != FINALIZER)],
+        resourceVersion: .metadata.resourceVersion
+      }}])
+    else
+      empty
+    end
+  else
+    (if has_finalizer then empty else
+      line("finalizer-add"; [{metadata: {
+        finalizers: ((.metadata.finalizers // []) + [FINALIZER]),
+        resourceVersion: .metadata.resourceVersion
+      }}])
+    end),
+    if (.metadata.name | valid_service_name) | not then
+      invalid_name_message as $message
+      | [status_lines($in; {status: "False", reason: "InvalidSpec", message: $message}; 0)] as $status
+      # The event goes with the status change, so a repeated reconcile of an invalid site writes nothing.
+      | $status[], (if ($status | length) > 0 then line("event"; [event($in; "Warning"; "InvalidSpec"; $message)])
+                    else empty end)
+    else
+      (if $in.registry == null or $in.registry.data[.metadata.name] != site_url then
+        line("registry-add"; [
+          {data: {(.metadata.name): site_url}},
+          {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: {
+              name: REGISTRY,
+              namespace: .metadata.namespace,
+              labels: {"app.kubernetes.io/name": "staticsite", "app.kubernetes.io/managed-by": MANAGER}
+            },
+            data: {(.metadata.name): site_url}
+          },
+          (if $in.registry == null then "create" else "patch" end)
+        ])
+      else
+        empty
+      end),
+      # 6. Children absent from the cache, or cached but different, are looked up live first.
+      ([child_pairs($in)[] | select(.desired as $desired | .actual | up_to_date($desired) | not)
+        | .desired | lookup_target] | join(" ")) as $targets
+      | if $targets != "" then line("lookup"; [$targets]) else children_step($in) end
+    end
+  end;
+
+def plan($in):
+  $in.site
+  | if . == null then empty
+    elif $in.phase == "main" then main_step($in)
+    elif $in.phase == "children" then children_step($in)
+    else status_step($in)
+    end;
+
+# The planner: one long-lived jq per worker (reconciler.sh), so a reconcile starts no jq process. Each input
+# is a request (the input object of `plan`, plus `id`, and for phase "main" `memo`, the content hash memo
+# "UID GENERATION HASH"); each answer is `PLAN ID LENGTH\n` and LENGTH bytes of plan lines. When the memo
+# is not this site's (a new site, a new spec), the plan is one line instead:
+#   hash UID GENERATION BASE64   the bytes to hash (content_hash_input, NULs included), in base64: Bash
+#                                hashes them with sha256sum, keeps the memo, and asks again
+def planner:
+  inputs
+  | .id as $id
+  | (.site.metadata | "\(.uid) \(.generation)") as $key
+  | ([if .phase == "main" and .site != null and .site.metadata.deletionTimestamp == null
+         and ((.memo // "") | split(" ")[0:2] | join(" ")) != $key then
+        line("hash"; ["\($key) \(.site | [content_hash_input] | add // "" | @base64)"])
+      else
+        (if .phase == "main" then . + {hash: ((.memo // "") | split(" ")[2] // "")} else . end) as $in
+        | try plan($in) catch line("error"; ["the plan failed: \(tostring)"])
+      end]
+     | map(. + "\n") | add // "") as $text
+  | "PLAN \($id) \($text | utf8bytelength)\n\($text)";

@@ -1,0 +1,232 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2016 # jq programs are single-quoted on purpose
+# The reconciler (Python: reconciler.py): one reconcile of one site, SPEC.md's numbered steps. Needs util.sh.
+#
+# reconcile.jq decides from the informers' cache what to write and prints it as a plan, one write a line;
+# this file carries the plan out with kubectl, in order, and stops at the first failed write (the error goes
+# back to the queue, which retries the key with backoff: nothing is retried here). When the plan needs the
+# API server's answer (a child missing from the cache, the objects an apply returned), jq plans the rest
+# with that answer. A no-op reconcile is one question to the worker's planner (a jq that keeps running, see
+# planner_start) and no request at all.
+
+SITES_RESOURCE=staticsites.sites.example.com
+REGISTRY_NAME=staticsite-registry
+
+# reconcile KEY: reconcile the site KEY (NS/NAME). Runs in a subshell of a worker; WORKDIR is the worker's
+# scratch directory. Returns 1 when the key must be retried.
+reconcile() {
+  local key=$1
+  local namespace=${key%%/*} name=${key#*/}
+  local site=$RUN/cache/staticsites/$namespace/$name.json
+  [[ -f $site ]] || return 0 # 1. gone: its finalizer already cleaned up
+  local hash="" now
+  rfc3339_now
+  now=$REPLY
+  reconcile_plan main "$WORKDIR/plan.main" || return 1
+  reconcile_execute "$WORKDIR/plan.main"
+}
+
+# ----- the planner ---------------------------------------------------------------------------------------------
+# Each worker keeps one jq running (planner_start), reading requests on the FIFO $RUN/planner.N.in and
+# answering on $RUN/planner.N.out: jq 1.6 takes some 25 ms of CPU to start, more than a whole plan.
+
+# planner_start: (re)start the worker's planner; PLANNER_IN and PLANNER_OUT are the worker's ends.
+planner_start() {
+  local fifo=$RUN/planner.$WORKER_ID
+  if [[ -n ${PLANNER_PID:-} ]]; then
+    kill "$PLANNER_PID" 2>/dev/null
+    wait "$PLANNER_PID" 2>/dev/null
+    exec {PLANNER_IN}>&- {PLANNER_OUT}<&-
+  fi
+  [[ -p $fifo.in ]] || mkfifo "$fifo.in" "$fifo.out"
+  # Opened read-write, so no open blocks whichever side comes first; a planner that died is noticed by
+  # planner_alive and the answer's timeout instead of an end of file.
+  exec {PLANNER_IN}<>"$fifo.in" {PLANNER_OUT}<>"$fifo.out"
+  jq --unbuffered -nrj -L "$ADVANCED_DIR" 'include "reconcile"; planner' <"$fifo.in" >"$fifo.out" &
+  PLANNER_PID=$!
+}
+
+# planner_alive: the planner runs.
+planner_alive() {
+  [[ -n ${PLANNER_PID:-} ]] && kill -0 "$PLANNER_PID" 2>/dev/null
+}
+
+# json_file FILE: the file's JSON (the cache writes one compact line) in REPLY; null when there is none.
+json_file() {
+  REPLY=""
+  if [[ $1 != /dev/null ]]; then IFS= read -r -d '' REPLY 2>/dev/null <"$1"; fi # (gone meanwhile: null)
+  [[ -n $REPLY ]] || REPLY=null
+  return 0
+}
+
+# documents_file FILE: kubectl's -o json output (an object, a List, or nothing) as a JSON array, in REPLY.
+documents_file() {
+  REPLY=""
+  if [[ -n $1 && $1 != /dev/null && -s $1 ]]; then IFS= read -r -d '' REPLY <"$1"; fi
+  REPLY="[$REPLY]"
+  return 0
+}
+
+# cached RESOURCE NAME: the cache file of an object of the site's namespace, or /dev/null, in REPLY.
+cached() {
+  REPLY=$RUN/cache/$1/$namespace/$2.json
+  [[ -f $REPLY ]] || REPLY=/dev/null
+}
+
+# reconcile_plan PHASE OUT [LIVE_FILE LOOKED_UP [APPLIED_FILE]]: ask the planner (reconcile.jq) for the
+# plan of PHASE; the plan lines go to the file OUT. For phase main, `hash` is set to the content hash.
+reconcile_plan() {
+  local phase=$1 out=$2 request site_json configmap deployment service registry live applied suffix memo=""
+  local memo_file=$RUN/hash/$namespace/$name header id id_read length text attempt part
+  cached configmaps "$name-content" && json_file "$REPLY" && configmap=$REPLY
+  cached deployments "$name" && json_file "$REPLY" && deployment=$REPLY
+  cached services "$name" && json_file "$REPLY" && service=$REPLY
+  cached configmaps "$REGISTRY_NAME" && json_file "$REPLY" && registry=$REPLY
+  json_file "$site" && site_json=$REPLY
+  documents_file "${3:-}" && live=$REPLY
+  documents_file "${5:-}" && applied=$REPLY
+  printf -v suffix '%x' $((${EPOCHREALTIME/./} * 1000)) # event names: the time in nanoseconds, in hex
+  for attempt in 1 2; do
+    [[ $phase == main && -f $memo_file ]] && IFS= read -r memo <"$memo_file"
+    id="$BASHPID.$attempt.$phase"
+    # The cached objects go in as they are (compact JSON); the strings are safe (names, hex, a time).
+    printf -v request '{"id":"%s","phase":"%s","site":%s,"configmap":%s,"deployment":%s,"service":%s,' \
+      "$id" "$phase" "$site_json" "$configmap" "$deployment" "$service"
+    printf -v part '"registry":%s,"live":%s,"applied":%s,"looked_up":"%s","hash":"%s","memo":"%s",' \
+      "$registry" "$live" "$applied" "${4:-}" "$hash" "$memo"
+    request+=$part
+    printf -v part '"now":"%s","event_suffix":"%s","identity":%s}' "$now" "$suffix" "$IDENTITY_JSON"
+    request+=$part
+    printf '%s\n' "$request" >&"$PLANNER_IN" || return 1
+    # The answer: PLAN ID LENGTH, then LENGTH bytes; an answer to another request (of a reconcile that
+    # failed half-way) is skipped.
+    while :; do
+      if ! IFS=' ' read -r -t 60 -u "$PLANNER_OUT" header id_read length; then
+        log "reconcile $key: the planner did not answer"
+        return 1
+      fi
+      text=""
+      if ((length > 0)); then IFS= read -r -N "$length" -t 60 -u "$PLANNER_OUT" text || return 1; fi
+      [[ $header == PLAN && $id_read == "$id" ]] && break
+    done
+    if [[ $text != hash$'\t'* ]]; then
+      printf '%s' "$text" >"$out"
+      [[ $phase == main && -n $memo ]] && hash=${memo##* }
+      return 0
+    fi
+    content_hash_memo "${text#hash$'\t'}" "$memo_file" || return 1
+  done
+  log "reconcile $key: no content hash"
+  return 1
+}
+
+# content_hash_memo "UID GENERATION BASE64" MEMO_FILE: hash the decoded bytes, keep "UID GENERATION HASH".
+content_hash_memo() {
+  local request=${1%$'\n'} sum
+  sum=$(printf '%s' "${request##* }" | base64 -d | sha256sum) || return 1
+  [[ -d ${2%/*} ]] || mkdir -p "${2%/*}"
+  printf '%s %s\n' "${request% *}" "${sum%% *}" >"$2.$BASHPID" && mv -f "$2.$BASHPID" "$2"
+}
+
+# kube ARGS...: one kubectl request; its stderr is kept in $WORKDIR/err (first_line reads it).
+kube() {
+  "${KUBECTL_REQUEST[@]}" "$@" 2>"$WORKDIR/err"
+}
+
+# failed WHAT: log the reconcile error with kubectl's message; returns 1.
+failed() {
+  local status=$?
+  first_line "$WORKDIR/err"
+  if [[ -z $REPLY && $status == 124 ]]; then REPLY="no answer within 60 s"; fi
+  log "reconcile $key: $1: ${REPLY:-failed}"
+  return 1
+}
+
+# kube_error_is REASON: kubectl's last error was "Error from server (REASON)".
+kube_error_is() {
+  first_line "$WORKDIR/err"
+  [[ $REPLY == *"($1)"* ]]
+}
+
+# reconcile_execute PLAN_FILE [LIVE_FILE LOOKED_UP]: carry out a plan, line by line.
+reconcile_execute() {
+  local plan verb first second third live=${2:-} looked_up=${3:-}
+  exec {plan}<"$1"
+  while IFS=$'\t' read -r -u "$plan" verb first second third; do
+    if [[ -n ${STATICSITE_DEBUG:-} ]]; then log "reconcile $key: $verb ${first:0:300}"; fi
+    case $verb in
+      finalizer-add) # 3. the finalizer first, carrying the resourceVersion: a conflict is a retry
+        kube patch "$SITES_RESOURCE" "$name" -n "$namespace" --type=merge -p "$first" -o name >/dev/null ||
+          failed "adding the finalizer" || return 1
+        ;;
+      registry-remove) # 2. a deleted site leaves the registry; a missing registry or key counts as removed
+        kube patch configmap "$REGISTRY_NAME" -n "$namespace" --type=merge -p "$first" -o name >/dev/null ||
+          kube_error_is NotFound || failed "removing the registry key" || return 1
+        ;;
+      finalizer-remove)
+        kube patch "$SITES_RESOURCE" "$name" -n "$namespace" --type=merge -p "$first" -o name >/dev/null ||
+          kube_error_is NotFound || failed "removing the finalizer" || return 1
+        ;;
+      registry-add) # 5. merge patches, so two workers never overwrite each other's keys
+        registry_add "$first" "$second" "$third" || failed "adding the registry key" || return 1
+        ;;
+      lookup) # 6. children absent from the cache (or different there): are they there, whose, and how?
+        # shellcheck disable=SC2086 # the targets are words: configmap/NAME deployment.apps/NAME ...
+        kube get $first -n "$namespace" -o json --ignore-not-found >"$WORKDIR/live" ||
+          failed "looking up the children" || return 1
+        reconcile_plan children "$WORKDIR/plan.children" "$WORKDIR/live" "$first" || return 1
+        reconcile_execute "$WORKDIR/plan.children" "$WORKDIR/live" "$first" || return 1
+        ;;
+      apply) # 7. server-side apply of the missing or drifted children and the Synced event, in one request
+        kube apply --server-side --field-manager=staticsite-controller --force-conflicts --validate=false \
+          -o json -f - <<<"$first" >"$WORKDIR/applied" ||
+          only_event_failed "$second" || failed "applying the children" || return 1
+        ;;
+      restatus) # 8. after an apply: the status from what the API server returned
+        reconcile_plan status "$WORKDIR/plan.status" "${live:-/dev/null}" "$looked_up" "$WORKDIR/applied" || return 1
+        reconcile_execute "$WORKDIR/plan.status" || return 1
+        ;;
+      status) # 8. through the status subresource, only when it changed
+        # (A merge patch with `kubectl patch --subresource=status` first GETs the status, which the RBAC does
+        # not allow; a server-side apply of the status is a single PATCH.)
+        kube apply --server-side --subresource=status --field-manager=staticsite-controller --force-conflicts \
+          --validate=false -o name -f - <<<"$first" >/dev/null || failed "writing the status" || return 1
+        ;;
+      event) # an event that cannot be written is logged and ignored
+        kube create --raw "/api/v1/namespaces/$namespace/events" -f - <<<"$first" >/dev/null ||
+          failed "writing an event" || true
+        ;;
+      error)
+        log "reconcile $key: $first"
+        return 1
+        ;;
+    esac
+  done
+  exec {plan}<&-
+}
+
+# only_event_failed EVENT_NAME: every error kubectl reported is about the event (which is only logged).
+only_event_failed() {
+  local line
+  [[ -s $WORKDIR/err ]] || return 1
+  while IFS= read -r line; do
+    [[ -z $line || $line == *"$1"* ]] || return 1
+  done <"$WORKDIR/err"
+  first_line "$WORKDIR/err"
+  log "reconcile $key: writing an event: $REPLY"
+}
+
+# registry_add PATCH OBJECT create|patch: put the site's key in the namespace's registry: patch it, or create
+# it when the cache has none; if the registry turns out to exist (or not), the other way.
+registry_add() {
+  local path="/api/v1/namespaces/$namespace/configmaps"
+  if [[ $3 == patch ]]; then
+    kube patch configmap "$REGISTRY_NAME" -n "$namespace" --type=merge -p "$1" -o name >/dev/null && return 0
+    kube_error_is NotFound || return 1
+    kube create --raw "$path" -f - <<<"$2" >/dev/null
+  else
+    kube create --raw "$path" -f - <<<"$2" >/dev/null && return 0
+    kube_error_is AlreadyExists || return 1
+    kube patch configmap "$REGISTRY_NAME" -n "$namespace" --type=merge -p "$1" -o name >/dev/null
+  fi
+}

@@ -1,0 +1,270 @@
+#!/usr/bin/env bats
+# One reconcile's decisions (bash/advanced/reconcile.jq through reconcile_plan): the plan of writes that
+# reconciler.sh carries out, from the cache alone.
+# shellcheck disable=SC2016,SC2030,SC2031,SC2034 # jq programs; globals the sourced functions read
+
+setup() {
+  load advanced_helper
+  setup_advanced
+  namespace=demo name=hello now=2030-01-01T00:00:00Z key=demo/hello IDENTITY_JSON='"test"'
+  mkdir -p "$RUN/cache/staticsites/demo" "$RUN/cache/configmaps/demo" "$RUN/cache/deployments/demo" \
+    "$RUN/cache/services/demo"
+  site=$RUN/cache/staticsites/demo/hello.json
+  site hello >"$site"
+  content_hash "$site" # what the planner computes from the content (the tests keep the same content)
+  hash=$REPLY
+  WORKER_ID=0 WORKDIR=$BATS_TEST_TMPDIR
+  planner_start
+}
+
+teardown() {
+  kill "$PLANNER_PID" 2>/dev/null || true
+}
+
+# plan PHASE [LIVE_FILE LOOKED_UP [APPLIED_FILE]]: the plan's lines, on stdout.
+plan() {
+  local out=$BATS_TEST_TMPDIR/plan.out
+  reconcile_plan "$1" "$out" "${@:2}" || return 1
+  cat "$out"
+}
+
+# cache_site [FILTER]: the site in the cache, with the finalizer, changed by FILTER.
+cache_site() {
+  site hello '.metadata.finalizers = ["sites.example.com/registry"]' | jq -c "${1:-.}" >"$site"
+}
+
+# cache_children: the children as the API server returns them after the controller's apply, the Deployment
+# rolled out, and the registry with the site's key.
+cache_children() {
+  local children
+  children=$(render_children "$site" "$hash")
+  sed -n 1p <<<"$children" | jq -c '.metadata.uid = "c"' >"$RUN/cache/configmaps/demo/hello-content.json"
+  sed -n 2p <<<"$children" | jq -c '.metadata.generation = 1
+    | .status = {observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2}
+    | .spec.template.spec.containers[0].imagePullPolicy = "IfNotPresent"' >"$RUN/cache/deployments/demo/hello.json"
+  sed -n 3p <<<"$children" | jq -c '.spec.clusterIP = "10.0.0.1"' >"$RUN/cache/services/demo/hello.json"
+  jq -nc '{metadata: {name: "staticsite-registry", namespace: "demo"},
+    data: {hello: "http://hello.demo.svc.cluster.local", other: "x"}}' \
+    >"$RUN/cache/configmaps/demo/staticsite-registry.json"
+}
+
+# ready_status: the status the controller wrote when the site became Available.
+ready_status='.status = {observedGeneration: 3, readyReplicas: 2, url: "http://hello.demo.svc.cluster.local",
+  conditions: [{type: "Ready", status: "True", reason: "Available", message: "2/2 replicas ready",
+                observedGeneration: 3, lastTransitionTime: "2029-01-01T00:00:00Z"}]}'
+
+verbs() {
+  cut -f1 <<<"$1" | tr '\n' ' '
+}
+
+@test "a new site: the finalizer, the registry (created), then a lookup of the children" {
+  site hello >"$site"
+  run plan main
+  [ "$status" -eq 0 ]
+  [ "$(verbs "$output")" = "finalizer-add registry-add lookup " ]
+  [ "$(cut -f2 <<<"${lines[0]}")" = '{"metadata":{"finalizers":["sites.example.com/registry"],"resourceVersion":"100"}}' ]
+  [ "$(cut -f2 <<<"${lines[1]}")" = '{"data":{"hello":"http://hello.demo.svc.cluster.local"}}' ]
+  [ "$(cut -f4 <<<"${lines[1]}")" = create ]
+  [ "$(cut -f3 <<<"${lines[1]}" | jq -c .metadata.labels)" = '{"app.kubernetes.io/name":"staticsite","app.kubernetes.io/managed-by":"staticsite-controller"}' ]
+  [ "$(cut -f2 <<<"${lines[2]}")" = "configmap/hello-content deployment.apps/hello service/hello" ]
+}
+
+@test "the finalizer is added after the finalizers of others" {
+  site hello '.metadata.finalizers = ["other/x"]' >"$site"
+  run plan main
+  [ "$(cut -f2 <<<"${lines[0]}")" = '{"metadata":{"finalizers":["other/x","sites.example.com/registry"],"resourceVersion":"100"}}' ]
+}
+
+@test "nothing found by the lookup: apply all three and the Synced event naming them, then the status" {
+  cache_site
+  jq -nc '{data: {hello: "http://hello.demo.svc.cluster.local"}}' >"$RUN/cache/configmaps/demo/staticsite-registry.json"
+  : >"$BATS_TEST_TMPDIR/live"
+  run plan children "$BATS_TEST_TMPDIR/live" "configmap/hello-content deployment.apps/hello service/hello"
+  [ "$(verbs "$output")" = "apply restatus " ]
+  local list event
+  list=$(cut -f2 <<<"${lines[0]}")
+  [ "$(jq -r '[.kind, (.items[] | .kind)] | join(" ")' <<<"$list")" = "List ConfigMap Deployment Service Event" ]
+  event=$(jq -c '.items[3]' <<<"$list")
+  [ "$(jq -r '"\(.type) \(.reason) \(.message)"' <<<"$event")" = "Normal Synced applied ConfigMap hello-content, Deployment hello, Service hello" ]
+  [ "$(jq -r '"\(.involvedObject.kind) \(.involvedObject.uid) \(.source.component)"' <<<"$event")" = "StaticSite uid-1 staticsite-controller" ]
+  [[ $(jq -r .metadata.name <<<"$event") =~ ^hello\.[0-9a-f]{16}$ ]]
+  [ "$(cut -f3 <<<"${lines[0]}")" = "$(jq -r .metadata.name <<<"$event")" ]
+}
+
+@test "after the apply the status is Progressing with the Deployment the apply returned" {
+  cache_site
+  render_children "$site" "$hash" | sed -n 2p | jq -c '.metadata.generation = 1' >"$BATS_TEST_TMPDIR/applied"
+  run plan status /dev/null "configmap/hello-content deployment.apps/hello service/hello" \
+    "$BATS_TEST_TMPDIR/applied"
+  [ "$(verbs "$output")" = "status " ]
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -c '[.metadata, .status.conditions[0].reason, .status.conditions[0].message]')" = '[{"name":"hello","namespace":"demo"},"Progressing","0/2 replicas ready"]' ]
+}
+
+@test "a reconciled site with nothing changed: no write at all" {
+  cache_site "$ready_status"
+  cache_children
+  run plan main
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
+@test "the Deployment rolled out since the last status: only the status, Available" {
+  cache_site '.status = {observedGeneration: 3, readyReplicas: 1, url: "http://hello.demo.svc.cluster.local",
+    conditions: [{type: "Ready", status: "False", reason: "Progressing", message: "1/2 replicas ready",
+                  observedGeneration: 3, lastTransitionTime: "2029-01-01T00:00:00Z"}]}'
+  cache_children
+  run plan main
+  [ "$(verbs "$output")" = "status " ]
+  [ "$(cut -f2 <<<"$output" | jq -c '.status.conditions[0] | [.status, .reason, .message, .lastTransitionTime]')" = '["True","Available","2/2 replicas ready","2030-01-01T00:00:00Z"]' ]
+}
+
+@test "a drifted Deployment in the cache is looked up live first" {
+  cache_site "$ready_status"
+  cache_children
+  jq -c '.spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/d" &&
+    mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
+  run plan main
+  [ "$output" = $'lookup\tdeployment.apps/hello' ]
+}
+
+@test "drift confirmed live: the Deployment alone is applied, and only it is named" {
+  cache_site "$ready_status"
+  cache_children
+  jq -c '.kind = "Deployment" | .spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/live"
+  run plan children "$BATS_TEST_TMPDIR/live" deployment.apps/hello
+  [ "$(verbs "$output")" = "apply restatus " ]
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -c '[.items[] | .kind, .spec.replicas]')" = '["Deployment",2,"Event",null]' ]
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -r .items[1].message)" = "applied Deployment hello" ]
+}
+
+@test "no drift live (the cache was behind): no write" {
+  cache_site "$ready_status"
+  cache_children
+  jq -c '.kind = "Deployment"' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/live"
+  jq -c '.spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/d" &&
+    mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
+  run plan children "$BATS_TEST_TMPDIR/live" deployment.apps/hello
+  [ -z "$output" ]
+}
+
+@test "a child looked up and not found is applied even if the cache still has it" {
+  cache_site "$ready_status"
+  cache_children
+  : >"$BATS_TEST_TMPDIR/live"
+  run plan children "$BATS_TEST_TMPDIR/live" service/hello
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -r .items[1].message)" = "applied Service hello" ]
+}
+
+@test "a child of someone else: ChildConflict status and event, an error, and no apply" {
+  cache_site
+  jq -nc '{metadata: {name: "staticsite-registry"}, data: {hello: "http://hello.demo.svc.cluster.local"}}' \
+    >"$RUN/cache/configmaps/demo/staticsite-registry.json"
+  jq -nc '{apiVersion: "v1", kind: "List", items: [{apiVersion: "v1", kind: "ConfigMap",
+    metadata: {name: "hello-content", namespace: "demo", labels: {owner: "someone-else"}}, data: {keep: "me"}}]}' \
+    >"$BATS_TEST_TMPDIR/live"
+  run plan children "$BATS_TEST_TMPDIR/live" "configmap/hello-content deployment.apps/hello service/hello"
+  [ "$(verbs "$output")" = "status event error " ]
+  local message="ConfigMap hello-content exists and is not controlled by this StaticSite"
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -r '.status.conditions[0] | "\(.status) \(.reason) \(.message)"')" = "False ChildConflict $message" ]
+  [ "$(cut -f2 <<<"${lines[1]}" | jq -r '"\(.type) \(.reason) \(.message)"')" = "Warning ChildConflict $message" ]
+  # A retry with the status already saying so: only the error, no second event.
+  cut -f2 <<<"${lines[0]}" | jq -c --slurpfile site "$site" '$site[0] + {status: .status}' >"$BATS_TEST_TMPDIR/s"
+  mv "$BATS_TEST_TMPDIR/s" "$site"
+  run plan children "$BATS_TEST_TMPDIR/live" "configmap/hello-content deployment.apps/hello service/hello"
+  [ "$(verbs "$output")" = "error " ]
+}
+
+@test "conflicts are named in the order ConfigMap, Deployment, Service" {
+  cache_site
+  jq -nc '{metadata: {name: "staticsite-registry"}, data: {hello: "http://hello.demo.svc.cluster.local"}}' \
+    >"$RUN/cache/configmaps/demo/staticsite-registry.json"
+  jq -nc '{kind: "List", items: [
+    {kind: "Service", metadata: {name: "hello"}},
+    {kind: "Deployment", metadata: {name: "hello", ownerReferences: [{uid: "other", controller: true}]}}]}' \
+    >"$BATS_TEST_TMPDIR/live"
+  run plan children "$BATS_TEST_TMPDIR/live" "configmap/hello-content deployment.apps/hello service/hello"
+  [ "$(cut -f2 <<<"${lines[2]}")" = 'Deployment hello exists and is not controlled by this StaticSite' ]
+}
+
+@test "an invalid name: InvalidSpec status and event once, and nothing else" {
+  site=$RUN/cache/staticsites/demo/1st-site.json name=1st-site
+  site 1st-site '.metadata.finalizers = ["sites.example.com/registry"]' >"$site"
+  run plan main
+  [ "$(verbs "$output")" = "status event " ]
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -r '.status.conditions[0].reason')" = InvalidSpec ]
+  [ "$(cut -f2 <<<"${lines[1]}" | jq -r '"\(.type) \(.reason)"')" = "Warning InvalidSpec" ]
+  # Once the status says so, a reconcile of the same spec writes nothing (no second event).
+  cut -f2 <<<"${lines[0]}" | jq -c --slurpfile site "$site" '$site[0] + {status: .status}' >"$BATS_TEST_TMPDIR/s"
+  mv "$BATS_TEST_TMPDIR/s" "$site"
+  run plan main
+  [ -z "$output" ]
+}
+
+@test "a site being deleted: the registry key, then the finalizer (others kept), nothing else" {
+  cache_site '.metadata.deletionTimestamp = "2030-01-01T00:00:00Z"
+    | .metadata.finalizers = ["a/b", "sites.example.com/registry"]'
+  cache_children
+  run plan main
+  [ "$(verbs "$output")" = "registry-remove finalizer-remove " ]
+  [ "$(cut -f2 <<<"${lines[0]}")" = '{"data":{"hello":null}}' ]
+  [ "$(cut -f2 <<<"${lines[1]}")" = '{"metadata":{"finalizers":["a/b"],"resourceVersion":"100"}}' ]
+}
+
+@test "a site being deleted without the finalizer: nothing to do" {
+  site hello '.metadata.deletionTimestamp = "2030-01-01T00:00:00Z" | .metadata.finalizers = ["a/b"]' >"$site"
+  run plan main
+  [ -z "$output" ]
+}
+
+@test "a registry with another URL for the site is patched, not created" {
+  cache_site "$ready_status"
+  cache_children
+  jq -nc '{metadata: {name: "staticsite-registry"}, data: {hello: "http://old"}}' \
+    >"$RUN/cache/configmaps/demo/staticsite-registry.json"
+  run plan main
+  [ "$(verbs "$output")" = "registry-add " ]
+  [ "$(cut -f4 <<<"$output")" = patch ]
+}
+
+@test "a site gone from the cache: nothing (reconcile returns at once)" {
+  WORKDIR=$BATS_TEST_TMPDIR
+  run reconcile demo/absent
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
+@test "an apply that failed only for its event counts as applied (the event is only logged)" {
+  WORKDIR=$BATS_TEST_TMPDIR key=demo/hello
+  printf '%s\n' 'Error from server (Forbidden): events "hello.18a1" is forbidden: namespace demo is terminating' \
+    >"$WORKDIR/err"
+  run only_event_failed hello.18a1
+  [ "$status" -eq 0 ]
+  [[ $output == *"writing an event: Error from server (Forbidden)"* ]]
+  printf '%s\n' 'The Event "hello.18a1" is invalid: x' 'Error from server: deployments "hello" is invalid' \
+    >"$WORKDIR/err"
+  run only_event_failed hello.18a1
+  [ "$status" -ne 0 ]
+  : >"$WORKDIR/err"
+  run only_event_failed hello.18a1
+  [ "$status" -ne 0 ]
+}
+
+@test "the content hash is computed once per uid and generation, then taken from the memo" {
+  site hello '.spec.content = {"index.html": "<h1>hello</h1>"}' >"$site"
+  plan main >/dev/null
+  [ "$(cat "$RUN/hash/demo/hello")" = "uid-1 3 eb513b048a93ec67b205bd790ce62d1122e88618146e3d6dfa6daef44f47eb2b" ]
+  echo "uid-1 3 MEMO" >"$RUN/hash/demo/hello"
+  : >"$BATS_TEST_TMPDIR/live"
+  reconcile_plan main "$BATS_TEST_TMPDIR/out"
+  [ "$hash" = MEMO ] # the memo is trusted for the same uid and generation
+  site hello '.metadata.generation = 4 | .spec.content = {"index.html": "<h1>hello</h1>"}' >"$site"
+  reconcile_plan main "$BATS_TEST_TMPDIR/out"
+  [ "$hash" = eb513b048a93ec67b205bd790ce62d1122e88618146e3d6dfa6daef44f47eb2b ]
+}
+
+@test "an answer meant for another request is skipped" {
+  printf 'PLAN stale.1.main 6\nerror\n' >&"$PLANNER_OUT"
+  run plan main
+  [ "$status" -eq 0 ]
+  [ "$(verbs "$output")" = "finalizer-add registry-add lookup " ]
+}
