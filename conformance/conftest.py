@@ -17,6 +17,7 @@ from kubernetes import client, config
 from clusterkit.providers import PROVIDERS, get_provider
 from clusterkit.versions import REPO_ROOT
 
+from implementations import LANGUAGES, command
 from kube import wait_for
 from results import Result, ResultsRecorder
 
@@ -46,6 +47,15 @@ def cluster(request: pytest.FixtureRequest):
     yield provider
     if started_here:
         provider.down()
+
+
+@pytest.fixture(params=LANGUAGES)
+def language(request: pytest.FixtureRequest) -> str:
+    """Each scenario once per language; a language without the program is skipped, never passed."""
+    track = request.node.get_closest_marker("track").args[0]
+    if command(track, request.param) is None:
+        pytest.skip(f"no {request.param} implementation of the {track} track")
+    return request.param
 
 
 @pytest.fixture(scope="session")

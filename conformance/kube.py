@@ -40,6 +40,17 @@ def wait_for(check: Callable[[], T], *, timeout: float, what: str) -> T:
         time.sleep(POLL_INTERVAL_SECONDS)
 
 
+def namespace_gone(core: client.CoreV1Api, name: str) -> bool:
+    """True once namespace ``name`` no longer exists (its deletion completed)."""
+    try:
+        core.read_namespace(name)
+    except client.ApiException as error:
+        if error.status == 404:
+            return True
+        raise
+    return False
+
+
 def kubectl(
     cluster, *args: str, kubeconfig: Path | None = None, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess:

@@ -38,8 +38,7 @@ from controllers import (
 from kubernetes import client
 
 from conftest import make_namespace
-from implementations import LANGUAGES, command
-from kube import kubectl, wait_for
+from kube import kubectl, namespace_gone, wait_for
 from snapshots import read_golden, snapshot, write_golden
 
 pytestmark = pytest.mark.track("advanced")
@@ -51,13 +50,6 @@ SA_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 # ----- fixtures -----------------------------------------------------------------------
-@pytest.fixture(params=LANGUAGES)
-def language(request) -> str:
-    if command("advanced", request.param) is None:
-        pytest.skip(f"no {request.param} implementation of the StaticSite controller")
-    return request.param
-
-
 @pytest.fixture(scope="session")
 def sa_kubeconfig(cluster, api, tmp_path_factory) -> Path:
     install_api_and_rbac(cluster)
@@ -358,14 +350,11 @@ def test_namespace_deletion_with_sites_completes(api, controllers, language):
         wait_ready(api, namespace, name)
     core.delete_namespace(namespace)
 
-    def gone():
-        try:
-            core.read_namespace(namespace)
-        except client.ApiException as error:
-            return error.status == 404
-        return False
-
-    wait_for(gone, timeout=180, what=f"namespace {namespace} with sites to finish deleting")
+    wait_for(
+        lambda: namespace_gone(core, namespace),
+        timeout=180,
+        what=f"namespace {namespace} with sites to finish deleting",
+    )
 
 
 def test_sigkill_mid_reconcile_and_mid_delete(api, controllers, site_namespace, language, golden):

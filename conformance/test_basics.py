@@ -16,7 +16,6 @@ import yaml
 from kubernetes import client
 
 from conftest import make_namespace
-from implementations import LANGUAGES, command
 from kube import service_account_kubeconfig, wait_for
 from programs import environment, json_lines, run
 
@@ -26,13 +25,6 @@ PAGINATION_PODS = 1500
 # A scheduler that does not exist: pods stay Pending with no node and cost the
 # cluster nothing, which is all a listing test needs.
 NO_SCHEDULER = "none-such-scheduler"
-
-
-@pytest.fixture(params=LANGUAGES)
-def language(request) -> str:
-    if command("basics", request.param) is None:
-        pytest.skip(f"no {request.param} implementation of list-pods")
-    return request.param
 
 
 # ----- the expected answer, from the API ------------------------------------------

@@ -15,7 +15,6 @@ from collections import Counter
 import pytest
 from kubernetes import client, watch
 
-from implementations import LANGUAGES, command
 from kube import service_account_kubeconfig, wait_for
 from programs import Watcher
 
@@ -24,13 +23,6 @@ pytestmark = pytest.mark.track("intermediate")
 EVENT_TIMEOUT = 60
 SENTINEL = "sentinel"
 NO_SCHEDULER = "none-such-scheduler"  # pods stay Pending: only the script's writes make events
-
-
-@pytest.fixture(params=LANGUAGES)
-def language(request) -> str:
-    if command("intermediate", request.param) is None:
-        pytest.skip(f"no {request.param} implementation of watch-pods")
-    return request.param
 
 
 @pytest.fixture

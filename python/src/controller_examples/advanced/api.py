@@ -86,29 +86,15 @@ class KubeApi:
 
     def patch_site(self, namespace: str, name: str, patch: Object) -> Object:
         """JSON merge patch of a site (its metadata: the controller never writes a site's spec)."""
-        return _call(
-            self._custom.patch_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
-            patch,
-            _content_type=MERGE_PATCH,
-        )
+        return self._merge_patch_site(self._custom.patch_namespaced_custom_object, namespace, name, patch)
 
     def patch_site_status(self, namespace: str, name: str, patch: Object) -> Object:
         """JSON merge patch of a site's status subresource (a PATCH of the site itself ignores `status`)."""
-        return _call(
-            self._custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
-            patch,
-            _content_type=MERGE_PATCH,
-        )
+        return self._merge_patch_site(self._custom.patch_namespaced_custom_object_status, namespace, name, patch)
+
+    @staticmethod
+    def _merge_patch_site(method: Callable[..., Any], namespace: str, name: str, patch: Object) -> Object:
+        return _call(method, GROUP, VERSION, namespace, PLURAL, name, patch, _content_type=MERGE_PATCH)
 
     def patch_config_map(self, namespace: str, name: str, patch: Object) -> Object:
         return _call(self._core.patch_namespaced_config_map, name, namespace, patch, _content_type=MERGE_PATCH)
