@@ -68,17 +68,7 @@ def delete_namespace(api: client.ApiClient, name: str, timeout: float) -> None:
     core = client.CoreV1Api(api)
     say(f"  deleting namespace {name}")
     core.delete_namespace(name, propagation_policy="Background")
-
-    def gone() -> bool:
-        try:
-            core.read_namespace(name)
-        except client.ApiException as error:
-            if error.status == 404:
-                return True
-            raise
-        return False
-
-    kube.wait_for(gone, timeout=timeout, what=f"namespace {name} to be deleted")
+    kube.wait_for(lambda: kube.namespace_gone(core, name), timeout=timeout, what=f"namespace {name} to be deleted")
 
 
 def wait_all(
