@@ -133,6 +133,21 @@ func (e *testEnv) catchUp(namespace string) {
 	}
 }
 
+// reconciledEnv is a test environment after one successful reconcile of
+// ns/web, with the caches caught up and its requests and events forgotten:
+// the starting point of every "what does the next reconcile do" test.
+func reconciledEnv(t *testing.T) *testEnv {
+	t.Helper()
+	e := newTestEnv(t, newSite("web"))
+	if err := e.r.Reconcile(context.Background(), "ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	e.catchUp("ns")
+	e.events()
+	e.clearActions()
+	return e
+}
+
 func (e *testEnv) clearActions() {
 	e.actions = nil
 }
@@ -260,13 +275,7 @@ func TestReconcileNewSite(t *testing.T) {
 }
 
 func TestReconcileTwiceWritesNothingTheSecondTime(t *testing.T) {
-	e := newTestEnv(t, newSite("web"))
-	if err := e.r.Reconcile(context.Background(), "ns/web"); err != nil {
-		t.Fatal(err)
-	}
-	e.catchUp("ns")
-	e.events()
-	e.clearActions()
+	e := reconciledEnv(t)
 
 	if err := e.r.Reconcile(context.Background(), "ns/web"); err != nil {
 		t.Fatal(err)
@@ -276,13 +285,8 @@ func TestReconcileTwiceWritesNothingTheSecondTime(t *testing.T) {
 }
 
 func TestDeploymentRolledOutMakesTheSiteAvailable(t *testing.T) {
-	e := newTestEnv(t, newSite("web"))
+	e := reconciledEnv(t)
 	ctx := context.Background()
-	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
-		t.Fatal(err)
-	}
-	e.catchUp("ns")
-	e.clearActions()
 	deployment, _ := e.r.Caches.Deployments.Deployments("ns").Get("web")
 	rolledOut := deployment.DeepCopy()
 	rolledOut.Status = appsv1.DeploymentStatus{ObservedGeneration: rolledOut.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1}
@@ -299,13 +303,8 @@ func TestDeploymentRolledOutMakesTheSiteAvailable(t *testing.T) {
 }
 
 func TestStaleCacheIsConfirmedLiveBeforeApplying(t *testing.T) {
-	e := newTestEnv(t, newSite("web"))
+	e := reconciledEnv(t)
 	ctx := context.Background()
-	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
-		t.Fatal(err)
-	}
-	e.catchUp("ns")
-	e.clearActions()
 	// The cache still shows an older spec; the live object is right.
 	deployment, _ := e.r.Caches.Deployments.Deployments("ns").Get("web")
 	stale := deployment.DeepCopy()
@@ -319,13 +318,8 @@ func TestStaleCacheIsConfirmedLiveBeforeApplying(t *testing.T) {
 }
 
 func TestDriftIsRepaired(t *testing.T) {
-	e := newTestEnv(t, newSite("web"))
+	e := reconciledEnv(t)
 	ctx := context.Background()
-	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
-		t.Fatal(err)
-	}
-	e.catchUp("ns")
-	e.events()
 	// Someone edits the Deployment and deletes the Service.
 	deployment, _ := e.kube.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
 	deployment.Spec.Replicas = ptr.To(int32(5))
