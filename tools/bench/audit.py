@@ -78,8 +78,26 @@ def writes(counts: dict[str, float], events: bool = False) -> float:
     return total
 
 
+@dataclass(frozen=True)
+class Position:
+    """A place in the audit log: which file (by inode, since rotation renames it) and how far into it."""
+
+    inode: int
+    offset: int
+
+
+class AuditLogRotatedAway(RuntimeError):
+    """The file a run started in is gone (rotated and deleted), so its requests cannot all be counted."""
+
+
 class AuditLog:
-    """The audit log file, read from a remembered offset so each run parses only its own lines."""
+    """The audit log, read from a remembered position so each run parses only its own lines.
+
+    kube-apiserver writes the log through lumberjack, which rotates it at 100 MB (the default of
+    --audit-log-maxsize): the file is renamed to ``audit-<timestamp>.log`` and a new, empty ``audit.log``
+    begins. One N = 1,000 run can cross that line, so a position names the file by inode and reading
+    follows the rotation: the rest of the file the run started in, then every newer file in full.
+    """
 
     def __init__(self, path: Path, user: str):
         self.path = path
@@ -88,19 +106,40 @@ class AuditLog:
     def available(self) -> bool:
         return self.path.is_file()
 
-    def offset(self) -> int:
-        return self.path.stat().st_size if self.available() else 0
-
-    def requests_since(self, offset: int) -> list[Request]:
-        """The user's requests logged from ``offset`` on, each once (its first line)."""
+    def position(self) -> Position:
         if not self.available():
-            return []
-        with open(self.path, "rb") as log:
-            log.seek(offset)
-            lines = log.read().decode(errors="replace").splitlines()
+            return Position(inode=0, offset=0)
+        status = self.path.stat()
+        return Position(inode=status.st_ino, offset=status.st_size)
+
+    def requests_since(self, position: Position) -> list[Request]:
+        """The user's requests logged from ``position`` on, each once (its first line)."""
         unique: dict[str, Request] = {}
-        for line in lines:
+        for line in self._lines_since(position):
             request = parse_line(line, self.user)
             if request is not None:
                 unique.setdefault(request.audit_id, request)
         return list(unique.values())
+
+    def _lines_since(self, position: Position) -> list[str]:
+        files = self._files_oldest_first()
+        inodes = [file.stat().st_ino for file in files]
+        if position.inode == 0:  # there was no log yet: everything there is now is new
+            start, offset = 0, 0
+        elif position.inode in inodes:
+            start, offset = inodes.index(position.inode), position.offset
+        else:
+            raise AuditLogRotatedAway(f"{self.path}: the file this run started in was rotated and removed")
+        lines: list[str] = []
+        for index, file in enumerate(files[start:]):
+            with open(file, "rb") as log:
+                log.seek(offset if index == 0 else 0)
+                lines += log.read().decode(errors="replace").splitlines()
+        return lines
+
+    def _files_oldest_first(self) -> list[Path]:
+        """Rotated files (their names carry a sortable timestamp), then the live one."""
+        if not self.available():
+            return []
+        rotated = sorted(self.path.parent.glob(f"{self.path.stem}-*{self.path.suffix}"))
+        return [*rotated, self.path]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from bench import audit, cluster, loc, report, stats
 from bench.resources import stat_process_group, status_rss_bytes
 from bench.samples import Samples
@@ -57,19 +58,53 @@ def test_a_request_logged_at_two_stages_counts_once(tmp_path):
     started = _audit_line(verb="watch", resource="deployments", audit_id="w", stage="ResponseStarted")
     ended = _audit_line(verb="watch", resource="deployments", audit_id="w")
     log.write_text("\n".join([started, _audit_line(audit_id="p"), ended]) + "\n")
-    requests = audit.AuditLog(log, USER).requests_since(0)
+    requests = audit.AuditLog(log, USER).requests_since(audit.Position(inode=0, offset=0))
     assert audit.count(requests) == {"patch staticsites": 1, "watch deployments": 1}
 
 
-def test_reading_from_an_offset_skips_earlier_runs(tmp_path):
-    log = tmp_path / "audit.log"
-    log.write_text(_audit_line(audit_id="old") + "\n")
-    reader = audit.AuditLog(log, USER)
-    offset = reader.offset()
+def _append(log, *audit_ids):
     with open(log, "a") as handle:
-        handle.write(_audit_line(audit_id="new") + "\n")
-    assert [request.audit_id for request in reader.requests_since(offset)] == ["new"]
-    assert audit.AuditLog(tmp_path / "absent.log", USER).requests_since(0) == []
+        handle.writelines(_audit_line(audit_id=audit_id) + "\n" for audit_id in audit_ids)
+
+
+def _ids(requests) -> list[str]:
+    return [request.audit_id for request in requests]
+
+
+def test_reading_from_a_position_skips_earlier_runs(tmp_path):
+    log = tmp_path / "audit.log"
+    _append(log, "old")
+    reader = audit.AuditLog(log, USER)
+    start = reader.position()
+    _append(log, "new")
+    assert _ids(reader.requests_since(start)) == ["new"]
+    absent = audit.AuditLog(tmp_path / "absent.log", USER)
+    assert absent.requests_since(absent.position()) == []
+
+
+def test_reading_follows_the_log_through_rotations(tmp_path):
+    # What lumberjack does at --audit-log-maxsize: rename the live file, start an empty one.
+    log = tmp_path / "audit.log"
+    _append(log, "before")
+    reader = audit.AuditLog(log, USER)
+    start = reader.position()
+    _append(log, "a")
+    log.rename(tmp_path / "audit-2026-11-26T20-20-46.666.log")
+    _append(log, "b")
+    log.rename(tmp_path / "audit-2026-11-26T20-31-02.001.log")
+    _append(log, "c")
+    assert _ids(reader.requests_since(start)) == ["a", "b", "c"]
+
+
+def test_a_run_whose_file_was_removed_is_an_error_not_zero(tmp_path):
+    log = tmp_path / "audit.log"
+    _append(log, "a")
+    reader = audit.AuditLog(log, USER)
+    start = reader.position()
+    log.rename(tmp_path / "deleted-by-maxbackup")  # renamed, not unlinked, so its inode cannot be reused
+    _append(log, "b")
+    with pytest.raises(audit.AuditLogRotatedAway):
+        reader.requests_since(start)
 
 
 def test_window_is_half_open_on_the_received_time():
