@@ -19,7 +19,7 @@ BATS := $(CURDIR)/tools/node_modules/bats/bin/bats
 GO_BIN_DIR := $(CURDIR)/build/bin
 
 .PHONY: help setup venv go-build bats require-tools cluster-binaries cluster-up cluster-down \
-	cluster-status unit unit-python unit-go unit-bash unit-tools conformance test bench lint clean
+	cluster-status unit unit-python unit-go unit-bash unit-tools conformance test bench bench-report lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -95,6 +95,9 @@ $(BENCH_STAMP): $(VENV)/.installed tools/pyproject.toml
 
 bench: $(BENCH_STAMP) go-build cluster-binaries require-tools ## run the measured comparison; BENCH_SIZES, BENCH_REPS configure it
 	$(PY) -m bench
+
+bench-report: $(BENCH_STAMP) ## render build/bench/report.md and the plot again from results.json (no measuring)
+	$(PY) -m bench report
 
 lint: venv ## pre-commit hooks (ruff, shellcheck, gofmt, go vet, yamllint)
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from bench import __main__ as command
 from bench import audit, cluster, loc, report, stats
 from bench.resources import stat_process_group, status_rss_bytes
 from bench.samples import Samples
@@ -302,3 +303,16 @@ def test_report_says_failed_never_zero():
 
 def test_report_explains_a_missing_audit_log():
     assert "Not measured: no audit log." in report.render(_results(audit_available=False))
+
+
+# ----- the command line ----------------------------------------------------------------------
+def test_report_without_results_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(command, "OUT_DIR", tmp_path)
+    assert command.main(["report"]) == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_unknown_arguments_are_a_usage_error(capsys):
+    assert command.main(["reprot"]) == 2
+    assert "usage: python -m bench [report]" in capsys.readouterr().err
