@@ -18,7 +18,7 @@ import shutil
 import sys
 from datetime import UTC, datetime
 
-from bench import cluster, convergence, floor, listing, loc, machine, plot, report, stats
+from bench import cluster, convergence, floor, listing, loc, machine, report, stats
 from bench.audit import AuditLog
 from bench.context import Bench
 from bench.kubeutil import admin_client
@@ -140,6 +140,10 @@ def _summaries(bench: Bench) -> dict:
 
 def _render_and_publish(results: dict) -> None:
     """report.md and the plot next to results.json; then all three copied to docs/ (a complete run only)."""
+    # Imported here, not at the top: matplotlib is the `tools[bench]` extra, needed only to draw, and the
+    # unit tests of the rest of the bench run without it.
+    from bench import plot
+
     (OUT_DIR / "report.md").write_text(report.render(results))
     plot.draw(results, OUT_DIR / "convergence.png")
     DOCS_DIR.mkdir(parents=True, exist_ok=True)
