@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
@@ -76,7 +77,13 @@ func TestInformerHandlersEnqueueSiteKeys(t *testing.T) {
 	if key := next("a deleted Deployment"); key != "ns/web" {
 		t.Errorf("child deleted: key %q", key)
 	}
-	if _, err := informers.Caches.ConfigMaps.ConfigMaps("ns").Get(RegistryName); err != nil {
-		t.Errorf("the registry is not in the ConfigMap cache: %v", err)
+	// The ConfigMap informer runs apart from the Deployment one, so the
+	// registry may reach its cache after the Deployment events: poll.
+	inCache := func(context.Context) (bool, error) {
+		_, err := informers.Caches.ConfigMaps.ConfigMaps("ns").Get(RegistryName)
+		return err == nil, nil
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, inCache); err != nil {
+		t.Errorf("the registry never reached the ConfigMap cache: %v", err)
 	}
 }
