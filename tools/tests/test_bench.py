@@ -72,11 +72,16 @@ def _ids(requests) -> list[str]:
     return [request.audit_id for request in requests]
 
 
-def test_reading_from_a_position_skips_earlier_runs(tmp_path):
+def _run_started(tmp_path):
+    """An audit log with one earlier request, a reader, and the position a run starting now remembers."""
     log = tmp_path / "audit.log"
     _append(log, "old")
     reader = audit.AuditLog(log, USER)
-    start = reader.position()
+    return log, reader, reader.position()
+
+
+def test_reading_from_a_position_skips_earlier_runs(tmp_path):
+    log, reader, start = _run_started(tmp_path)
     _append(log, "new")
     assert _ids(reader.requests_since(start)) == ["new"]
     absent = audit.AuditLog(tmp_path / "absent.log", USER)
@@ -85,10 +90,7 @@ def test_reading_from_a_position_skips_earlier_runs(tmp_path):
 
 def test_reading_follows_the_log_through_rotations(tmp_path):
     # What lumberjack does at --audit-log-maxsize: rename the live file, start an empty one.
-    log = tmp_path / "audit.log"
-    _append(log, "before")
-    reader = audit.AuditLog(log, USER)
-    start = reader.position()
+    log, reader, start = _run_started(tmp_path)
     _append(log, "a")
     log.rename(tmp_path / "audit-2026-11-26T20-20-46.666.log")
     _append(log, "b")
@@ -98,10 +100,7 @@ def test_reading_follows_the_log_through_rotations(tmp_path):
 
 
 def test_a_run_whose_file_was_removed_is_an_error_not_zero(tmp_path):
-    log = tmp_path / "audit.log"
-    _append(log, "a")
-    reader = audit.AuditLog(log, USER)
-    start = reader.position()
+    log, reader, start = _run_started(tmp_path)
     log.rename(tmp_path / "deleted-by-maxbackup")  # renamed, not unlinked, so its inode cannot be reused
     _append(log, "b")
     with pytest.raises(audit.AuditLogRotatedAway):
