@@ -24,15 +24,17 @@ class Bench:
     samples: Samples = field(default_factory=Samples)
     requests: list[dict] = field(default_factory=list)  # per run and window: counts by verb and resource
 
-    def count_requests(self, who: str, size: int, rep: int, start: audit.Position, windows: dict[str, Window]) -> None:
-        """Count the audited requests of one run (from ``start`` in the log) in each of its windows.
+    def count_requests(
+        self, who: str, size: int, rep: int, log_position: audit.Position, windows: dict[str, Window]
+    ) -> None:
+        """Count the audited requests of one run (from ``log_position`` on) in each of its windows.
 
         Besides the full breakdown, three totals per window become samples, so they get medians like
         every other figure: all requests, writes (Events excluded) and Event writes.
         """
         if not self.audit_log.available():
             return
-        requests = self.audit_log.requests_since(start)
+        requests = self.audit_log.requests_since(log_position)
         key = {"language": who, "size": size}
         for window, (start, end) in windows.items():
             in_window = audit.in_window(requests, start, end)

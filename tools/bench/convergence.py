@@ -58,7 +58,7 @@ def measure_controller(bench: Bench, language: str, size: int, rep: int) -> bool
     namespace = create_namespace(bench.api, f"{language}-{size}")
     controllers.create_site(bench.api, namespace, PROBE_SITE)
     kubeconfig = controllers.controller_kubeconfig(bench.cluster, bench.api, bench.work_dir / "controller.kubeconfig")
-    start, cpu_before = bench.audit_log.position(), children_cpu_seconds()
+    log_position, cpu_before = bench.audit_log.position(), children_cpu_seconds()
     windows: dict[str, Window] = {}
     key = {"language": language, "size": size}
     launched_wall, launched = time.time(), time.monotonic()
@@ -74,7 +74,7 @@ def measure_controller(bench: Bench, language: str, size: int, rep: int) -> bool
         bench.samples.add("peak_rss", memory.stop(), rep=rep, **key)
         bench.samples.add("cpu_seconds", children_cpu_seconds() - cpu_before, rep=rep, **key)
         _clean_up(bench.api, namespace, size)
-    bench.count_requests(language, size, rep, start, windows)
+    bench.count_requests(language, size, rep, log_position, windows)
     if not completed:
         say(f"{language} N={size} failed; the end of {controller.log}:\n{controller.log_tail(10)}")
     return completed

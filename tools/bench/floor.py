@@ -106,7 +106,7 @@ def measure_floor(bench: Bench, size: int, rep: int) -> None:
     names = sites.site_names(size)
     timeout = bench.settings.phase_timeout(size)
     key = {"language": FLOOR, "size": size}
-    start = bench.audit_log.position()
+    log_position = bench.audit_log.position()
     windows: dict[str, Window] = {}
     steps = {
         phase: functools.partial(action, bench.api, writer, namespace, names, timeout)
@@ -118,4 +118,4 @@ def measure_floor(bench: Bench, size: int, rep: int) -> None:
     finally:
         windows["run"] = (started, time.time())
         delete_namespace(bench.api, namespace, timeout=120 + 0.5 * size)
-    bench.count_requests(FLOOR, size, rep, start, windows)
+    bench.count_requests(FLOOR, size, rep, log_position, windows)
