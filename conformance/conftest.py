@@ -21,6 +21,10 @@ from implementations import LANGUAGES, command
 from kube import wait_for
 from results import Result, ResultsRecorder
 
+# The advanced track's fixtures (controllers, site_namespace, golden) and the
+# fault proxy (fault_proxy) live in modules of their own.
+pytest_plugins = ["advanced_fixtures", "faultproxy"]
+
 RESULTS_DIR = REPO_ROOT / "build" / "conformance"
 SUITE_LABEL = {"controller-examples/suite": "conformance"}
 

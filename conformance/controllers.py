@@ -32,6 +32,10 @@ LEASE_NAME = "staticsite-controller"
 FINALIZER = "sites.example.com/registry"
 REGISTRY = "staticsite-registry"
 STOP_TIMEOUT = 30
+# How long a controller may take to serve /healthz after it starts: imports,
+# flag parsing and binding the ports (the Python client alone takes about a
+# second to import on 2 cores; a loaded CI machine may take several).
+SERVING_TIMEOUT = 60
 
 
 def install_api_and_rbac(cluster) -> None:
@@ -72,6 +76,23 @@ class Controller:
                 env=env or environment(cluster, kubeconfig),
                 start_new_session=True,  # the whole group is signalled, helpers included
             )
+
+    def wait_serving(self, timeout: float = SERVING_TIMEOUT) -> None:
+        """Poll /healthz until it answers 200; fail at once if the process exits first.
+
+        /healthz is served from start-up, before informers sync and whether or
+        not this replica leads, so after this every endpoint of the process is up.
+        """
+
+        def serving():
+            exit_code = self.process.poll()
+            if exit_code is not None:
+                raise AssertionError(
+                    f"{self.language} controller exited {exit_code} before serving /healthz:\n{self.log_tail()}"
+                )
+            return self.get("/healthz")[0] == 200
+
+        wait_for(serving, timeout=timeout, what=f"{self.language} controller {self.identity} to serve /healthz")
 
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)

@@ -13,160 +13,32 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import pytest
+from advanced_fixtures import metric, start
 from controllers import (
     CONTROLLER_NAMESPACE,
     FINALIZER,
     MANIFESTS,
     REGISTRY,
-    Controller,
-    controller_kubeconfig,
     create_site,
-    delete_all_sites,
     get_site,
-    install_api_and_rbac,
     lease_holder,
     patch_site_spec,
     ready_condition,
     site_manifest,
-    strip_finalizers,
     wait_ready,
 )
 from kubernetes import client
 
 from conftest import make_namespace
 from kube import kubectl, namespace_gone, wait_for
-from snapshots import read_golden, snapshot, write_golden
 
 pytestmark = pytest.mark.track("advanced")
 
-SETTLE_SECONDS = 1.0
-SNAPSHOT_TIMEOUT = 60
 MANY_SITES = 200
 SA_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-
-
-# ----- fixtures -----------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def sa_kubeconfig(cluster, api, tmp_path_factory) -> Path:
-    install_api_and_rbac(cluster)
-    return controller_kubeconfig(cluster, api, tmp_path_factory.mktemp("sa") / "controller.kubeconfig")
-
-
-@pytest.fixture
-def site_namespace(api, request, controllers) -> str:
-    """A namespace whose sites are finalized by the controller before it stops."""
-    core = client.CoreV1Api(api)
-    name = make_namespace(core, request.node.originalname)
-    controllers.namespaces.append(name)
-    return name
-
-
-class Controllers:
-    """Starts controllers for a test and tears everything down in the right order."""
-
-    def __init__(self, cluster, api, kubeconfig: Path, log_dir: Path):
-        self.cluster, self.api, self.kubeconfig, self.log_dir = cluster, api, kubeconfig, log_dir
-        self.running: list[Controller] = []
-        self.namespaces: list[str] = []
-
-    def start(self, language: str, *args: str, **kwargs) -> Controller:
-        controller = Controller(self.cluster, language, self.kubeconfig, self.log_dir, *args, **kwargs)
-        self.running.append(controller)
-        return controller
-
-    def teardown(self) -> None:
-        alive = any(c.process.poll() is None for c in self.running)
-        for namespace in self.namespaces:
-            # While a controller runs, let it finalize; otherwise strip the
-            # finalizers so no namespace is left stuck terminating.
-            if not (alive and delete_all_sites(self.api, namespace, timeout=60)):
-                strip_finalizers(self.api, namespace)
-            client.CoreV1Api(self.api).delete_namespace(namespace, propagation_policy="Background")
-        for controller in self.running:
-            controller.stop()
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {c.identity} ---\n{c.log_tail()}" for c in self.running)
-
-
-@pytest.fixture
-def controllers(cluster, api, sa_kubeconfig, tmp_path):
-    started = Controllers(cluster, api, sa_kubeconfig, tmp_path)
-    yield started
-    started.teardown()
-
-
-@pytest.fixture
-def golden(request, language):
-    """Collect snapshots per step; compare with (or, for Python, update) the golden file."""
-    scenario = request.node.originalname.removeprefix("test_")
-    update = request.config.getoption("--update-golden") and language == "python"
-    steps: dict[str, dict] = {}
-    expected = None if update else read_golden(scenario)
-    if not update and expected is None:
-        pytest.fail(f"no golden file for {scenario}: run the suite with --update-golden -k python")
-
-    def take(step: str, api, namespace: str, names: list[str], events: bool = True) -> dict:
-        if update:
-            steps[step] = settled_snapshot(api, namespace, names, events)
-        else:
-            assert step in expected, f"golden {scenario} has no step {step}"
-            steps[step] = converge_to(expected[step], api, namespace, names, events, f"{scenario}/{step}")
-        return steps[step]
-
-    yield take
-    if update:
-        write_golden(scenario, steps)
-
-
-def settled_snapshot(api, namespace: str, names: list[str], events: bool) -> dict:
-    """A snapshot that stays the same for SETTLE_SECONDS (events arrive late)."""
-    previous = None
-    deadline = time.monotonic() + SNAPSHOT_TIMEOUT
-    while time.monotonic() < deadline:
-        current = snapshot(api, namespace, names, events)
-        if current == previous:
-            return current
-        previous = current
-        time.sleep(SETTLE_SECONDS)
-    raise AssertionError(f"state of {names} in {namespace} never settled")
-
-
-def converge_to(expected: dict, api, namespace: str, names: list[str], events: bool, what: str) -> dict:
-    last = {}
-
-    def matches():
-        nonlocal last
-        last = snapshot(api, namespace, names, events)
-        return last == expected
-
-    try:
-        wait_for(matches, timeout=SNAPSHOT_TIMEOUT, what=f"snapshot {what} to equal the golden file")
-    except AssertionError:
-        diff = _diff(expected, last)
-        raise AssertionError(f"snapshot {what} differs from the golden file:\n{diff}") from None
-    return last
-
-
-def _diff(expected, actual, path="") -> str:
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        lines = [_diff(expected.get(k), actual.get(k), f"{path}.{k}") for k in sorted(set(expected) | set(actual))]
-        return "\n".join(line for line in lines if line)
-    if expected != actual:
-        return f"{path}: expected {json.dumps(expected)} got {json.dumps(actual)}"
-    return ""
-
-
-def start(controllers, language: str, namespace: str, *args: str) -> Controller:
-    return controllers.start(language, f"--namespace={namespace}", *args)
-
-
-def deployment(api, namespace: str, name: str):
-    return client.AppsV1Api(api).read_namespaced_deployment(name, namespace)
 
 
 # ----- scenarios ------------------------------------------------------------------------
@@ -400,10 +272,6 @@ def test_apiserver_restart(cluster, api, controllers, site_namespace, language, 
     golden("after-restart", api, site_namespace, ["steady"])
 
 
-def _metric(controller: Controller, name: str) -> float:
-    return sum(value for key, value in controller.metrics().items() if key.split("{")[0] == name)
-
-
 def test_leader_election_one_writer(api, controllers, site_namespace, language):
     args = ("--leader-elect", "--lease-duration=6", "--renew-deadline=4", "--retry-period=1")
     pair = [start(controllers, language, site_namespace, *args) for _ in range(2)]
@@ -414,10 +282,10 @@ def test_leader_election_one_writer(api, controllers, site_namespace, language):
     create_site(api, site_namespace, "elected")
     wait_ready(api, site_namespace, "elected")
 
-    assert _metric(leader, "staticsite_leader") == 1
-    assert _metric(standby, "staticsite_leader") == 0
-    assert _metric(leader, "staticsite_reconcile_total") > 0
-    assert _metric(standby, "staticsite_reconcile_total") == 0, "the standby reconciled: two writers"
+    assert metric(leader, "staticsite_leader") == 1
+    assert metric(standby, "staticsite_leader") == 0
+    assert metric(leader, "staticsite_reconcile_total") > 0
+    assert metric(standby, "staticsite_reconcile_total") == 0, "the standby reconciled: two writers"
 
     leader.kill()
     new_holder = wait_for(lambda: lease_holder(api) == standby.identity and standby.identity, timeout=60,
@@ -425,7 +293,7 @@ def test_leader_election_one_writer(api, controllers, site_namespace, language):
     assert new_holder == standby.identity
     create_site(api, site_namespace, "after-failover")
     wait_ready(api, site_namespace, "after-failover")
-    assert _metric(standby, "staticsite_leader") == 1
+    assert metric(standby, "staticsite_leader") == 1
 
 
 def test_sigterm_releases_the_lease(api, controllers, site_namespace, language):
@@ -467,13 +335,13 @@ def test_noop_reconcile_writes_nothing(api, controllers, site_namespace, languag
         }
 
     before = wait_for(lambda: (v := versions()) == versions() and v, timeout=30, what="children to settle")
-    reconciles = _metric(controller, "staticsite_reconcile_total")
+    reconciles = metric(controller, "staticsite_reconcile_total")
     # A change that is no change to the desired state: an annotation on the site.
     touched = client.CustomObjectsApi(api).patch_namespaced_custom_object(
         "sites.example.com", "v1alpha1", site_namespace, "staticsites", "quiet",
         {"metadata": {"annotations": {"touched": "yes"}}},
     )  # fmt: skip
-    wait_for(lambda: _metric(controller, "staticsite_reconcile_total") > reconciles, timeout=30,
+    wait_for(lambda: metric(controller, "staticsite_reconcile_total") > reconciles, timeout=30,
              what="the controller to reconcile the touched site")  # fmt: skip
     assert versions() == before, "a no-op reconcile wrote a child or the registry"
     site = get_site(api, site_namespace, "quiet")

@@ -1,0 +1,151 @@
+"""The advanced track's fixtures, shared by every ``test_advanced*.py`` module.
+
+``controllers`` starts controller processes and tears down in the right order
+(sites finalized by a live controller, then namespaces, then processes);
+``site_namespace`` is a namespace whose sites the controller finalizes;
+``golden`` compares a step's snapshot with the golden file (or, with
+``--update-golden`` on the Python run, rewrites it). ``conftest.py`` loads this
+module as a plugin.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from controllers import Controller, controller_kubeconfig, delete_all_sites, install_api_and_rbac, strip_finalizers
+from kubernetes import client
+
+from conftest import make_namespace
+from kube import wait_for
+from snapshots import read_golden, snapshot, write_golden
+
+SETTLE_SECONDS = 1.0
+SNAPSHOT_TIMEOUT = 60
+
+
+# ----- fixtures -----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sa_kubeconfig(cluster, api, tmp_path_factory) -> Path:
+    install_api_and_rbac(cluster)
+    return controller_kubeconfig(cluster, api, tmp_path_factory.mktemp("sa") / "controller.kubeconfig")
+
+
+@pytest.fixture
+def site_namespace(api, request, controllers) -> str:
+    """A namespace whose sites are finalized by the controller before it stops."""
+    core = client.CoreV1Api(api)
+    name = make_namespace(core, request.node.originalname)
+    controllers.namespaces.append(name)
+    return name
+
+
+class Controllers:
+    """Starts controllers for a test and tears everything down in the right order."""
+
+    def __init__(self, cluster, api, kubeconfig: Path, log_dir: Path):
+        self.cluster, self.api, self.kubeconfig, self.log_dir = cluster, api, kubeconfig, log_dir
+        self.running: list[Controller] = []
+        self.namespaces: list[str] = []
+
+    def start(self, language: str, *args: str, **kwargs) -> Controller:
+        """Start a controller and return once it serves /healthz.
+
+        Every scenario starts controllers here, so none can talk to a process
+        that is still importing its libraries (a standby asked for /metrics
+        before it listened was a flake).
+        """
+        controller = Controller(self.cluster, language, self.kubeconfig, self.log_dir, *args, **kwargs)
+        self.running.append(controller)
+        controller.wait_serving()
+        return controller
+
+    def teardown(self) -> None:
+        alive = any(c.process.poll() is None for c in self.running)
+        for namespace in self.namespaces:
+            # While a controller runs, let it finalize; otherwise strip the
+            # finalizers so no namespace is left stuck terminating.
+            if not (alive and delete_all_sites(self.api, namespace, timeout=60)):
+                strip_finalizers(self.api, namespace)
+            client.CoreV1Api(self.api).delete_namespace(namespace, propagation_policy="Background")
+        for controller in self.running:
+            controller.stop()
+
+
+@pytest.fixture
+def controllers(cluster, api, sa_kubeconfig, tmp_path):
+    started = Controllers(cluster, api, sa_kubeconfig, tmp_path)
+    yield started
+    started.teardown()
+
+
+@pytest.fixture
+def golden(request, language):
+    """Collect snapshots per step; compare with (or, for Python, update) the golden file."""
+    scenario = request.node.originalname.removeprefix("test_")
+    update = request.config.getoption("--update-golden") and language == "python"
+    steps: dict[str, dict] = {}
+    expected = None if update else read_golden(scenario)
+    if not update and expected is None:
+        pytest.fail(f"no golden file for {scenario}: run the suite with --update-golden -k python")
+
+    def take(step: str, api, namespace: str, names: list[str], events: bool = True) -> dict:
+        if update:
+            steps[step] = settled_snapshot(api, namespace, names, events)
+        else:
+            assert step in expected, f"golden {scenario} has no step {step}"
+            steps[step] = converge_to(expected[step], api, namespace, names, events, f"{scenario}/{step}")
+        return steps[step]
+
+    yield take
+    if update:
+        write_golden(scenario, steps)
+
+
+def settled_snapshot(api, namespace: str, names: list[str], events: bool) -> dict:
+    """A snapshot that stays the same for SETTLE_SECONDS (events arrive late)."""
+    previous = None
+    deadline = time.monotonic() + SNAPSHOT_TIMEOUT
+    while time.monotonic() < deadline:
+        current = snapshot(api, namespace, names, events)
+        if current == previous:
+            return current
+        previous = current
+        time.sleep(SETTLE_SECONDS)
+    raise AssertionError(f"state of {names} in {namespace} never settled")
+
+
+def converge_to(expected: dict, api, namespace: str, names: list[str], events: bool, what: str) -> dict:
+    last = {}
+
+    def matches():
+        nonlocal last
+        last = snapshot(api, namespace, names, events)
+        return last == expected
+
+    try:
+        wait_for(matches, timeout=SNAPSHOT_TIMEOUT, what=f"snapshot {what} to equal the golden file")
+    except AssertionError:
+        diff = _diff(expected, last)
+        raise AssertionError(f"snapshot {what} differs from the golden file:\n{diff}") from None
+    return last
+
+
+def _diff(expected, actual, path="") -> str:
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        lines = [_diff(expected.get(k), actual.get(k), f"{path}.{k}") for k in sorted(set(expected) | set(actual))]
+        return "\n".join(line for line in lines if line)
+    if expected != actual:
+        return f"{path}: expected {json.dumps(expected)} got {json.dumps(actual)}"
+    return ""
+
+
+def start(controllers, language: str, namespace: str, *args: str) -> Controller:
+    return controllers.start(language, f"--namespace={namespace}", *args)
+
+
+def metric(controller: Controller, name: str) -> float:
+    """The sum of a metric's samples over all its labels."""
+    return sum(value for key, value in controller.metrics().items() if key.split("{")[0] == name)
