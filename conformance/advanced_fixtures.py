@@ -142,8 +142,9 @@ def _diff(expected, actual, path="") -> str:
     return ""
 
 
-def start(controllers, language: str, namespace: str, *args: str) -> Controller:
-    return controllers.start(language, f"--namespace={namespace}", *args)
+def start(controllers, language: str, namespace: str, *args: str, **kwargs) -> Controller:
+    """A controller watching ``namespace`` only, as most scenarios want."""
+    return controllers.start(language, f"--namespace={namespace}", *args, **kwargs)
 
 
 def metric(controller: Controller, name: str) -> float:

@@ -20,7 +20,6 @@ from advanced_fixtures import metric, start
 from controllers import (
     CONTROLLER_NAMESPACE,
     FINALIZER,
-    MANIFESTS,
     REGISTRY,
     create_site,
     get_site,
@@ -388,10 +387,3 @@ def test_in_cluster_configuration(cluster, api, controllers, site_namespace, lan
     create_site(api, site_namespace, "inside")
     wait_ready(api, site_namespace, "inside")
     golden("ready", api, site_namespace, ["inside"])
-
-
-def test_deploy_manifest_passes_server_dry_run(cluster, language, sa_kubeconfig):
-    result = kubectl(cluster, "apply", "--dry-run=server", "-f", str(MANIFESTS / "deploy" / f"{language}.yaml"))
-    assert f"staticsite-controller-{language} created (server dry run)" in result.stdout
-    for sample in (MANIFESTS / "samples").glob("*.yaml"):
-        kubectl(cluster, "apply", "--dry-run=server", "-n", "default", "-f", str(sample))
