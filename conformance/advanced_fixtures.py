@@ -28,9 +28,18 @@ SNAPSHOT_TIMEOUT = 60
 
 # ----- fixtures -----------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def sa_kubeconfig(cluster, api, tmp_path_factory) -> Path:
+def api_and_rbac(cluster) -> None:
     install_api_and_rbac(cluster)
-    return controller_kubeconfig(cluster, api, tmp_path_factory.mktemp("sa") / "controller.kubeconfig")
+
+
+@pytest.fixture
+def sa_kubeconfig(cluster, api, api_and_rbac, tmp_path) -> Path:
+    """The controller's credentials, with a token requested for this test.
+
+    A token per test, not per session: a token lives an hour, and a slow run of
+    the whole suite on a loaded machine lasts longer than that.
+    """
+    return controller_kubeconfig(cluster, api, tmp_path / "controller.kubeconfig")
 
 
 @pytest.fixture

@@ -360,6 +360,12 @@ def test_many_sites_all_ready(api, controllers, site_namespace, language):
         return len(ready) == MANY_SITES or None
 
     wait_for(all_ready, timeout=600, what=f"{MANY_SITES} sites to be Ready")
+    # Concurrent workers add keys to one ConfigMap: none may be lost at scale.
+    registry = client.CoreV1Api(api).read_namespaced_config_map(REGISTRY, site_namespace)
+    assert set(registry.data or {}) == set(names), (
+        f"registry keys differ: missing {sorted(set(names) - set(registry.data or {}))[:5]}, "
+        f"extra {sorted(set(registry.data or {}) - set(names))[:5]}"
+    )
 
 
 def test_in_cluster_configuration(cluster, api, controllers, site_namespace, language, tmp_path, golden):

@@ -28,7 +28,7 @@ def documents(path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-def test_deploy_manifest_passes_server_dry_run(cluster, language, sa_kubeconfig):
+def test_deploy_manifest_passes_server_dry_run(cluster, language, api_and_rbac):
     manifest = MANIFESTS / "deploy" / f"{language}.yaml"
     result = kubectl(cluster, "apply", "--dry-run=server", "-f", str(manifest))
     assert f"staticsite-controller-{language} created (server dry run)" in result.stdout
@@ -36,7 +36,7 @@ def test_deploy_manifest_passes_server_dry_run(cluster, language, sa_kubeconfig)
         kubectl(cluster, "apply", "--dry-run=server", "-n", "default", "-f", str(sample))
 
 
-def test_deploy_pod_admitted_by_pod_security_restricted(cluster, language, sa_kubeconfig):
+def test_deploy_pod_admitted_by_pod_security_restricted(cluster, language, api_and_rbac):
     """The Deployment's pod, created (dry run) in its namespace, which enforces "restricted"."""
     namespace = documents(MANIFESTS / "rbac" / "namespace.yaml")[0]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
