@@ -12,6 +12,8 @@ SHELL := bash
 CLUSTER ?= local
 export CLUSTER
 PYTEST_ARGS ?=
+# Scenarios run this many at a time (pytest-xdist); 0 runs them one by one.
+CONFORMANCE_WORKERS ?= 2
 
 VENV := .venv
 PY := $(CURDIR)/$(VENV)/bin/python
@@ -79,7 +81,7 @@ unit-tools: venv
 	cd tools && $(PY) -m pytest -q tests
 
 conformance: setup ## run the conformance suite and print its report
-	cd conformance && status=0 && $(PY) -m pytest --cluster=$(CLUSTER) $(PYTEST_ARGS) || status=$$?; \
+	cd conformance && status=0 && $(PY) -m pytest --cluster=$(CLUSTER) -n $(CONFORMANCE_WORKERS) $(PYTEST_ARGS) || status=$$?; \
 		cat $(CURDIR)/build/conformance/report.md 2>/dev/null || true; exit $$status
 
 test: unit conformance ## all tests: unit tests, then the conformance suite

@@ -1,18 +1,25 @@
-"""The suite's fixtures and its results plugin.
+"""The suite's fixtures, its results plugin, and how scenarios share the cluster.
 
 ``cluster`` (session): the provider chosen by ``--cluster`` / ``$CLUSTER``,
-started if it was not running and stopped at the end only if this session
-started it. ``api``: an admin client for set-up and assertions.
-``namespace``: a fresh namespace per test, deleted afterwards.
+started (once, before any scenario) if it was not running and stopped at the
+end only if this run started it. ``api``: an admin client for set-up and
+assertions. ``namespace``: a fresh namespace per test, deleted afterwards.
+
+Scenarios run concurrently (pytest-xdist, ``-n``): each works in namespaces of
+its own. A scenario marked ``alone`` (or ``disruptive``) runs while no other
+does: it restarts a cluster component, or uses the one Lease of the
+controller's namespace. Run without ``-n``, everything is sequential, as before.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
+from kubernetes.config import new_client_from_config
 
 from clusterkit.providers import PROVIDERS, get_provider
 from clusterkit.versions import REPO_ROOT
@@ -26,6 +33,7 @@ from results import Result, ResultsRecorder
 pytest_plugins = ["advanced_fixtures", "faultproxy"]
 
 RESULTS_DIR = REPO_ROOT / "build" / "conformance"
+LOCK_DIR = RESULTS_DIR / "locks"
 SUITE_LABEL = {"controller-examples/suite": "conformance"}
 
 
@@ -44,13 +52,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # ----- fixtures ---------------------------------------------------------------
+def _is_worker(config: pytest.Config) -> bool:
+    """True in a pytest-xdist worker; the process that runs the workers (or a plain run) owns the cluster."""
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the cluster before any worker exists, so no two processes race to start it."""
+    config = session.config
+    if _is_worker(config) or config.option.collectonly:
+        return
+    provider = get_provider(config.getoption("--cluster"))
+    config._cluster_started_here = provider.up()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if getattr(config, "_cluster_started_here", False):
+        get_provider(config.getoption("--cluster")).down()
+
+
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest):
-    provider = get_provider(request.config.getoption("--cluster"))
-    started_here = provider.up()
-    yield provider
-    if started_here:
-        provider.down()
+    return get_provider(request.config.getoption("--cluster"))
+
+
+@pytest.fixture(autouse=True)
+def cluster_turn(request: pytest.FixtureRequest):
+    """Shared use of the cluster: many scenarios at once, or one marked ``alone`` by itself.
+
+    A readers-writer lock across the worker processes (fcntl locks on two
+    files): ordinary scenarios hold ``shared`` in shared mode, an ``alone``
+    scenario holds it exclusively. Every scenario passes the ``turnstile``
+    first, so a waiting ``alone`` scenario is not overtaken forever.
+    """
+    alone = request.node.get_closest_marker("alone") or request.node.get_closest_marker("disruptive")
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    # Closing the files releases their locks, however the scenario ends.
+    with open(LOCK_DIR / "turnstile", "a") as turnstile, open(LOCK_DIR / "shared", "a") as shared:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(shared, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        yield
 
 
 @pytest.fixture(params=LANGUAGES)
@@ -64,7 +108,7 @@ def language(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def api(cluster) -> client.ApiClient:
-    return config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    return new_client_from_config(config_file=str(cluster.kubeconfig))
 
 
 @pytest.fixture
@@ -92,28 +136,32 @@ def make_namespace(core: client.CoreV1Api, hint: str) -> str:
 
 # ----- results ----------------------------------------------------------------
 _recorder = ResultsRecorder()
-_identity: dict[str, tuple[str, str, str]] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Name each test as (track, scenario, language) for the results file."""
+    """Name each test as (track, scenario, language) for the results file.
+
+    The name travels with the test's reports (``user_properties``), so it
+    reaches the process that writes the results whichever worker ran the test.
+    """
     for item in items:
         marker = item.get_closest_marker("track")
         track = marker.args[0] if marker else "unknown"
         callspec = getattr(item, "callspec", None)
         language = callspec.params.get("language", "n/a") if callspec else "n/a"
         scenario = item.originalname.removeprefix("test_")
-        _identity[item.nodeid] = (track, scenario, language)
+        item.user_properties.append(("identity", (track, scenario, language)))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    track, scenario, language = _identity.get(report.nodeid, ("unknown", report.nodeid, "n/a"))
+    identity = dict(report.user_properties).get("identity") or ("unknown", report.nodeid, "n/a")
+    track, scenario, language = identity
     result = Result(track, scenario, language, report.outcome, round(report.duration, 2))
     _recorder.record(report.nodeid, result)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if not _recorder.results:
+    if _is_worker(session.config) or not _recorder.results:
         return
     report = _recorder.write(RESULTS_DIR, session.config.getoption("--cluster"))
     session.config._conformance_report = report  # read by pytest_terminal_summary

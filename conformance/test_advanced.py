@@ -259,6 +259,7 @@ def test_sigkill_mid_reconcile_and_mid_delete(api, controllers, site_namespace, 
     golden("half-deleted", api, site_namespace, names[10:], events=False)
 
 
+@pytest.mark.disruptive
 def test_apiserver_restart(cluster, api, controllers, site_namespace, language, golden):
     if not cluster.supports_disruption:
         pytest.skip(f"the {cluster.name} provider cannot restart the API server")
@@ -271,6 +272,7 @@ def test_apiserver_restart(cluster, api, controllers, site_namespace, language, 
     golden("after-restart", api, site_namespace, ["steady"])
 
 
+@pytest.mark.alone("the controllers' Lease is one object for the whole cluster")
 def test_leader_election_one_writer(api, controllers, site_namespace, language):
     args = ("--leader-elect", "--lease-duration=6", "--renew-deadline=4", "--retry-period=1")
     pair = [start(controllers, language, site_namespace, *args) for _ in range(2)]
@@ -295,6 +297,7 @@ def test_leader_election_one_writer(api, controllers, site_namespace, language):
     assert metric(standby, "staticsite_leader") == 1
 
 
+@pytest.mark.alone("the controllers' Lease is one object for the whole cluster")
 def test_sigterm_releases_the_lease(api, controllers, site_namespace, language):
     controller = start(controllers, language, site_namespace, "--leader-elect", "--retry-period=1")
     wait_for(lambda: lease_holder(api) == controller.identity, timeout=60, what="the controller to lead")

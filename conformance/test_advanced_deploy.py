@@ -21,8 +21,6 @@ from programs import environment
 
 pytestmark = pytest.mark.track("advanced")
 
-NAMESPACED_ACCOUNT = "staticsite-controller-namespaced"
-
 
 def documents(path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
@@ -58,18 +56,18 @@ def test_namespaced_rbac_is_enough_and_confines(cluster, api, controllers, site_
     (cluster_role, _) = documents(MANIFESTS / "rbac" / "rbac.yaml")
     assert role["rules"] == cluster_role["rules"], "namespaced/rbac.yaml's rules differ from the ClusterRole's"
 
-    # Its own ServiceAccount, so the cluster-wide binding of the shipped one grants nothing here.
+    # Its own ServiceAccount (one per language: scenarios run concurrently), so
+    # the cluster-wide binding of the shipped one grants nothing here.
     core = client.CoreV1Api(api)
-    account = client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=NAMESPACED_ACCOUNT))
+    account_name = f"staticsite-controller-namespaced-{language}"
+    account = client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=account_name))
     core.create_namespaced_service_account(CONTROLLER_NAMESPACE, account)
     try:
-        binding["subjects"] = [
-            {"kind": "ServiceAccount", "name": NAMESPACED_ACCOUNT, "namespace": CONTROLLER_NAMESPACE}
-        ]
+        binding["subjects"] = [{"kind": "ServiceAccount", "name": account_name, "namespace": CONTROLLER_NAMESPACE}]
         for doc in (role, binding):
             kubectl(cluster, "apply", "-n", site_namespace, "-f", "-", stdin=json.dumps(doc))
         kubeconfig = service_account_kubeconfig(
-            cluster, api, CONTROLLER_NAMESPACE, NAMESPACED_ACCOUNT, tmp_path / "namespaced.kubeconfig"
+            cluster, api, CONTROLLER_NAMESPACE, account_name, tmp_path / "namespaced.kubeconfig"
         )
         start(controllers, language, site_namespace, env=environment(cluster, kubeconfig))
         create_site(api, site_namespace, "confined")
@@ -85,4 +83,4 @@ def test_namespaced_rbac_is_enough_and_confines(cluster, api, controllers, site_
         # Finalize the site while the account still exists (teardown would find it gone).
         assert delete_all_sites(api, site_namespace, timeout=60), "the confined controller did not finalize its site"
     finally:
-        core.delete_namespaced_service_account(NAMESPACED_ACCOUNT, CONTROLLER_NAMESPACE)
+        core.delete_namespaced_service_account(account_name, CONTROLLER_NAMESPACE)
