@@ -98,17 +98,23 @@ duration_us() {
 }
 
 # split_address HOST:PORT: HOST (empty: every interface; [v6] accepted) and PORT, in REPLY as "HOST PORT".
+# HOST becomes part of socat's address, where a comma or a colon would add options: only the characters of
+# an IP address or a host name pass.
 split_address() {
   local host=${1%:*} port=${1##*:}
   [[ $1 == *:* && $port =~ ^[0-9]+$ ]] && ((port <= 65535)) || return 1
   host=${host#[}
   host=${host%]}
+  [[ $host =~ ^[A-Za-z0-9.:-]*$ ]] || return 1
   REPLY="$host $port"
 }
 
 # ----- the endpoints ---------------------------------------------------------------------------------------
 
 # http_serve ADDRESS MODE: socat listening on ADDRESS, running http.sh MODE per connection; its pid in REPLY.
+# At most HTTP_MAX_CONNECTIONS requests are served at once (each is a bash process): a flood of connections
+# waits in the backlog instead of forking the controller out of memory.
+HTTP_MAX_CONNECTIONS=8
 http_serve() {
   local host port listen
   split_address "$1"
@@ -117,7 +123,7 @@ http_serve() {
   if [[ $host == *:* ]]; then listen="TCP6-LISTEN:$port,bind=[$host]"; else listen="TCP4-LISTEN:$port"; fi
   [[ $host == *:* || -z $host ]] || listen+=",bind=$host"
   STATICSITE_STATE=$RUN/state STATICSITE_HTTP=$ADVANCED_DIR/http.sh \
-    socat -T 10 "$listen,reuseaddr,fork,backlog=64" "SYSTEM:exec bash \"\$STATICSITE_HTTP\" $2" &
+    socat -T 10 "$listen,reuseaddr,fork,max-children=$HTTP_MAX_CONNECTIONS,backlog=64" "SYSTEM:exec bash \"\$STATICSITE_HTTP\" $2" &
   REPLY=$!
 }
 

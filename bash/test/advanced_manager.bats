@@ -55,6 +55,13 @@ setup() {
   [ "$status" -ne 0 ]
 }
 
+@test "addresses: a host that would add socat options is refused" {
+  for address in '127.0.0.1,fork:80' 'a,b:80' '[::1],x:80' 'h$(id):80' 'h o:80'; do
+    run split_address "$address"
+    [ "$status" -ne 0 ] || { echo "accepted: $address"; return 1; }
+  done
+}
+
 # request MODE PATH: the answer of http.sh to one GET.
 request() {
   printf 'GET %s HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n' "$2" |
