@@ -14,6 +14,7 @@ import secrets
 import pytest
 from kubernetes import client, config
 
+from clusterkit.local import ClusterError
 from clusterkit.providers import PROVIDERS, get_provider
 from clusterkit.versions import REPO_ROOT
 
@@ -47,7 +48,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest):
     provider = get_provider(request.config.getoption("--cluster"))
-    started_here = provider.up()
+    try:
+        started_here = provider.up()
+    except ClusterError as error:
+        # No cluster means no scenario can run: one line and stop (e.g. kind
+        # without a Docker engine), not the same traceback once per test.
+        pytest.exit(f"error: {error}", returncode=1)
     yield provider
     if started_here:
         provider.down()

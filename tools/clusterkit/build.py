@@ -30,6 +30,8 @@ PACKAGES = {
     "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
     "kubectl": "k8s.io/kubernetes/cmd/kubectl",
     "kwok": "sigs.k8s.io/kwok/cmd/kwok",
+    # The kind provider's CLI: `kind create cluster`, `kind load docker-image`.
+    "kind": "sigs.k8s.io/kind",
 }
 
 PREBUILT_DIR_VARIABLES = ("K8S_BIN_DIR", "KUBEBUILDER_ASSETS")
