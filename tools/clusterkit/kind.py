@@ -30,12 +30,13 @@ import yaml
 
 from .build import ensure_binaries, progress
 from .local import KUBECTL_TIMEOUT_SECONDS, ClusterError, wait_controllers_recovered
-from .versions import REPO_ROOT, pinned
+from .versions import REPO_ROOT, WRAPPER_MODULE, pinned
 
 CLUSTER_NAME = "controller-examples"
 CONTROL_PLANE_NODE = f"{CLUSTER_NAME}-control-plane"
 LANGUAGES = ("bash", "python", "go")
 DEPLOY_MANIFESTS = REPO_ROOT / "shared-manifests" / "deploy"
+CLUSTER_CONFIG = WRAPPER_MODULE / "kind-cluster.yaml"
 # kubeadm's layout inside the node: the kubelet runs every manifest in
 # MANIFEST_DIR as a static pod; PARKING_DIR is outside it.
 MANIFEST_DIR = "/etc/kubernetes/manifests"
@@ -83,6 +84,8 @@ class KindCluster:
 
     name = "kind"
     supports_disruption = True
+    # The controllers' images are in the node: Deployments of shared-manifests/deploy run.
+    loads_controller_images = True
     cluster_name = CLUSTER_NAME
 
     def __init__(self, run_dir: Path) -> None:
@@ -147,6 +150,7 @@ class KindCluster:
                 "--name", self.cluster_name,
                 "--kubeconfig", str(self.kubeconfig),
                 "--image", self.node_image,
+                "--config", str(CLUSTER_CONFIG),
                 "--wait", f"{COMPONENT_TIMEOUT}s",
             ],
             "kind create cluster",

@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -210,6 +211,9 @@ def test_kind_up_creates_the_cluster_from_the_pinned_image_by_digest(fake_tools,
     assert re.fullmatch(r"kindest/node:v[\d.]+@sha256:[0-9a-f]{64}", image), "the node image must be pinned by digest"
     assert create[create.index("--name") + 1] == "controller-examples"
     assert create[create.index("--kubeconfig") + 1] == str(cluster.kubeconfig)
+    config = yaml.safe_load(Path(create[create.index("--config") + 1]).read_text())
+    kubelet = yaml.safe_load(config["nodes"][0]["kubeadmConfigPatches"][0])
+    assert kubelet["kind"] == "KubeletConfiguration" and kubelet["maxPods"] > 200, "room for the 200-site scenario"
 
 
 def test_kind_up_waits_for_ready_nodes_then_builds_and_loads_the_three_controller_images(fake_tools, tmp_path):
