@@ -118,8 +118,13 @@ class KindCluster:
             self._create()
         else:
             self._reuse()
-        self._wait_nodes_ready()
-        self._load_controller_images()
+        try:
+            self._wait_nodes_ready()
+            self._load_controller_images()
+        except ClusterError as error:
+            if created:  # kept for inspection; say how to remove it
+                raise ClusterError(f"{error} (`make cluster-down CLUSTER=kind` deletes the new cluster)") from None
+            raise
         return created
 
     def down(self) -> None:

@@ -117,7 +117,7 @@ def _wait_until(condition, timeout: float = 10) -> None:
 # calls.jsonl; what it answers comes from files in $FAKE_STATE: `clusters`
 # (kind's clusters), `node_image` (what `docker inspect` reports), `parked`
 # (static-pod manifests moved out of the kubelet's directory: their container
-# stops), `no_engine` (`docker info` fails).
+# stops), `no_engine` (`docker info` fails), `build_fails` (`docker build` fails).
 FAKE_TOOL = r"""
 import json, os, sys
 from pathlib import Path
@@ -144,6 +144,8 @@ if tool == "docker":
         print("29.0.0")
     elif args[0] == "inspect":
         print((state / "node_image").read_text().strip())
+    elif args[0] == "build" and (state / "build_fails").exists():
+        sys.exit("failed to solve: golang:1.26: not found")
     elif args[0] == "exec":
         command = args[2:]
         if command[0] == "mv":
@@ -342,3 +344,11 @@ def test_versions_refuse_a_node_image_without_digest():
     with pytest.raises(RuntimeError, match="exactly one"):
         parse_versions(without)
     assert parse_versions(go_mod) == pinned()
+
+
+def test_kind_up_that_fails_after_creating_says_how_to_delete_the_cluster(fake_tools, tmp_path):
+    (fake_tools / "build_fails").write_text("")
+    cluster = KindCluster(tmp_path / "run")
+    with pytest.raises(ClusterError, match=r"golang:1\.26: not found .*`make cluster-down CLUSTER=kind` deletes"):
+        cluster.up()
+    assert cluster.created_marker.is_file(), "down must still know it created the cluster"
