@@ -21,6 +21,7 @@ import pytest
 from kubernetes import client
 from kubernetes.config import new_client_from_config
 
+from clusterkit.local import ClusterError
 from clusterkit.providers import PROVIDERS, get_provider
 from clusterkit.versions import REPO_ROOT
 
@@ -64,7 +65,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if _is_worker(config) or config.option.collectonly:
         return
     provider = get_provider(config.getoption("--cluster"))
-    config._cluster_started_here = provider.up()
+    try:
+        config._cluster_started_here = provider.up()
+    except ClusterError as error:
+        # No cluster means no scenario can run: one line and stop (e.g. kind
+        # without a Docker engine), not the same traceback once per test.
+        pytest.exit(f"error: {error}", returncode=1)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

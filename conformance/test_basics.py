@@ -25,6 +25,11 @@ PAGINATION_PODS = 1500
 # A scheduler that does not exist: pods stay Pending with no node and cost the
 # cluster nothing, which is all a listing test needs.
 NO_SCHEDULER = "none-such-scheduler"
+# A real image, so scheduled pods also run on kind's real kubelet (kwok runs no
+# container and ignores it): kubeadm's pause image of this release, which kind
+# node images preload. `/pause -v` prints its version and exits 0, as an init
+# container must.
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
 
 
 # ----- the expected answer, from the API ------------------------------------------
@@ -56,7 +61,8 @@ def record_of(pod: dict) -> dict:
 # ----- cluster state --------------------------------------------------------------
 def pod(name: str, labels: dict | None = None, containers: int = 1, init: int = 0, scheduled: bool = True):
     def container(prefix: str, index: int) -> client.V1Container:
-        return client.V1Container(name=f"{prefix}{index}", image=f"registry.invalid/{prefix}:{index}")
+        command = ["/pause", "-v"] if prefix == "init" else None
+        return client.V1Container(name=f"{prefix}{index}", image=PAUSE_IMAGE, command=command)
 
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name, labels=labels or {}),

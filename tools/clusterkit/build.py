@@ -1,9 +1,9 @@
-"""Build the `local` cluster's binaries from Go modules, once per version.
+"""Build the clusters' binaries from Go modules, once per version.
 
 Nothing is downloaded but Go modules: the wrapper module ``tools/cluster``
-requires k8s.io/kubernetes, etcd's server and kwok, and ``go build`` compiles
-their ``main`` packages. The binaries land in a cache outside the work tree,
-keyed by the version triple, so every clone and every run on this machine
+requires k8s.io/kubernetes, etcd's server, kwok and kind, and ``go build``
+compiles their ``main`` packages. The binaries land in a cache outside the work
+tree, keyed by the versions, so every clone and every run on this machine
 reuses them. A directory of prebuilt binaries is honoured first:
 ``$K8S_BIN_DIR``, then ``$KUBEBUILDER_ASSETS`` (which has etcd, kube-apiserver
 and kubectl); whatever they lack is built.
@@ -30,6 +30,8 @@ PACKAGES = {
     "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
     "kubectl": "k8s.io/kubernetes/cmd/kubectl",
     "kwok": "sigs.k8s.io/kwok/cmd/kwok",
+    # The kind provider's CLI: `kind create cluster`, `kind load docker-image`.
+    "kind": "sigs.k8s.io/kind",
 }
 
 PREBUILT_DIR_VARIABLES = ("K8S_BIN_DIR", "KUBEBUILDER_ASSETS")

@@ -35,6 +35,8 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 READY_DEADLINE_SECONDS = {"etcd": 60, "kube-apiserver": 120}
 DEFAULT_READY_DEADLINE_SECONDS = 90
 STOP_GRACE_SECONDS = 10
+# Every kubectl call of the providers gives up after this (kubectl's own --request-timeout).
+KUBECTL_TIMEOUT_SECONDS = 30
 # kube-apiserver closes its port at once on SIGTERM, then lingers ~10 s in
 # teardown with nothing left to lose: a restart need not wait for that.
 STOP_GRACE_SECONDS_BY_COMPONENT = {"kube-apiserver": 3}
@@ -224,30 +226,8 @@ class LocalCluster:
         self.stop_component(name)
         self.start_component(name)
         if name == "kube-apiserver":
-            self._wait_controllers_recovered()
-
-    def _wait_controllers_recovered(self) -> None:
-        """After an API server restart, wait until the controller-manager works again.
-
-        A new API server answers /readyz before its RBAC caches are warm; the
-        controllers' first requests are denied and their informers back off
-        for tens of seconds. The probe: a new namespace gets its default
-        ServiceAccount only once the controller-manager watches again.
-        """
-        kube = [str(ensure_binaries(("kubectl",))["kubectl"]), f"--kubeconfig={self.kubeconfig}"]
-        probe = f"clusterkit-probe-{os.getpid()}-{int(time.monotonic() * 1000)}"
-        subprocess.run([*kube, "create", "namespace", probe], check=True, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + DEFAULT_READY_DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            found = subprocess.run([*kube, "get", "serviceaccount", "default", "-n", probe], capture_output=True)
-            if found.returncode == 0:
-                break
-            time.sleep(0.5)
-        else:
-            raise ClusterError(
-                f"kube-controller-manager did not recover after the API server restart: read {self.log_dir}"
-            )
-        subprocess.run([*kube, "delete", "namespace", probe, "--wait=false"], check=True, stdout=subprocess.DEVNULL)
+            kubectl = ensure_binaries(("kubectl",))["kubectl"]
+            wait_controllers_recovered(kubectl, self.kubeconfig, f"read {self.log_dir}")
 
     def status(self) -> list[tuple[str, str, str]]:
         """(component, pid/state, log) rows for `make cluster-status`."""
@@ -442,6 +422,28 @@ class LocalCluster:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+
+
+def wait_controllers_recovered(kubectl: Path, kubeconfig: Path, where_to_look: str) -> None:
+    """After an API server restart, wait until the controller-manager works again.
+
+    A new API server answers /readyz before its RBAC caches are warm; the
+    controllers' first requests are denied and their informers back off
+    for tens of seconds. The probe: a new namespace gets its default
+    ServiceAccount only once the controller-manager watches again.
+    """
+    kube = [str(kubectl), f"--kubeconfig={kubeconfig}", f"--request-timeout={KUBECTL_TIMEOUT_SECONDS}s"]
+    probe = f"clusterkit-probe-{os.getpid()}-{int(time.monotonic() * 1000)}"
+    subprocess.run([*kube, "create", "namespace", probe], check=True, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + DEFAULT_READY_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        found = subprocess.run([*kube, "get", "serviceaccount", "default", "-n", probe], capture_output=True)
+        if found.returncode == 0:
+            break
+        time.sleep(0.5)
+    else:
+        raise ClusterError(f"kube-controller-manager did not recover after the API server restart: {where_to_look}")
+    subprocess.run([*kube, "delete", "namespace", probe, "--wait=false"], check=True, stdout=subprocess.DEVNULL)
 
 
 def _kwok_node(name: str) -> dict:
