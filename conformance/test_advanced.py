@@ -174,7 +174,8 @@ def test_child_conflict_never_overwritten(api, controllers, site_namespace, lang
     golden("recovered", api, site_namespace, ["taken"])
 
 
-def test_invalid_spec_rejected_by_schema(cluster, site_namespace, language):
+def test_invalid_spec_rejected_by_schema(cluster, site_namespace):
+    """The CRD's schema, not a controller, refuses this: checked once, not once per language."""
     bad = site_manifest("bad", replicas=11, content={"../escape": "x"})
     result = kubectl(cluster, "apply", "-n", site_namespace, "-f", "-", stdin=json.dumps(bad), check=False)
     assert result.returncode != 0
