@@ -251,9 +251,9 @@ def is_site_key(key: str) -> bool:
     return _DNS_1123_LABEL.fullmatch(namespace) is not None and is_dns_1123_subdomain(name)
 
 
-def is_registry(obj: Object) -> bool:
-    """The namespace's registry: labelled like a child, named so, and controlled by no site."""
-    return obj["metadata"].get("name") == REGISTRY_NAME and owner_site_key(obj) is None
+def is_registry(kind: str, obj: Object) -> bool:
+    """The namespace's registry: a ConfigMap labelled like a child, named so, and controlled by no site."""
+    return kind == "ConfigMap" and obj["metadata"].get("name") == REGISTRY_NAME and owner_site_key(obj) is None
 
 
 class ChildHandler:
@@ -270,7 +270,7 @@ class ChildHandler:
         self._ignored: set[str] = set()  # objects already logged as ignored
 
     def on_change(self, event_type: str, obj: Object) -> None:
-        if is_registry(obj):
+        if is_registry(self._kind, obj):
             self._enqueue_registry_sites(obj["metadata"]["namespace"], None if event_type == DELETED else obj)
             return
         key = owner_site_key(obj)
