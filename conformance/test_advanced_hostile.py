@@ -64,8 +64,8 @@ def hostile_owner_names(canary: str) -> list[str]:
 def owner(name: str) -> client.V1OwnerReference:
     # A uid of no object: the API server accepts it; the garbage collector deletes the object in time.
     return client.V1OwnerReference(
-        api_version="sites.example.com/v1alpha1", kind="StaticSite", name=name, uid="00000000-0000-0000-0000-0000000000aa",
-        controller=True,
+        api_version="sites.example.com/v1alpha1", kind="StaticSite", name=name, controller=True,
+        uid="00000000-0000-0000-0000-0000000000aa",
     )  # fmt: skip
 
 
