@@ -31,7 +31,11 @@ include "status";
 def FINALIZER: "sites.example.com/registry";
 def REGISTRY: "staticsite-registry";
 
-def line($verb; $arguments): [$verb, ($arguments[] | if type == "string" then . else tojson end)] | join("\t");
+# A plan line. A string argument (lookup targets, an event name, an error message, which may quote an API
+# field) has its control characters blanked, so no value can end the line or add an argument: a line that
+# data could split would be a write that data could forge.
+def line($verb; $arguments):
+  [$verb, ($arguments[] | if type == "string" then gsub("[[:cntrl:]]"; " ") else tojson end)] | join("\t");
 
 def has_finalizer: any((.metadata.finalizers // [])[]; . == FINALIZER);
 def site_url: "http://\(.metadata.name).\(.metadata.namespace).svc.cluster.local";

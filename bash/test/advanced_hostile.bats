@@ -128,3 +128,10 @@ hostile_events() {
   run lookup_targets "secret/x"
   [ "$status" -eq 1 ]
 }
+
+@test "a plan line cannot be split by the data it carries" {
+  run advanced_jq -rn 'include "reconcile"; line("error"; ["a\nfinalizer-add\t{}"]), line("status"; [{m: "x\ny\tz"}])'
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = $'error\ta finalizer-add {}' ]
+  [ "${lines[1]}" = $'status\t{"m":"x\\ny\\tz"}' ]
+}
