@@ -37,7 +37,8 @@ informer_run() {
   INF_DIR=$RUN/cache/$1
   INF_ERR=$RUN/informer.$1.err
   INF_PIDS=()
-  declare -gA INF_OWNERS=() INF_SEEN=() # cache file -> its site key ("-": none); files seen by a list
+  declare -gA INF_OWNERS=() INF_SEEN=() INF_IGNORED=() # cache file -> its site key ("-": none); files seen
+  # by a list; objects ignored (and logged once)
   trap - EXIT
   trap informer_stop TERM INT
   exec {INF_QUEUE}<>"$RUN/queue.fifo"
@@ -150,19 +151,29 @@ informer_watch() {
 }
 
 # informer_consume: read framed records (informer.jq) on stdin into the cache. Returns 2 on a 410 ERROR
-# event, 1 on another ERROR event or a short read.
+# event, 1 on another ERROR event or a short read. Every header word was checked or encoded by informer.jq;
+# the length is checked here too, so a broken stream is an error, never a misread.
 informer_consume() {
   local type version namespace name owner length object
   while IFS=' ' read -r type version namespace name owner length; do
     case $type in
-      ITEM | ADDED | MODIFIED)
+      ITEM | ADDED | MODIFIED | DELETED)
+        [[ $length =~ ^[0-9]+$ ]] || return 1
         IFS= read -r -N "$length" object || return 1
-        informer_store "$INF_DIR/$namespace/$name.json" "$owner"
+        if [[ $type == DELETED ]]; then
+          informer_delete "$INF_DIR/$namespace/$name.json" "$owner"
+        else
+          informer_store "$INF_DIR/$namespace/$name.json" "$owner"
+        fi
         ;;
-      DELETED)
-        IFS= read -r -N "$length" object || return 1
-        informer_delete "$INF_DIR/$namespace/$name.json" "$owner"
+      REGISTRY) # REGISTRY NAMESPACE STATE LENGTH, then the keys that map to their site's URL
+        [[ $name =~ ^[0-9]+$ ]] || return 1
+        object=""
+        if ((name > 0)); then IFS= read -r -N "$name" object || return 1; fi
+        informer_registry_changed "$version" "$namespace" "$object"
+        continue # part of the record before it
         ;;
+      SKIP) log "ignoring an object whose namespace or name is not valid (resourceVersion $version)" ;;
       BOOKMARK) ;;
       LIST) INF_CONTINUE=$namespace ;;
       ERROR) # ERROR CODE MESSAGE...
@@ -173,16 +184,17 @@ informer_consume() {
         ;;
       *) continue ;;
     esac
-    INF_RV=$version
+    [[ $version == - ]] || INF_RV=$version
     ((INF_EVENTS += 1))
   done
   return 0
 }
 
 # informer_store FILE OWNER: put the object (in `object`) in the cache and queue its site, and the site that
-# owned it before if that changed.
+# owned it before if that changed. FILE is built from the namespace and name informer.jq checked.
 informer_store() {
   local file=$1 owner=$2 before=${INF_OWNERS[$1]:--}
+  informer_ignore "$file" "$owner" && owner=-
   [[ -d ${file%/*} ]] || mkdir -p "${file%/*}"
   printf '%s' "$object" >"$file.tmp" && mv -f "$file.tmp" "$file"
   INF_OWNERS[$file]=$owner
@@ -191,10 +203,56 @@ informer_store() {
   [[ $before == - || $before == "$owner" ]] || printf 'add %s\n' "$before" >&"$INF_QUEUE"
 }
 
-# informer_delete FILE [OWNER]: the object is gone: drop it from the cache and queue its site.
+# informer_ignore FILE OWNER: true when OWNER is "!": the object names as its controller a StaticSite that
+# cannot exist, so it is no site's child and queues nothing. Logged once per object, not at every event or
+# list that shows it again.
+informer_ignore() {
+  if [[ $2 != '!' ]]; then
+    unset -v 'INF_IGNORED[$1]'
+    return 1
+  fi
+  if [[ -z ${INF_IGNORED[$1]+x} ]]; then
+    INF_IGNORED[$1]=1
+    local path=${1%.json}
+    log "ignoring ${path#"$RUN/cache/"}: its controller ownerReference names a StaticSite that cannot exist (invalid name)"
+  fi
+  return 0
+}
+
+# informer_delete FILE [OWNER]: the object is gone: drop it from the cache and queue its site (for the
+# registry, the sites of its namespace).
 informer_delete() {
-  local owner=${INF_OWNERS[$1]:-${2:--}}
+  local owner=${INF_OWNERS[$1]:-${2:--}} namespace
+  [[ $owner == '!' ]] && owner=-
   rm -f "$1"
-  unset -v 'INF_OWNERS[$1]'
+  unset -v 'INF_OWNERS[$1]' 'INF_IGNORED[$1]'
   [[ $owner == - ]] || printf 'add %s\n' "$owner" >&"$INF_QUEUE"
+  if [[ $INF_RESOURCE == configmaps && $owner == - && ${1##*/} == "$REGISTRY_NAME.json" ]]; then
+    namespace=${1%/*}
+    informer_registry_changed "${namespace##*/}" gone ""
+  fi
+}
+
+# informer_registry_changed NAMESPACE STATE KEYS: the registry of NAMESPACE was written or deleted (STATE
+# gone). Its keys must be exactly the namespace's sites (SPEC.md), so queue every site whose key is missing
+# or wrong (not in KEYS, the keys that map to their site's URL), or every site when the registry may hold a
+# key of no site (STATE other, or a key whose site the cache does not have): their reconciles repair it.
+# Only sites whose name is a Service name hold a key. Queueing only those sites, not the whole namespace at
+# every change, keeps a namespace of N new sites at N reconciles, not N * N (each key added is a change).
+informer_registry_changed() {
+  local namespace=$1 state=$2 sites=$RUN/cache/staticsites/$1 name
+  local -a keys=() names=()
+  local -A good=()
+  IFS=' ' read -r -a keys <<<"$3"
+  for name in "${keys[@]}"; do
+    good[$name]=1
+    [[ -e $sites/$name.json ]] || state=other
+  done
+  names=("$sites"/*.json)
+  [[ -e ${names[0]} ]] || return 0
+  names=("${names[@]##*/}")
+  for name in "${names[@]%.json}"; do
+    [[ ${#name} -le 63 && $name =~ ^[a-z]([-a-z0-9]*[a-z0-9])?$ ]] || continue
+    if [[ $state != only || -z ${good[$name]+x} ]]; then printf 'add %s/%s\n' "$namespace" "$name" >&"$INF_QUEUE"; fi
+  done
 }

@@ -7,8 +7,9 @@
 #   registry-remove PATCH     {"data": {"NAME": null}} on the registry (missing registry or key: fine)
 #   finalizer-remove PATCH    merge patch of the site, carrying its resourceVersion
 #   registry-add PATCH OBJECT create|patch
-#                             the site's key in the registry: PATCH {"data": {"NAME": URL}} when the cache has
-#                             the registry, else create it as OBJECT (whichever fails, the other is tried)
+#                             the site's key in the registry: PATCH {"data": {"NAME": URL, "STRAY": null, ...}}
+#                             when the cache has the registry, else create it as OBJECT (whichever fails, the
+#                             other is tried)
 #   lookup TARGETS            children absent from the cache or different there, e.g. "service/hello": GET
 #                             them, then plan "children" with what the GET returned
 #   apply LIST EVENT-NAME     server-side apply of the missing or drifted children, and last the Synced
@@ -21,7 +22,8 @@
 # No line at all: a no-op reconcile, which writes nothing. The input object:
 #   {phase: "main"|"children"|"status", site, configmap, deployment, service, registry (cached objects or
 #    null), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what the apply
-#    returned], hash, now, event_suffix (for event names), identity}
+#    returned], hash, now, event_suffix (for event names), identity, sites: [the names of the namespace's
+#    cached sites]}
 
 include "children";
 include "status";
@@ -29,7 +31,11 @@ include "status";
 def FINALIZER: "sites.example.com/registry";
 def REGISTRY: "staticsite-registry";
 
-def line($verb; $arguments): [$verb, ($arguments[] | if type == "string" then . else tojson end)] | join("\t");
+# A plan line. A string argument (lookup targets, an event name, an error message, which may quote an API
+# field) has its control characters blanked, so no value can end the line or add an argument: a line that
+# data could split would be a write that data could forge.
+def line($verb; $arguments):
+  [$verb, ($arguments[] | if type == "string" then gsub("[[:cntrl:]]"; " ") else tojson end)] | join("\t");
 
 def has_finalizer: any((.metadata.finalizers // [])[]; . == FINALIZER);
 def site_url: "http://\(.metadata.name).\(.metadata.namespace).svc.cluster.local";
@@ -139,6 +145,16 @@ def status_step($in):
      | if . != null and controlled_by($site.metadata.uid) then . else null end) as $deployment
   | status_lines($in; rollout_condition($deployment; site_replicas); ready_replicas($deployment));
 
+# Step 5's other half: the registry's keys are exactly the namespace's sites (SPEC.md), so a key is stray
+# when no cached site has its name, or when its name cannot be a site's key (no site with a name that is not
+# a Service name ever gets one). A key whose site is being deleted is not stray: its finalizer removes it.
+# A site created a moment ago is in the cache before its reconcile adds its key (the informer caches a site,
+# then queues it), so a key of a live site is never taken for a stray by this process; a key written by
+# another process from a fresher cache may be, until that site's own event here adds it back.
+def stray_keys($in):
+  (($in.sites // []) | map({(.): true}) | add // {}) as $sites
+  | [($in.registry.data // {}) | keys[] | select((valid_service_name | not) or $sites[.] != true)];
+
 # Steps 2 to 5, then 6 to 8 when every child is in the cache (else a lookup first).
 def main_step($in):
   if .metadata.deletionTimestamp != null then
@@ -165,24 +181,25 @@ def main_step($in):
       | $status[], (if ($status | length) > 0 then line("event"; [event($in; "Warning"; "InvalidSpec"; $message)])
                     else empty end)
     else
-      (if $in.registry == null or $in.registry.data[.metadata.name] != site_url then
-        line("registry-add"; [
-          {data: {(.metadata.name): site_url}},
-          {
-            apiVersion: "v1",
-            kind: "ConfigMap",
-            metadata: {
-              name: REGISTRY,
-              namespace: .metadata.namespace,
-              labels: {"app.kubernetes.io/name": "staticsite", "app.kubernetes.io/managed-by": MANAGER}
-            },
-            data: {(.metadata.name): site_url}
-          },
-          (if $in.registry == null then "create" else "patch" end)
-        ])
-      else
-        empty
-      end),
+      (stray_keys($in) as $stray
+       | if $in.registry == null or $in.registry.data[.metadata.name] != site_url or ($stray | length) > 0 then
+           line("registry-add"; [
+             {data: ({(.metadata.name): site_url} + ($stray | map({(.): null}) | add // {}))},
+             {
+               apiVersion: "v1",
+               kind: "ConfigMap",
+               metadata: {
+                 name: REGISTRY,
+                 namespace: .metadata.namespace,
+                 labels: {"app.kubernetes.io/name": "staticsite", "app.kubernetes.io/managed-by": MANAGER}
+               },
+               data: {(.metadata.name): site_url}
+             },
+             (if $in.registry == null then "create" else "patch" end)
+           ])
+         else
+           empty
+         end),
       # 6. Children absent from the cache, or cached but different, are looked up live first.
       ([child_pairs($in)[] | select(.desired as $desired | .actual | up_to_date($desired) | not)
         | .desired | lookup_target] | join(" ")) as $targets

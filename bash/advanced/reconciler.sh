@@ -11,11 +11,23 @@
 
 SITES_RESOURCE=staticsites.sites.example.com
 REGISTRY_NAME=staticsite-registry
+# A site key, NAMESPACE/NAME, before it becomes a cache path or a `-n` argument: a DNS-1123 label, then a
+# DNS-1123 subdomain's characters (informer.jq checks names exactly; this is the last gate).
+SITE_KEY_PATTERN='^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$'
+# What the lookup may ask kubectl for (children.jq's lookup_target of a checked site name).
+LOOKUP_TARGET_PATTERN='^(configmap|deployment[.]apps|service)/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$'
+# The content hash memo, "UID GENERATION HASH", before it goes into a planner request.
+MEMO_PATTERN='^[-.0-9A-Za-z_]+ [0-9]+ [0-9a-f]{64}$'
 
 # reconcile KEY: reconcile the site KEY (NS/NAME). Runs in a subshell of a worker; WORKDIR is the worker's
-# scratch directory. Returns 1 when the key must be retried.
+# scratch directory. Returns 1 when the key must be retried; a key that is no site key is logged and
+# dropped (retrying cannot make it one).
 reconcile() {
   local key=$1
+  if [[ ! $key =~ $SITE_KEY_PATTERN ]]; then
+    log "ignoring the queue key ${key@Q}: not NAMESPACE/NAME"
+    return 0
+  fi
   local namespace=${key%%/*} name=${key#*/}
   local site=$RUN/cache/staticsites/$namespace/$name.json
   [[ -f $site ]] || return 0 # 1. gone: its finalizer already cleaned up
@@ -73,11 +85,23 @@ cached() {
   [[ -f $REPLY ]] || REPLY=/dev/null
 }
 
+# cached_site_names: the names of the sites of the namespace in the cache, a JSON array, in REPLY (the
+# registry's keys must be exactly those; reconcile.jq removes the others). The cache's file names are DNS-1123
+# subdomains: informer.jq checks a name before it becomes a path.
+cached_site_names() {
+  local -a names=("$RUN/cache/staticsites/$namespace"/*.json)
+  REPLY="[]"
+  [[ -e ${names[0]} ]] || return 0
+  names=("${names[@]##*/}")
+  printf -v REPLY '"%s",' "${names[@]%.json}"
+  REPLY="[${REPLY%,}]"
+}
+
 # reconcile_plan PHASE OUT [LIVE_FILE LOOKED_UP [APPLIED_FILE]]: ask the planner (reconcile.jq) for the
 # plan of PHASE; the plan lines go to the file OUT. For phase main, `hash` is set to the content hash.
 reconcile_plan() {
   local phase=$1 out=$2 request site_json configmap deployment service registry live applied suffix memo=""
-  local memo_file=$RUN/hash/$namespace/$name header id id_read length text attempt part
+  local memo_file=$RUN/hash/$namespace/$name header id id_read length text attempt part sites
   cached configmaps "$name-content" && json_file "$REPLY" && configmap=$REPLY
   cached deployments "$name" && json_file "$REPLY" && deployment=$REPLY
   cached services "$name" && json_file "$REPLY" && service=$REPLY
@@ -85,17 +109,21 @@ reconcile_plan() {
   json_file "$site" && site_json=$REPLY
   documents_file "${3:-}" && live=$REPLY
   documents_file "${5:-}" && applied=$REPLY
+  cached_site_names && sites=$REPLY
   printf -v suffix '%x' $((${EPOCHREALTIME/./} * 1000)) # event names: the time in nanoseconds, in hex
   for attempt in 1 2; do
     [[ $phase == main && -f $memo_file ]] && IFS= read -r memo <"$memo_file"
+    [[ $memo =~ $MEMO_PATTERN ]] || memo=""
     id="$BASHPID.$attempt.$phase"
-    # The cached objects go in as they are (compact JSON); the strings are safe (names, hex, a time).
+    # The cached objects go in as they are (compact JSON); the strings are checked words (names, checked
+    # lookup targets, hex, a time), never free text.
     printf -v request '{"id":"%s","phase":"%s","site":%s,"configmap":%s,"deployment":%s,"service":%s,' \
       "$id" "$phase" "$site_json" "$configmap" "$deployment" "$service"
     printf -v part '"registry":%s,"live":%s,"applied":%s,"looked_up":"%s","hash":"%s","memo":"%s",' \
       "$registry" "$live" "$applied" "${4:-}" "$hash" "$memo"
     request+=$part
-    printf -v part '"now":"%s","event_suffix":"%s","identity":%s}' "$now" "$suffix" "$IDENTITY_JSON"
+    printf -v part '"now":"%s","event_suffix":"%s","identity":%s,"sites":%s}' "$now" "$suffix" "$IDENTITY_JSON" \
+      "$sites"
     request+=$part
     printf '%s\n' "$request" >&"$PLANNER_IN" || return 1
     # The answer: PLAN ID LENGTH, then LENGTH bytes; an answer to another request (of a reconcile that
@@ -171,8 +199,8 @@ reconcile_execute() {
         registry_add "$first" "$second" "$third" || failed "adding the registry key" || return 1
         ;;
       lookup) # 6. children absent from the cache (or different there): are they there, whose, and how?
-        # shellcheck disable=SC2086 # the targets are words: configmap/NAME deployment.apps/NAME ...
-        kube get $first -n "$namespace" -o json --ignore-not-found >"$WORKDIR/live" ||
+        lookup_targets "$first" || return 1
+        kube get "${REPLY_TARGETS[@]}" -n "$namespace" -o json --ignore-not-found >"$WORKDIR/live" ||
           failed "looking up the children" || return 1
         reconcile_plan children "$WORKDIR/plan.children" "$WORKDIR/live" "$first" || return 1
         reconcile_execute "$WORKDIR/plan.children" "$WORKDIR/live" "$first" || return 1
@@ -203,6 +231,20 @@ reconcile_execute() {
     esac
   done
   exec {plan}<&-
+}
+
+# lookup_targets "configmap/NAME deployment.apps/NAME ...": the targets as separate arguments, each checked,
+# in REPLY_TARGETS (an array, never an unquoted expansion: no word splitting or globbing of names).
+lookup_targets() {
+  local target
+  IFS=' ' read -r -a REPLY_TARGETS <<<"$1"
+  for target in "${REPLY_TARGETS[@]}"; do
+    if [[ ! $target =~ $LOOKUP_TARGET_PATTERN ]]; then
+      log "reconcile $key: refusing to look up ${target@Q}"
+      return 1
+    fi
+  done
+  ((${#REPLY_TARGETS[@]} > 0))
 }
 
 # only_event_failed EVENT_NAME: every error kubectl reported is about the event (which is only logged).

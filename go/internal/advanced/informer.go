@@ -2,10 +2,13 @@ package advanced
 
 import (
 	"context"
+	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -13,6 +16,7 @@ import (
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 )
 
 // Informers: a local, always up-to-date copy of the objects the controller
@@ -36,7 +40,16 @@ import (
 //     factory (the label selector keeps the cache small: only the
 //     controller's own objects): every change enqueues the site that
 //     controls the object, so deleting or editing a child gets it repaired,
-//     and a Deployment's status changes update the site's status.
+//     and a Deployment's status changes update the site's status. A change
+//     of a namespace's registry ConfigMap (labelled, owned by no site)
+//     enqueues the sites whose key it lacks (registry.go), so a registry
+//     deleted or edited by hand is repaired at once.
+//
+// Every field of an object is data: anyone who can write a labelled
+// ConfigMap can give it an ownerReference with any name (the API server
+// checks only that it is not empty). A name no StaticSite can have (not a
+// DNS-1123 subdomain) is no site's key: the object is ignored, with one log
+// line, not one per event.
 
 // ResyncPeriod is how often the sites informer hands every cached site to
 // its handlers again: a safety net of a level-based controller, not the
@@ -84,7 +97,7 @@ func NewInformers(kube kubernetes.Interface, dyn dynamic.Interface, namespace st
 		Services:    services.Lister(),
 	}
 
-	if err := i.handle(siteInformer.Informer(), func(obj any) {
+	if err := i.handle(siteInformer.Informer(), func(obj any, _ bool) {
 		// DeletionHandlingMetaNamespaceKeyFunc also reads the key of a
 		// tombstone (DeletedFinalStateUnknown: a delete the watch missed).
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
@@ -93,38 +106,102 @@ func NewInformers(kube kubernetes.Interface, dyn dynamic.Interface, namespace st
 	}); err != nil {
 		return nil, err
 	}
-	enqueueOwner := func(obj any) {
-		if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = tombstone.Obj
-		}
-		child, err := meta.Accessor(obj)
-		if err != nil {
-			return
-		}
-		if key := ownerSiteKey(child); key != "" { // "" e.g. for the registry: labelled, owned by no site
-			enqueue(key)
-		}
-	}
-	for _, informer := range []cache.SharedIndexInformer{configMaps.Informer(), deployments.Informer(), services.Informer()} {
-		if err := i.handle(informer, enqueueOwner); err != nil {
+	for kind, informer := range map[string]cache.SharedIndexInformer{
+		"ConfigMap": configMaps.Informer(), "Deployment": deployments.Informer(), "Service": services.Informer(),
+	} {
+		handler := newChildHandler(kind, enqueue, i.Caches.Sites)
+		if err := i.handle(informer, handler.onChange); err != nil {
 			return nil, err
 		}
 	}
 	return i, nil
 }
 
-// handle calls onChange for every add, update and delete.
-func (i *Informers) handle(informer cache.SharedIndexInformer, onChange func(obj any)) error {
+// handle calls onChange for every add, update and delete (deleted tells
+// which).
+func (i *Informers) handle(informer cache.SharedIndexInformer, onChange func(obj any, deleted bool)) error {
 	registration, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    onChange,
-		UpdateFunc: func(_, obj any) { onChange(obj) },
-		DeleteFunc: onChange,
+		AddFunc:    func(obj any) { onChange(obj, false) },
+		UpdateFunc: func(_, obj any) { onChange(obj, false) },
+		DeleteFunc: func(obj any) { onChange(obj, true) },
 	})
 	if err != nil {
 		return err
 	}
 	i.synced = append(i.synced, registration.HasSynced)
 	return nil
+}
+
+// childHandler is what a change of a labelled ConfigMap, Deployment or
+// Service enqueues: the site that controls a child, or, for the registry,
+// the sites whose key it lacks. An informer calls a handler from one
+// goroutine, so its state needs no lock.
+type childHandler struct {
+	kind    string
+	enqueue func(key string)
+	sites   cache.GenericLister
+	ignored map[string]bool // objects already logged as ignored
+}
+
+func newChildHandler(kind string, enqueue func(key string), sites cache.GenericLister) *childHandler {
+	return &childHandler{kind: kind, enqueue: enqueue, sites: sites, ignored: map[string]bool{}}
+}
+
+func (h *childHandler) onChange(obj any, deleted bool) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	child, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	objectKey := child.GetNamespace() + "/" + child.GetName()
+	key := ownerSiteKey(child)
+	switch {
+	case key == "" && h.kind == "ConfigMap" && child.GetName() == RegistryName:
+		var registry *corev1.ConfigMap
+		if !deleted {
+			registry, _ = obj.(*corev1.ConfigMap)
+		}
+		namespace := child.GetNamespace()
+		for _, name := range sitesToRepair(registry, namespace, cachedSiteNames(h.sites, namespace)) {
+			h.enqueue(namespace + "/" + name)
+		}
+	case key != "" && !isSiteKey(key):
+		h.ignore(objectKey, key, deleted)
+	default:
+		delete(h.ignored, objectKey)
+		if key != "" {
+			h.enqueue(key)
+		}
+	}
+}
+
+// ignore: the object's controller is a "StaticSite" no one can create, so
+// it is no site's child. Logged once per object.
+func (h *childHandler) ignore(objectKey, ownerKey string, deleted bool) {
+	if deleted {
+		delete(h.ignored, objectKey)
+		return
+	}
+	if h.ignored[objectKey] {
+		return
+	}
+	h.ignored[objectKey] = true
+	_, owner, _ := strings.Cut(ownerKey, "/")
+	if len(owner) > 300 {
+		owner = owner[:300]
+	}
+	// klog quotes the values (%q), so any name stays on one line.
+	klog.InfoS("Ignoring an object: its controller ownerReference names a StaticSite that cannot exist (not a DNS-1123 subdomain)",
+		"kind", h.kind, "object", objectKey, "owner", owner)
+}
+
+// isSiteKey tells whether key is NAMESPACE/NAME with names the API server
+// allows (a namespace: a DNS-1123 label; a StaticSite: a DNS-1123 subdomain).
+func isSiteKey(key string) bool {
+	namespace, name, ok := strings.Cut(key, "/")
+	return ok && len(validation.IsDNS1123Label(namespace)) == 0 && len(validation.IsDNS1123Subdomain(name)) == 0
 }
 
 // Start starts every informer; they run until ctx is done.

@@ -56,8 +56,12 @@ func TestInformerHandlersEnqueueSiteKeys(t *testing.T) {
 	}
 
 	labels := map[string]string{ManagedByLabel: ManagerName}
-	// The registry is labelled but controlled by no site: no key.
-	registry := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: RegistryName, Namespace: "ns", Labels: labels}}
+	// The registry is labelled but controlled by no site: an exact one (the
+	// site's key, nothing else) enqueues nothing.
+	registry := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: RegistryName, Namespace: "ns", Labels: labels},
+		Data:       map[string]string{"web": siteURL("ns", "web")},
+	}
 	if _, err := kube.CoreV1().ConfigMaps("ns").Create(ctx, registry, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

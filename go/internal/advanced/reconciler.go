@@ -183,12 +183,16 @@ func (r *Reconciler) patchFinalizers(ctx context.Context, site *StaticSite, fina
 
 // ----- step 5: the registry -----------------------------------------------
 
+// ensureRegistryEntry: the site's key, and no stray key (the registry's keys
+// are exactly the namespace's sites).
 func (r *Reconciler) ensureRegistryEntry(ctx context.Context, site *StaticSite) error {
 	url := siteURL(site.Namespace, site.Name)
-	if hasRegistryEntry(r.Caches.ConfigMaps, site.Namespace, site.Name, url) {
+	registry := cachedRegistry(r.Caches.ConfigMaps, site.Namespace)
+	stray := strayRegistryKeys(registry, cachedSiteNames(r.Caches.Sites, site.Namespace))
+	if len(stray) == 0 && registry != nil && registry.Data[site.Name] == url {
 		return nil
 	}
-	return addRegistryEntry(ctx, r.Kube.CoreV1(), site.Namespace, site.Name, url)
+	return addRegistryEntry(ctx, r.Kube.CoreV1(), site.Namespace, site.Name, url, stray)
 }
 
 // ----- steps 6 and 7: the children ----------------------------------------

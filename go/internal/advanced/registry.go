@@ -3,13 +3,17 @@ package advanced
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 )
 
 // The registry: one ConfigMap per namespace listing its sites (NAME: URL),
@@ -25,21 +29,106 @@ import (
 // ({"data": {NAME: URL}}) or removed ({"data": {NAME: null}}) with a JSON
 // merge patch, which the API server applies to the current object, so
 // concurrent patches of different keys never overwrite each other.
+//
+// The registry is exact: its keys are the namespace's sites, no more, no
+// less. Someone may delete it or edit it by hand, so the controller watches
+// it (informer.go): a change enqueues the sites whose key is missing or
+// wrong (sitesToRepair), and each reconcile adds its site's key and removes
+// stray keys (strayRegistryKeys) in one merge patch.
 
 // RegistryName is the registry ConfigMap's name in every namespace with sites.
 const RegistryName = "staticsite-registry"
 
-// hasRegistryEntry tells whether the cached registry already maps name to
-// url. The registry is labelled managed-by, so the ConfigMap informer has it.
-func hasRegistryEntry(configMaps corelisters.ConfigMapLister, namespace, name, url string) bool {
+// cachedRegistry is the namespace's registry from the ConfigMap cache (it is
+// labelled managed-by, so cached), or nil.
+func cachedRegistry(configMaps corelisters.ConfigMapLister, namespace string) *corev1.ConfigMap {
 	registry, err := configMaps.ConfigMaps(namespace).Get(RegistryName)
-	return err == nil && registry.Data[name] == url
+	if err != nil {
+		return nil
+	}
+	return registry
 }
 
-// addRegistryEntry adds or corrects the site's key, creating the registry
-// when the namespace has none yet.
-func addRegistryEntry(ctx context.Context, configMaps corev1client.ConfigMapsGetter, namespace, name, url string) error {
-	err := patchRegistry(ctx, configMaps, namespace, map[string]any{name: url})
+// cachedSiteNames are the names of the namespace's sites in the site cache.
+func cachedSiteNames(sites cache.GenericLister, namespace string) []string {
+	objects, err := sites.ByNamespace(namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(objects))
+	for _, obj := range objects {
+		if accessor, err := meta.Accessor(obj); err == nil {
+			names = append(names, accessor.GetName())
+		}
+	}
+	return names
+}
+
+// strayRegistryKeys are the registry's keys that no site holds: no cached
+// site has that name, or no site's key can have it (a site whose name is no
+// Service name stops at InvalidSpec and never gets a key). A key whose site
+// is being deleted is not stray: its finalizer removes it. A site created a
+// moment ago is cached before its reconcile adds its key (the informer
+// caches a site, then enqueues it), so this process never takes a live
+// site's key for a stray; a key written by another process from a fresher
+// cache may be, until that site's own event here adds it back.
+func strayRegistryKeys(registry *corev1.ConfigMap, siteNames []string) []string {
+	if registry == nil {
+		return nil
+	}
+	sites := make(map[string]bool, len(siteNames))
+	for _, name := range siteNames {
+		sites[name] = true
+	}
+	var stray []string
+	for key := range registry.Data {
+		if !sites[key] || !isServiceName(key) {
+			stray = append(stray, key)
+		}
+	}
+	slices.Sort(stray)
+	return stray
+}
+
+// sitesToRepair are the sites to reconcile after the registry (nil:
+// deleted) changed: those whose key is missing or wrong, or all of them when
+// it may hold a stray key. Only sites with a Service name hold a key.
+// Enqueueing every site at every change would make a namespace of N new
+// sites cost N*N reconciles: each key a reconcile adds is a change.
+func sitesToRepair(registry *corev1.ConfigMap, namespace string, siteNames []string) []string {
+	names := slices.DeleteFunc(slices.Clone(siteNames), func(name string) bool { return !isServiceName(name) })
+	if registry == nil {
+		return names
+	}
+	good := map[string]bool{}
+	for key, value := range registry.Data {
+		if isServiceName(key) && value == siteURL(namespace, key) {
+			good[key] = true
+		}
+	}
+	holders := make(map[string]bool, len(names))
+	for _, name := range names {
+		holders[name] = true
+	}
+	all := len(good) < len(registry.Data)
+	for key := range good {
+		all = all || !holders[key]
+	}
+	if all {
+		return names
+	}
+	return slices.DeleteFunc(names, func(name string) bool { return good[name] })
+}
+
+// addRegistryEntry adds or corrects the site's key, and removes the stray
+// keys, in one merge patch; it creates the registry when the namespace has
+// none yet.
+func addRegistryEntry(ctx context.Context, configMaps corev1client.ConfigMapsGetter, namespace, name, url string, stray []string) error {
+	data := map[string]any{name: url}
+	for _, key := range stray {
+		data[key] = nil
+	}
+	err := patchRegistry(ctx, configMaps, namespace, data)
 	if !apierrors.IsNotFound(err) {
 		return err
 	}

@@ -169,3 +169,6 @@ class FakeCache:
         if obj is None or (self._managed_only and MANAGED_BY_LABEL not in obj["metadata"].get("labels", {})):
             return None
         return obj
+
+    def list_keys(self) -> list[str]:
+        return [f"{namespace}/{name}" for kind, namespace, name in self._cluster.objects if kind == self._kind]

@@ -4,10 +4,10 @@ import json
 import threading
 import time
 
-from kubernetes.informer import ADDED
+from kubernetes.informer import ADDED, DELETED, MODIFIED
 from kubernetes.watch import Watch
 
-from controller_examples.advanced.informer import Informer, ListWatch, enqueue_owner, enqueue_site
+from controller_examples.advanced.informer import ChildHandler, Informer, ListWatch, enqueue_site
 
 
 def config_map(name, version):
@@ -128,13 +128,59 @@ def site_owner(name, kind="StaticSite"):
     }
 
 
+class KeysCache:
+    """A site cache with these keys."""
+
+    def __init__(self, *keys):
+        self.keys = list(keys)
+
+    def get_by_key(self, key):
+        return {"metadata": {}} if key in self.keys else None
+
+    def list_keys(self):
+        return list(self.keys)
+
+
 def test_handlers_enqueue_the_site_or_the_site_controlling_a_child():
     keys = []
     child = {"metadata": {"name": "web-content", "namespace": "demo", "ownerReferences": [site_owner("web")]}}
-    registry = {"metadata": {"name": "staticsite-registry", "namespace": "demo"}}
+    orphan = {"metadata": {"name": "lonely", "namespace": "demo"}}
+    handler = ChildHandler("ConfigMap", keys.append, KeysCache())
 
     enqueue_site(keys.append, {"metadata": {"name": "web", "namespace": "demo"}})
-    enqueue_owner(keys.append, child)
-    enqueue_owner(keys.append, registry)
+    handler.on_change(ADDED, child)
+    handler.on_change(ADDED, orphan)
 
     assert keys == ["demo/web", "demo/web"]
+
+
+def registry(data):
+    return {"metadata": {"name": "staticsite-registry", "namespace": "demo"}, "data": data}
+
+
+def url(name):
+    return f"http://{name}.demo.svc.cluster.local"
+
+
+def test_a_registry_change_enqueues_the_sites_whose_key_is_missing_or_wrong():
+    keys = []
+    handler = ChildHandler("ConfigMap", keys.append, KeysCache("demo/a", "demo/b", "demo/1st", "other/c"))
+
+    handler.on_change(ADDED, registry({"a": url("a"), "b": url("b")}))
+    assert keys == []  # exact: nothing to do (1st is no Service name: it never holds a key)
+    handler.on_change(MODIFIED, registry({"a": url("a")}))
+    assert keys == ["demo/b"]
+
+
+def test_a_stray_key_or_a_deleted_registry_enqueues_every_site_of_the_namespace():
+    keys = []
+    handler = ChildHandler("ConfigMap", keys.append, KeysCache("demo/a", "demo/b", "other/c"))
+
+    handler.on_change(MODIFIED, registry({"a": url("a"), "b": url("b"), "gone": url("gone")}))
+    assert sorted(keys) == ["demo/a", "demo/b"]
+    keys.clear()
+    handler.on_change(MODIFIED, registry({"a": url("a"), "b": "http://elsewhere"}))
+    assert sorted(keys) == ["demo/a", "demo/b"]
+    keys.clear()
+    handler.on_change(DELETED, registry({"a": url("a"), "b": url("b")}))
+    assert sorted(keys) == ["demo/a", "demo/b"]

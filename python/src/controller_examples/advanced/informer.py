@@ -11,7 +11,13 @@ The controller runs four informers:
 - ConfigMaps, Deployments and Services labelled `app.kubernetes.io/managed-by=staticsite-controller` (the
   label selector keeps the cache small: only the controller's own objects): every change enqueues the
   site that controls the object, so deleting or editing a child gets it repaired, and a Deployment's
-  status changes update the site's status.
+  status changes update the site's status. A change of a namespace's registry ConfigMap (labelled, owned
+  by no site) enqueues the sites whose key it lacks (registry.py), so a registry deleted or edited by hand
+  is repaired at once.
+
+Every field of an object is data: anyone who can write a labelled ConfigMap can give it an ownerReference
+with any name (the API server checks only that it is not empty). A name no StaticSite can have (not a
+DNS-1123 subdomain) is no site's key: the object is ignored, with one log line, not one per event.
 
 We use the official client's `kubernetes.informer.SharedInformer` (list+watch, cache, resume, 410 → list
 again, event handlers) and add only what it lacks for this controller:
@@ -32,6 +38,7 @@ way every site is enqueued again, the safety net of a level-based controller.
 import functools
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,7 +52,8 @@ from kubernetes.informer import ADDED, DELETED, ERROR, MODIFIED, SharedInformer
 
 from controller_examples.advanced.api import decode, explain
 from controller_examples.advanced.children import CHILD_KINDS, MANAGED_SELECTOR, owner_site_key
-from controller_examples.advanced.site import GROUP, PLURAL, VERSION, object_key
+from controller_examples.advanced.registry import REGISTRY_NAME, cached_site_names, sites_to_repair
+from controller_examples.advanced.site import GROUP, PLURAL, VERSION, object_key, site_key
 
 RESYNC_PERIOD_SECONDS = 600
 PAGE_SIZE = 500
@@ -53,6 +61,10 @@ LIST_TIMEOUT_SECONDS = 60
 # A watch that ends within this time of opening counts as failed, and the next one waits.
 HEALTHY_WATCH_SECONDS = 1.0
 WATCH_BACKOFF_SECONDS = (0.8, 30.0)  # first pause, longest pause (client-go's reflector uses the same)
+# What the API server allows as a StaticSite's name (and a namespace's, a label): an owner's name is
+# checked against it before it becomes a key.
+_DNS_1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +75,8 @@ class Cache(Protocol):
     """The read side of an informer, all the reconciler needs (the official `ObjectCache` is one)."""
 
     def get_by_key(self, key: str) -> Object | None: ...
+
+    def list_keys(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -213,27 +227,74 @@ def build_informers(api_client: client.ApiClient, namespace: str | None, enqueue
     """The four informers (of one namespace, or all when None), with handlers that enqueue site keys."""
     calls = _list_calls(api_client, namespace)
     sites = Informer("staticsites", calls["StaticSite"], resync=RESYNC_PERIOD_SECONDS)
-    _on_every_change(sites, functools.partial(enqueue_site, enqueue))
-    children = {kind: Informer(f"{kind.lower()}s", calls[kind], MANAGED_SELECTOR) for kind in CHILD_KINDS}
-    for informer in children.values():
-        _on_every_change(informer, functools.partial(enqueue_owner, enqueue))
-    return Informers(sites, children)
-
-
-def _on_every_change(informer: Informer, handler: Callable[[Object], None]) -> None:
     for event_type in (ADDED, MODIFIED, DELETED):
-        informer.add_event_handler(event_type, handler)
+        sites.add_event_handler(event_type, functools.partial(enqueue_site, enqueue))
+    children = {kind: Informer(f"{kind.lower()}s", calls[kind], MANAGED_SELECTOR) for kind in CHILD_KINDS}
+    for kind, informer in children.items():
+        handler = ChildHandler(kind, enqueue, sites.cache)
+        for event_type in (ADDED, MODIFIED, DELETED):
+            informer.add_event_handler(event_type, functools.partial(handler.on_change, event_type))
+    return Informers(sites, children)
 
 
 def enqueue_site(enqueue: Callable[[str], None], site: Object) -> None:
     enqueue(object_key(site))
 
 
-def enqueue_owner(enqueue: Callable[[str], None], child: Object) -> None:
-    """Enqueue the site controlling a child: a change to the child is a reason to reconcile its site."""
-    key = owner_site_key(child)
-    if key is not None:  # e.g. the registry ConfigMap: labelled, but owned by no site
-        enqueue(key)
+def is_dns_1123_subdomain(name: object) -> bool:
+    return isinstance(name, str) and len(name) <= 253 and _DNS_1123_SUBDOMAIN.fullmatch(name) is not None
+
+
+def is_site_key(key: str) -> bool:
+    """NAMESPACE/NAME where both are names the API server allows (a namespace: a DNS-1123 label)."""
+    namespace, _, name = key.partition("/")
+    return _DNS_1123_LABEL.fullmatch(namespace) is not None and is_dns_1123_subdomain(name)
+
+
+def is_registry(kind: str, obj: Object) -> bool:
+    """The namespace's registry: a ConfigMap labelled like a child, named so, and controlled by no site."""
+    return kind == "ConfigMap" and obj["metadata"].get("name") == REGISTRY_NAME and owner_site_key(obj) is None
+
+
+class ChildHandler:
+    """What a change of a labelled ConfigMap, Deployment or Service enqueues.
+
+    A child: the site that controls it, a change to a child being a reason to reconcile its site. The
+    registry: the sites whose key it lacks. Called by one informer's thread only, so its state needs no lock.
+    """
+
+    def __init__(self, kind: str, enqueue: Callable[[str], None], sites: Cache) -> None:
+        self._kind = kind
+        self._enqueue = enqueue
+        self._sites = sites
+        self._ignored: set[str] = set()  # objects already logged as ignored
+
+    def on_change(self, event_type: str, obj: Object) -> None:
+        if is_registry(self._kind, obj):
+            self._enqueue_registry_sites(obj["metadata"]["namespace"], None if event_type == DELETED else obj)
+            return
+        key = owner_site_key(obj)
+        if key is not None and not is_site_key(key):
+            self._ignore(event_type, obj, key)
+            return
+        self._ignored.discard(object_key(obj))
+        if key is not None:
+            self._enqueue(key)
+
+    def _ignore(self, event_type: str, obj: Object, key: str) -> None:
+        """The object's controller is a "StaticSite" no one can create: no site's child. Logged once."""
+        if event_type == DELETED:
+            self._ignored.discard(object_key(obj))
+        elif object_key(obj) not in self._ignored:
+            self._ignored.add(object_key(obj))
+            log.warning(
+                "ignoring %s %s: its controller ownerReference names a StaticSite that cannot exist "
+                "(%r is not a DNS-1123 subdomain)", self._kind, object_key(obj), key.partition("/")[2][:300],
+            )  # fmt: skip
+
+    def _enqueue_registry_sites(self, namespace: str, registry: Object | None) -> None:
+        for name in sites_to_repair(registry, namespace, cached_site_names(self._sites, namespace)):
+            self._enqueue(site_key(namespace, name))
 
 
 def _list_calls(api_client: client.ApiClient, namespace: str | None) -> dict[str, Callable[..., Any]]:

@@ -31,7 +31,14 @@ from controller_examples.advanced.children import (
 )
 from controller_examples.advanced.events import EventRecorder
 from controller_examples.advanced.informer import Caches
-from controller_examples.advanced.registry import add_entry, has_entry, remove_entry
+from controller_examples.advanced.registry import (
+    add_entry,
+    cached_registry,
+    cached_site_names,
+    has_entry,
+    remove_entry,
+    stray_keys,
+)
 from controller_examples.advanced.site import FINALIZER, is_dns_1035_label, site_key, site_url
 from controller_examples.advanced.status import (
     Verdict,
@@ -136,10 +143,13 @@ class Reconciler:
 
     # ----- step 5: the registry ---------------------------------------------------------------------
     def _ensure_registry_entry(self, site: Object) -> None:
+        """The site's key, and no stray key: the registry's keys are exactly the namespace's sites."""
         namespace, name = site["metadata"]["namespace"], site["metadata"]["name"]
         url = site_url(namespace, name)
-        if not has_entry(self._caches.children["ConfigMap"], namespace, name, url):
-            add_entry(self._api, namespace, name, url)
+        registry = cached_registry(self._caches.children["ConfigMap"], namespace)
+        stray = stray_keys(registry, cached_site_names(self._caches.sites, namespace))
+        if stray or not has_entry(registry, name, url):
+            add_entry(self._api, namespace, name, url, stray)
 
     # ----- steps 6 and 7: the children --------------------------------------------------------------
     def _look_up_children(self, site: Object) -> dict[str, Object | None]:

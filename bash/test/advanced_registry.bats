@@ -1,0 +1,116 @@
+#!/usr/bin/env bats
+# The registry is exact (SPEC.md, "Finalizer and registry"): its events queue the sites whose key is missing
+# or wrong (informer.sh), and a reconcile adds its own key and removes stray ones (reconcile.jq).
+# shellcheck disable=SC2016,SC2030,SC2031,SC2034 # jq programs; globals the sourced functions read
+
+setup() {
+  load advanced_helper
+  setup_advanced
+  INF_RESOURCE=configmaps
+  INF_DIR=$RUN/cache/configmaps
+  declare -gA INF_OWNERS=() INF_SEEN=() INF_IGNORED=()
+  INF_EVENTS=0
+  QUEUE_FILE=$BATS_TEST_TMPDIR/queue
+  : >"$QUEUE_FILE"
+  exec {INF_QUEUE}>>"$QUEUE_FILE"
+  mkdir -p "$RUN/cache/staticsites/demo"
+  local name
+  for name in a b 1st; do site "$name" >"$RUN/cache/staticsites/demo/$name.json"; done
+}
+
+# registry_event TYPE DATA: a watch event of the demo registry with that data.
+registry_event() {
+  jq -nc --arg type "$1" --argjson data "$2" '{type: $type, object: {metadata: {name: "staticsite-registry",
+    namespace: "demo", resourceVersion: "5", labels: {"app.kubernetes.io/managed-by": "staticsite-controller"}},
+    data: $data}}' | advanced_jq -j --arg resource configmaps 'include "informer"; watch_record($resource)' \
+    >"$BATS_TEST_TMPDIR/records"
+  informer_consume <"$BATS_TEST_TMPDIR/records"
+}
+
+queued() {
+  sort "$QUEUE_FILE" | tr '\n' ' '
+}
+
+url() {
+  echo "http://$1.demo.svc.cluster.local"
+}
+
+@test "a registry with every key right queues nothing" {
+  registry_event ADDED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  [ "$(queued)" = "" ]
+  [ -f "$INF_DIR/demo/staticsite-registry.json" ]
+}
+
+@test "a missing or wrong key queues that site only (a site that cannot hold a key is never queued)" {
+  registry_event MODIFIED "{\"a\": \"$(url a)\"}"
+  [ "$(queued)" = "add demo/b " ]
+  : >"$QUEUE_FILE"
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"http://elsewhere\"}"
+  [ "$(queued)" = "add demo/a add demo/b " ] # another value: perhaps a stray; every site looks
+}
+
+@test "a stray key queues every site" {
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\", \"gone\": \"$(url gone)\"}"
+  [ "$(queued)" = "add demo/a add demo/b " ]
+  : >"$QUEUE_FILE"
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\", \"Not.A-Site\": \"x\"}"
+  [ "$(queued)" = "add demo/a add demo/b " ]
+}
+
+@test "a deleted registry queues every site, from a watch or from a relist" {
+  registry_event ADDED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  registry_event DELETED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  [ "$(queued)" = "add demo/a add demo/b " ]
+  [ ! -e "$INF_DIR/demo/staticsite-registry.json" ]
+  registry_event ADDED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  : >"$QUEUE_FILE"
+  informer_delete "$INF_DIR/demo/staticsite-registry.json" # what informer_list does for what it no longer lists
+  [ "$(queued)" = "add demo/a add demo/b " ]
+}
+
+@test "a ConfigMap of that name controlled by a site is that site's, not the registry" {
+  jq -nc '{type: "ADDED", object: {metadata: {name: "staticsite-registry", namespace: "demo", resourceVersion: "5",
+    ownerReferences: [{apiVersion: "sites.example.com/v1alpha1", kind: "StaticSite", name: "a", uid: "u",
+                       controller: true}]}, data: {}}}' |
+    advanced_jq -j --arg resource configmaps 'include "informer"; watch_record($resource)' >"$BATS_TEST_TMPDIR/records"
+  informer_consume <"$BATS_TEST_TMPDIR/records"
+  [ "$(queued)" = "add demo/a " ]
+}
+
+# ----- reconcile.jq: the registry step ------------------------------------------------------------------
+plan_registry() {
+  namespace=demo name=a now=2030-01-01T00:00:00Z key=demo/a IDENTITY_JSON='"test"'
+  site=$RUN/cache/staticsites/demo/a.json
+  site a '.metadata.finalizers = ["sites.example.com/registry"]' >"$site"
+  content_hash "$site"
+  hash=$REPLY
+  WORKER_ID=0 WORKDIR=$BATS_TEST_TMPDIR
+  planner_start
+  reconcile_plan main "$BATS_TEST_TMPDIR/plan"
+  kill "$PLANNER_PID"
+  grep '^registry-add' "$BATS_TEST_TMPDIR/plan" | cut -f2,4 || true
+}
+
+registry_cache() {
+  mkdir -p "$INF_DIR/demo"
+  jq -nc --argjson data "$1" '{metadata: {name: "staticsite-registry", namespace: "demo"}, data: $data}' \
+    >"$INF_DIR/demo/staticsite-registry.json"
+}
+
+@test "the reconcile removes stray keys with its own, in one merge patch" {
+  registry_cache "{\"a\": \"$(url a)\", \"b\": \"$(url b)\", \"gone\": \"x\", \"1st\": \"y\", \"UP\": \"z\"}"
+  run plan_registry
+  [ "$output" = $'{"data":{"a":"http://a.demo.svc.cluster.local","1st":null,"UP":null,"gone":null}}\tpatch' ]
+}
+
+@test "the keys of cached sites stay (a site being deleted is finalized by its own reconcile)" {
+  site b '.metadata.deletionTimestamp = "2030-01-01T00:00:00Z"' >"$RUN/cache/staticsites/demo/b.json"
+  registry_cache "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  run plan_registry
+  [ -z "$output" ] # exact already: no write
+}
+
+@test "a missing registry is created with the site's key" {
+  run plan_registry
+  [ "$output" = $'{"data":{"a":"http://a.demo.svc.cluster.local"}}\tcreate' ]
+}
