@@ -154,6 +154,7 @@ no_process_left() {
   failed_response list 1 "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"
   run --separate-stderr "$WATCH_PODS" --timeout 5
   [ "$status" -eq 1 ]
+  [ -z "$output" ] # not even the table's header
   [[ $stderr == "error: cannot reach the API server: "* ]]
   [ "${#stderr_lines[@]}" -eq 1 ]
 }
