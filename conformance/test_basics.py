@@ -17,7 +17,7 @@ from kubernetes import client
 
 from conftest import make_namespace
 from kube import service_account_kubeconfig, wait_for
-from programs import environment, json_lines, run
+from programs import environment, insecure_kubeconfig, json_lines, run
 
 pytestmark = pytest.mark.track("basics")
 
@@ -215,6 +215,27 @@ def test_unreachable_server(cluster, language, tmp_path):
     assert_one_line_error(result, 1, "cannot reach the API server")
 
 
+def test_server_that_never_answers(cluster, language, fault_proxy, tmp_path):
+    """A server that accepts the connection and then says nothing: one line and exit 1, never a hang.
+
+    The program's own bound is CONTRACT.md's request timeout (30 s); ``run``'s deadline is only a
+    guard against hanging, not a speed assertion.
+    """
+    proxy = fault_proxy(cluster.kubeconfig)
+    silent = proxy.kubeconfig(cluster.kubeconfig, tmp_path / "silent")
+    proxy.blackhole()
+    result = run(cluster, "basics", language, ["--kubeconfig", str(silent), "-n", "default"])
+    assert_one_line_error(result, 1, "cannot reach the API server")
+    assert result.stdout == ""
+
+
+def test_kubeconfig_that_skips_tls_verification_is_refused(cluster, language, tmp_path):
+    kubeconfig = insecure_kubeconfig(cluster, tmp_path / "insecure")
+    result = run(cluster, "basics", language, ["--kubeconfig", str(kubeconfig), "-n", "default"])
+    assert_one_line_error(result, 1, "TLS")
+    assert result.stdout == ""
+
+
 def test_forbidden_user(cluster, api, namespace, language, tmp_path):
     client.CoreV1Api(api).create_namespaced_service_account(
         namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody"))
@@ -224,7 +245,9 @@ def test_forbidden_user(cluster, api, namespace, language, tmp_path):
     assert_one_line_error(result, 1, "403 Forbidden", "list pods")
 
 
-@pytest.mark.parametrize("args", [["-n", "x", "-A"], ["-o", "yaml"], ["--no-such-flag"], ["extra"]])
+@pytest.mark.parametrize(
+    "args", [["-n", "x", "-A"], ["-o", "yaml"], ["--no-such-flag"], ["extra"], ["-n", ""], ["--namespace="]]
+)
 def test_usage_errors(cluster, language, args):
     result = run(cluster, "basics", language, args)
     assert result.returncode == 2, f"exit {result.returncode}: {result.stderr!r}"

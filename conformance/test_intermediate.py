@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client, watch
 
 from kube import service_account_kubeconfig, wait_for
-from programs import Watcher
+from programs import Watcher, insecure_kubeconfig, run
 
 pytestmark = pytest.mark.track("intermediate")
 
@@ -193,6 +193,33 @@ def test_apiserver_restart_mid_watch(cluster, api, namespace, watchers, language
     assert replay(events) == truth(api, namespace)
 
 
+def relist_difference(printed: list[dict], pods: list[client.V1Pod]) -> list[dict]:
+    """CONTRACT.md's re-list output, written independently of every implementation: what a watcher that has
+    printed ``printed`` prints after re-listing ``pods`` (one namespace)."""
+    known: dict[str, dict] = {}
+    for event in printed:
+        if event["type"] == "DELETED":
+            known.pop(event["name"], None)
+        else:
+            known[event["name"]] = event
+    difference = []
+    for pod in sorted(pods, key=lambda p: p.metadata.name):
+        line = {
+            "namespace": pod.metadata.namespace,
+            "name": pod.metadata.name,
+            "phase": pod.status.phase or "",
+            "resourceVersion": pod.metadata.resource_version,
+        }
+        if pod.metadata.name not in known:
+            difference.append({"type": "ADDED", **line})
+        elif known[pod.metadata.name]["resourceVersion"] != line["resourceVersion"]:
+            difference.append({"type": "MODIFIED", **line})
+    listed = {pod.metadata.name for pod in pods}
+    for name in sorted(known.keys() - listed):  # gone: as last printed
+        difference.append({**known[name], "type": "DELETED"})
+    return difference
+
+
 def test_expired_resource_version_relists(cluster, api, namespace, watchers, language):
     requires_disruption(cluster)
     core = client.CoreV1Api(api)
@@ -204,12 +231,29 @@ def test_expired_resource_version_relists(cluster, api, namespace, watchers, lan
     # etcd so the resourceVersion it will resume from no longer exists.
     watcher.signal(signal.SIGSTOP)
     try:
+        # What the watcher can resume from: at least the last resourceVersion it printed (a bookmark, not
+        # printed, may have moved it on), at most the cluster's resourceVersion now that it is frozen.
+        printed_before = list(watcher.events)
+        last_printed = printed_before[-1]["resourceVersion"]
+        frozen_at = core.list_namespaced_pod(namespace).metadata.resource_version
         cluster.restart_component("kube-apiserver")
-        core.create_namespaced_pod(namespace, new_pod("new"))
+        # Writes whose event stream differs from the re-list's difference: a resumed watch would print two
+        # MODIFIED old, ADDED then DELETED doomed, zz before aa, and DELETED sentinel with a new
+        # resourceVersion; the difference prints none of that.
+        core.create_namespaced_pod(namespace, new_pod("zz-new"))
+        core.create_namespaced_pod(namespace, new_pod("aa-new"))
         core.patch_namespaced_pod("old", namespace, {"metadata": {"labels": {"changed": "yes"}}})
+        core.patch_namespaced_pod("old", namespace, {"metadata": {"labels": {"changed": "twice"}}})
+        core.create_namespaced_pod(namespace, new_pod("doomed"))
+        core.delete_namespaced_pod("doomed", namespace)
         core.delete_namespaced_pod(SENTINEL, namespace)
         cluster.compact_etcd()
-        assert watch_status(api, namespace, since) == 410, "the condition under test was not forced"
+        # The condition under test, for every resourceVersion the watcher may resume from (410 only grows
+        # with age, so the two ends bound it), not only for the sentinel's.
+        for resource_version in (since, last_printed, frozen_at):
+            assert watch_status(api, namespace, resource_version) == 410, (
+                f"a watch from {resource_version} is not 410: the condition under test was not forced"
+            )
     finally:
         watcher.signal(signal.SIGCONT)
 
@@ -218,8 +262,15 @@ def test_expired_resource_version_relists(cluster, api, namespace, watchers, lan
         return replay(events) == truth(api, namespace) and events
 
     events = wait_for(converged, timeout=2 * EVENT_TIMEOUT, what=f"{language} watcher to converge after 410")
+    assert events[: len(printed_before)] == printed_before
+    # A re-list happened: what follows is exactly the difference CONTRACT.md prescribes, against the truth.
+    expected = relist_difference(printed_before, core.list_namespaced_pod(namespace).items)
+    assert events[len(printed_before) :] == expected
+    # The sentinel's DELETED carries its resourceVersion as printed at the start, as no watch event could.
+    assert printed_before[0]["resourceVersion"] == since
+    assert {**printed_before[0], "type": "DELETED"} in expected
+    assert not any(e["name"] == "doomed" for e in events)
     assert_no_replayed_events(events)
-    assert any(e["type"] == "DELETED" and e["name"] == SENTINEL for e in events)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -262,3 +313,46 @@ def test_forbidden_watch(cluster, api, namespace, watchers, language, tmp_path):
     lines = watcher.stderr().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert "403 Forbidden" in lines[0] and "watch pods" in lines[0], lines[0]
+
+
+def test_server_that_never_answers(cluster, namespace, watchers, language, fault_proxy, tmp_path):
+    """The first list meets a server that accepts the connection and says nothing: one line, exit 1.
+
+    The program's own bound is CONTRACT.md's request timeout (30 s); the deadline here only guards
+    against hanging.
+    """
+    proxy = fault_proxy(cluster.kubeconfig)
+    silent = proxy.kubeconfig(cluster.kubeconfig, tmp_path / "silent")
+    proxy.blackhole()
+    watcher = watchers(cluster, language, "-n", namespace, kubeconfig=silent)
+    assert watcher.wait_exit(timeout=120) == 1
+    lines = watcher.stderr().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert "cannot reach the API server" in lines[0], lines[0]
+    assert watcher.events == []
+
+
+def test_kubeconfig_that_skips_tls_verification_is_refused(cluster, namespace, watchers, language, tmp_path):
+    kubeconfig = insecure_kubeconfig(cluster, tmp_path / "insecure")
+    watcher = watchers(cluster, language, "-n", namespace, kubeconfig=kubeconfig)
+    assert watcher.wait_exit(timeout=60) == 1
+    lines = watcher.stderr().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "TLS" in lines[0], lines
+    assert watcher.events == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--timeout", "0"],
+        ["--timeout", "2147483648"],  # beyond 2^31-1
+        ["--timeout", "9223372036854775808"],  # beyond a signed 64-bit integer: Bash would wrap it around
+        ["-n", ""],
+        ["--namespace="],
+    ],
+)
+def test_usage_errors(cluster, language, args):
+    result = run(cluster, "intermediate", language, ["-o", "json", *args])
+    assert result.returncode == 2, f"exit {result.returncode}: {result.stderr!r}"
+    assert result.stderr.startswith("error: "), result.stderr
+    assert result.stdout == ""

@@ -11,12 +11,16 @@
 #   TIMEOUT          --timeout seconds, watch-pods only ("" to watch until stopped)
 # Usage errors print one "error: ..." line and a hint to stderr and exit 2.
 
+# The largest --timeout, in seconds (2^31-1, about 68 years): the same bound in every language, which every
+# timer we use (sleep, Python's signal.alarm, Go's time.Duration) can hold.
+TIMEOUT_MAX=2147483647
+
 # usage PROGRAM: the help text, on stdout.
 usage() {
   local program=$1 summary timeout_option=""
   if [[ $program == watch-pods ]]; then
     summary="Print pod events (ADDED, MODIFIED, DELETED): first the existing pods, then changes as they happen."
-    timeout_option=$'\n'"      --timeout SECONDS      stop after SECONDS (a positive integer; default: never)"
+    timeout_option=$'\n'"      --timeout SECONDS      stop after SECONDS (1 to 2147483647; default: never)"
   else
     summary="List pods, page by page, like 'kubectl get pods'."
   fi
@@ -92,11 +96,12 @@ set_option() {
     --context) CONTEXT=$value ;;
     --timeout)
       [[ $program == watch-pods ]] || usage_error "$program" "unknown flag: $flag"
-      # 10# reads "08" as eight, not as a bad octal number.
-      if ! [[ $value =~ ^[0-9]+$ ]] || ((10#$value == 0)); then
-        usage_error "$program" "invalid --timeout \"$value\": use a positive whole number of seconds"
+      # Only up to ten significant digits are read as a number: Bash's integers wrap around silently, so
+      # 9223372036854775808 would become negative. 10# reads "08" as eight, not as a bad octal number.
+      if ! [[ $value =~ ^0*([0-9]{1,10})$ ]] || ((10#${BASH_REMATCH[1]} == 0 || 10#${BASH_REMATCH[1]} > TIMEOUT_MAX)); then
+        usage_error "$program" "invalid --timeout \"$value\": use a whole number of seconds from 1 to $TIMEOUT_MAX"
       fi
-      TIMEOUT=$((10#$value))
+      TIMEOUT=$((10#${BASH_REMATCH[1]}))
       ;;
     -A | --all-namespaces) usage_error "$program" "$flag does not take a value" ;;
     *) usage_error "$program" "unknown flag: $flag" ;;

@@ -83,7 +83,8 @@ kubectl_error_kind() {
         case $text in
           *x509:* | *certificate* | *tls:*) echo tls ;;
           *"Unable to connect to the server"* | *"was refused"* | *"connection refused"* | *"no such host"* | \
-            *"i/o timeout"* | *"no route to host"* | *"network is unreachable"*)
+            *"i/o timeout"* | *"no route to host"* | *"network is unreachable"* | *"Client.Timeout exceeded"* | \
+            *"context deadline exceeded"* | *"TLS handshake timeout"*)
             echo unreachable
             ;;
           *) echo unknown ;;

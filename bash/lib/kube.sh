@@ -38,12 +38,14 @@ in_cluster_possible() {
 
 # configure_kubectl: sets KUBECTL, the kubectl command with the connection flags the user gave, checks that
 # kubectl has a configuration to use, and sets NAMESPACE, when neither -n nor -A was given, to the context's
-# namespace, else "default". Dies with a kubeconfig error when there is no usable configuration.
+# namespace, else "default". Dies with a kubeconfig error when there is no usable configuration, and with a TLS
+# error when the configuration turns TLS verification off.
 #
 # We ask kubectl for the (minified) configuration even with -n or -A: with no kubeconfig at all kubectl quietly
 # falls back to http://localhost:8080, and the user would see "connection refused" instead of the real problem.
+# `config view` without --raw leaves the credentials out: we read only the namespace and the TLS setting.
 configure_kubectl() {
-  local context_namespace
+  local view=$WORK/config.json context_namespace insecure
   KUBECTL=(kubectl)
   if [[ -n $KUBECONFIG_PATH ]]; then KUBECTL+=(--kubeconfig "$KUBECONFIG_PATH"); fi
   if [[ -n $CONTEXT ]]; then KUBECTL+=(--context "$CONTEXT"); fi
@@ -51,12 +53,25 @@ configure_kubectl() {
   if [[ -n $KUBECONFIG_PATH && ! -r $KUBECONFIG_PATH ]]; then
     die "error: cannot read kubeconfig \"$KUBECONFIG_PATH\""
   fi
-  if ! context_namespace=$("${KUBECTL[@]}" config view --minify -o 'jsonpath={..namespace}' 2>"$KUBECTL_ERR"); then
+  if ! "${KUBECTL[@]}" config view --minify -o json >"$view" 2>"$KUBECTL_ERR"; then
     in_cluster_possible || die "error: no usable kubeconfig: $(error_detail "$(<"$KUBECTL_ERR")")"
-    context_namespace="" # in a pod, without a kubeconfig: no context, so the contract's default applies
+    echo '{}' >"$view" # in a pod, without a kubeconfig: no context, so the contract's default applies
   fi
+  { read -r context_namespace && read -r insecure; } < <(
+    jq -r '(.contexts[0].context.namespace // ""), (.clusters[0].cluster["insecure-skip-tls-verify"] == true)' "$view"
+  )
+  refuse_insecure "$insecure"
   if [[ $ALL_NAMESPACES == false && -z $NAMESPACE ]]; then
     NAMESPACE=${context_namespace:-default}
+  fi
+}
+
+# refuse_insecure INSECURE: dies when INSECURE is "true", i.e. the cluster's entry in the kubeconfig says
+# `insecure-skip-tls-verify: true`. kubectl would honour it and talk to whoever answers; the contract says TLS is
+# always verified, so we refuse rather than send credentials to a server we cannot authenticate.
+refuse_insecure() {
+  if [[ $1 == true ]]; then
+    die "error: TLS verification is turned off in the kubeconfig (insecure-skip-tls-verify: true); refusing to connect without it"
   fi
 }
 
@@ -68,9 +83,13 @@ run_interruptibly() {
   wait "$!"
 }
 
+# How long one request may take, answer included (kubectl's --request-timeout: connecting, TLS and reading all
+# count). Without it a server that accepts the connection and never answers would hang us forever.
+REQUEST_TIMEOUT=30s
+
 # kube_get PATH FILE: GET an API path into FILE. On failure, kubectl's stderr is in KUBECTL_ERR.
 kube_get() {
-  run_interruptibly "${KUBECTL[@]}" get --raw "$1" >"$2" 2>"$KUBECTL_ERR"
+  run_interruptibly "${KUBECTL[@]}" --request-timeout="$REQUEST_TIMEOUT" get --raw "$1" >"$2" 2>"$KUBECTL_ERR"
 }
 
 # list_pods ENTRY FILE: lists the pods of NAMESPACE matching SELECTOR into FILE, one line per pod made by the

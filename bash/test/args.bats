@@ -62,6 +62,15 @@ usage_error_for() {
   [[ $output == *"timeout=8" ]]
 }
 
+@test "--timeout: up to 2^31-1 seconds, leading zeros allowed" {
+  run parsed watch-pods --timeout 2147483647
+  [ "$status" -eq 0 ]
+  [[ $output == *"timeout=2147483647" ]]
+  run parsed watch-pods --timeout 000000000000005
+  [ "$status" -eq 0 ]
+  [[ $output == *"timeout=5" ]]
+}
+
 @test "-h prints the usage on stdout and exits 0" {
   run --separate-stderr parse_args list-pods -h
   [ "$status" -eq 0 ]
@@ -106,9 +115,24 @@ usage_error_for() {
 }
 
 @test "usage error: bad --timeout" {
-  for bad in 0 -1 1.5 abc ""; do
+  for bad in 0 -1 1.5 abc "" 00 +5 " 5"; do
     usage_error_for watch-pods --timeout "$bad"
   done
+}
+
+@test "usage error: --timeout beyond 2^31-1 (Bash's integers would wrap it around)" {
+  for big in 2147483648 9999999999 10000000000 9223372036854775807 9223372036854775808 18446744073709551617; do
+    usage_error_for watch-pods --timeout "$big"
+    usage_error_for watch-pods "--timeout=$big"
+  done
+}
+
+@test "usage error: an empty namespace, in every form" {
+  usage_error_for list-pods -n ""
+  usage_error_for list-pods --namespace ""
+  usage_error_for list-pods --namespace=
+  usage_error_for list-pods -n=
+  usage_error_for watch-pods --namespace ""
 }
 
 @test "usage error: a value for a flag that takes none" {

@@ -52,6 +52,13 @@ error_for() {
     unreachable 'error: cannot reach the API server: net/http: TLS handshake timeout'
 }
 
+@test "unreachable: our request timeout ran out" {
+  error_for list 'Unable to connect to the server: context deadline exceeded (Client.Timeout exceeded while awaiting headers)' \
+    unreachable 'error: cannot reach the API server: context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+  error_for list 'error: net/http: request canceled (Client.Timeout exceeded while reading body)' \
+    unreachable 'error: cannot reach the API server: net/http: request canceled (Client.Timeout exceeded while reading body)'
+}
+
 @test "TLS: an unknown certificate authority" {
   error_for list 'Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority' \
     tls 'error: TLS verification failed: tls: failed to verify certificate: x509: certificate signed by unknown authority'

@@ -77,6 +77,25 @@ setup() {
   [ "$stderr" = 'error: 403 Forbidden: cannot list pods: pods is forbidden: User "u" cannot list resource "pods"' ]
 }
 
+@test "every request has a 30 s timeout" {
+  list_response 1 500 next "$(pod demo web Running 1)"
+  list_response 2 500 "" "$(pod demo db Running 2)"
+  run --separate-stderr "$LIST_PODS" -o json
+  [ "$status" -eq 0 ]
+  run cat "$STUB_DIR/timeouts"
+  [ "$output" = "$(printf '30s\n30s')" ]
+}
+
+@test "a kubeconfig that turns TLS verification off: refused, one line naming TLS, exit 1, no request" {
+  touch "$STUB_DIR/insecure"
+  list_response 1 500 "" "$(pod demo web Running 1)"
+  run --separate-stderr "$LIST_PODS"
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [ "$stderr" = "error: TLS verification is turned off in the kubeconfig (insecure-skip-tls-verify: true); refusing to connect without it" ]
+  [ ! -e "$STUB_DIR/requests" ]
+}
+
 @test "a usage error: exit 2 before any request" {
   run --separate-stderr "$LIST_PODS" -o yaml
   [ "$status" -eq 2 ]

@@ -9,6 +9,12 @@ setup() {
   WATCH_PATH="/api/v1/namespaces/demo/pods?watch=1&allowWatchBookmarks=true"
 }
 
+# watch_path RESOURCEVERSION: the watch request for namespace demo from RESOURCEVERSION, asking the server to end
+# it after the contract's 300 s.
+watch_path() {
+  printf '%s\n' "$WATCH_PATH&resourceVersion=$1&timeoutSeconds=300"
+}
+
 # json_event TYPE NAME PHASE RESOURCEVERSION: the line watch-pods prints for a pod of namespace demo.
 json_event() {
   printf '{"type":"%s","namespace":"demo","name":"%s","phase":"%s","resourceVersion":"%s"}\n' "$@"
@@ -37,8 +43,8 @@ no_process_left() {
   # The stream ended after the bookmark: the next watch resumes from it, printing nothing twice.
   run requests
   [ "${lines[1]}" = "/api/v1/namespaces/demo/pods?limit=500&continue=next" ]
-  [ "${lines[2]}" = "$WATCH_PATH&resourceVersion=100" ]
-  [ "${lines[3]}" = "$WATCH_PATH&resourceVersion=105" ]
+  [ "${lines[2]}" = "$(watch_path 100)" ]
+  [ "${lines[3]}" = "$(watch_path 105)" ]
   no_process_left
 }
 
@@ -61,10 +67,10 @@ no_process_left() {
   [ -z "$stderr" ]
   [ "$output" = "$(json_event ADDED a Pending 11; json_event MODIFIED a Running 101; json_event DELETED a Running 102)" ]
   run requests
-  [ "${lines[1]}" = "$WATCH_PATH&resourceVersion=100" ]
-  [ "${lines[2]}" = "$WATCH_PATH&resourceVersion=101" ]
-  [ "${lines[3]}" = "$WATCH_PATH&resourceVersion=101" ]
-  [ "${lines[4]}" = "$WATCH_PATH&resourceVersion=102" ]
+  [ "${lines[1]}" = "$(watch_path 100)" ]
+  [ "${lines[2]}" = "$(watch_path 101)" ]
+  [ "${lines[3]}" = "$(watch_path 101)" ]
+  [ "${lines[4]}" = "$(watch_path 102)" ]
 }
 
 @test "an ERROR event with code 410: re-list, print the difference, watch from the new list" {
@@ -85,7 +91,43 @@ no_process_left() {
   )" ]
   run requests
   [ "${lines[2]}" = "/api/v1/namespaces/demo/pods?limit=500" ]
-  [ "${lines[3]}" = "$WATCH_PATH&resourceVersion=300" ]
+  [ "${lines[3]}" = "$(watch_path 300)" ]
+}
+
+@test "a 410 during the re-list after a 410 (its continue token expired): re-list again, after a backoff" {
+  list_response 1 100 "" "$(pod demo a Pending 1)"
+  watch_response 1 "$(event ERROR '{"kind":"Status","status":"Failure","message":"too old resource version: 100 (300)","reason":"Expired","code":410}')"
+  failed_response list 2 'Error from server (Expired): The provided continue parameter is too old to display a consistent list result.'
+  list_response 3 300 "" "$(pod demo b Pending 200)"
+  run --separate-stderr "$WATCH_PODS" -o json --timeout 3
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ]
+  [ "$output" = "$(json_event ADDED a Pending 1; json_event ADDED b Pending 200; json_event DELETED a Pending 1)" ]
+  run requests
+  [ "${lines[2]}" = "/api/v1/namespaces/demo/pods?limit=500" ]
+  [ "${lines[3]}" = "/api/v1/namespaces/demo/pods?limit=500" ]
+  [ "${lines[4]}" = "$(watch_path 300)" ]
+}
+
+@test "every request has a timeout: 30 s for a list, 330 s for a watch the server ends after 300 s" {
+  list_response 1 100 "" "$(pod demo a Pending 1)"
+  run --separate-stderr "$WATCH_PODS" -o json --timeout 1
+  [ "$status" -eq 0 ]
+  run requests
+  [ "${lines[1]}" = "$(watch_path 100)" ]
+  run cat "$STUB_DIR/timeouts"
+  [ "${lines[0]}" = 30s ]
+  [ "${lines[1]}" = 330s ]
+}
+
+@test "a kubeconfig that turns TLS verification off: refused, one line, exit 1, no request" {
+  touch "$STUB_DIR/insecure"
+  run --separate-stderr "$WATCH_PODS" -o json --timeout 5
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ $stderr == "error: TLS verification is turned off in the kubeconfig"* ]]
+  [ ! -e "$STUB_DIR/requests" ]
 }
 
 @test "a 410 when the watch starts: re-list too" {
@@ -96,7 +138,7 @@ no_process_left() {
   [ "$status" -eq 0 ]
   [ -z "$stderr" ]
   [ "$output" = "$(json_event ADDED a Pending 1; json_event DELETED a Pending 1)" ]
-  [ "$(requests | tail -n 1)" = "$WATCH_PATH&resourceVersion=300" ]
+  [ "$(requests | tail -n 1)" = "$(watch_path 300)" ]
 }
 
 @test "a 403 on the watch: one line naming the watch, exit 1" {
@@ -112,6 +154,7 @@ no_process_left() {
   failed_response list 1 "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"
   run --separate-stderr "$WATCH_PODS" --timeout 5
   [ "$status" -eq 1 ]
+  [ -z "$output" ] # not even the table's header
   [[ $stderr == "error: cannot reach the API server: "* ]]
   [ "${#stderr_lines[@]}" -eq 1 ]
 }

@@ -2,13 +2,13 @@
 
 import pytest
 
-from controller_examples.common.cli import build_parser, chosen_namespace, positive_int
+from controller_examples.common.cli import TIMEOUT_MAX, build_parser, chosen_namespace, timeout_seconds
 
 
 def parse(*argv: str, timeout: bool = False):
     parser = build_parser("list-pods", "test")
     if timeout:
-        parser.add_argument("--timeout", type=positive_int)
+        parser.add_argument("--timeout", type=timeout_seconds)
     return parser.parse_args(argv)
 
 
@@ -54,10 +54,15 @@ def test_long_forms_with_equals():
 
 def test_timeout():
     assert parse("--timeout", "30", timeout=True).timeout == 30
+    assert parse("--timeout", "08", timeout=True).timeout == 8
+    assert parse("--timeout", "2147483647", timeout=True).timeout == TIMEOUT_MAX == 2**31 - 1
     assert parse(timeout=True).timeout is None
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "1.5", "abc", "", " 5", "+5", "٣"])
+# Beyond 2^31-1, signal.alarm would raise OverflowError (exit 1, not the contract's 2).
+@pytest.mark.parametrize(
+    "value", ["0", "-1", "1.5", "abc", "", " 5", "+5", "٣", "2147483648", "9223372036854775808", "1" + "0" * 40]
+)
 def test_bad_timeout_is_a_usage_error(capsys, value):
     assert "--timeout" in usage_error(capsys, f"--timeout={value}", timeout=True)
 
@@ -73,6 +78,9 @@ def test_bad_timeout_is_a_usage_error(capsys, value):
         ("--name", "x"),  # no abbreviations of --namespace
         ("-n",),
         ("-n", ""),
+        ("-n=",),
+        ("--namespace", ""),
+        ("--namespace=",),
     ],
 )
 def test_usage_errors(capsys, argv):

@@ -88,6 +88,16 @@ def test_connect(no_cluster_env, tmp_path, monkeypatch):
     assert connect(path, "two").namespace == "default"
 
 
+def test_a_kubeconfig_that_skips_tls_verification_is_refused(no_cluster_env, tmp_path):
+    path = tmp_path / "k"
+    kubeconfig(path, current="one", contexts={"one": None}, server="https://10.0.0.1")
+    document = yaml.safe_load(path.read_text())
+    document["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(CommandError, match=r"^TLS verification is turned off in the kubeconfig"):
+        connect(str(path), None)
+
+
 @pytest.mark.parametrize("content", ["clusters: [", "- a list", "contexts: 3\ncurrent-context: x"])
 def test_broken_kubeconfig(tmp_path, content):
     path = tmp_path / "k"

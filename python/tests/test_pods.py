@@ -4,7 +4,7 @@ import json
 
 from helpers import make_pod
 
-from controller_examples.common.pods import PAGE_SIZE, PodQuery, PodRecord, list_pods, pod_record
+from controller_examples.common.pods import PAGE_SIZE, REQUEST_TIMEOUT, PodQuery, PodRecord, list_pods, pod_record
 
 
 def test_record_of_a_running_pod():
@@ -101,6 +101,7 @@ def test_list_follows_continue_tokens_and_sorts():
     assert all(call["limit"] == PAGE_SIZE for call in api.calls)
     assert all(call["label_selector"] == "app=web" for call in api.calls)
     assert all(call["_preload_content"] is False for call in api.calls)
+    assert all(call["_request_timeout"] == REQUEST_TIMEOUT == (10, 30) for call in api.calls)
     assert all(call["namespace"] is None for call in api.calls)
     assert all(response.released for response in api.responses)
     assert len(listing.pods) == 1234
@@ -113,7 +114,14 @@ def test_list_of_one_namespace():
     api = FakeCoreV1Api([])
     listing = list_pods(PodQuery(api, "demo", None))
     assert api.calls == [
-        {"namespace": "demo", "limit": PAGE_SIZE, "_continue": None, "label_selector": None, "_preload_content": False}
+        {
+            "namespace": "demo",
+            "limit": PAGE_SIZE,
+            "_continue": None,
+            "label_selector": None,
+            "_preload_content": False,
+            "_request_timeout": REQUEST_TIMEOUT,  # every request is bounded: (connect, read) seconds
+        }
     ]
     assert (listing.pods, listing.resource_version) == ([], "rv-1")
 

@@ -9,7 +9,15 @@ from helpers import make_pod
 from kubernetes.client import ApiException
 
 from controller_examples.common.pods import PodListing, pod_record
-from controller_examples.intermediate.watch_pods import Backoff, PodWatcher, difference, event_line
+from controller_examples.intermediate.watch_pods import (
+    WATCH_REQUEST_TIMEOUT,
+    WATCH_TIMEOUT_SECONDS,
+    Backoff,
+    KubePodSource,
+    PodWatcher,
+    difference,
+    event_line,
+)
 
 
 def record(name: str, rv: str, phase: str = "Running", namespace: str = "demo"):
@@ -208,6 +216,49 @@ def test_a_failed_relist_is_retried():
     assert lines == ["ADDED a 4"]
     assert sleeps == [0.2, 0.4]  # only events reset the backoff
     assert source.watched_from == ["1", "5", "5"]
+
+
+def test_a_410_during_the_relist_relists_again_after_a_backoff():
+    # A re-list's continue token can expire under compaction too: 410 again. Retry the re-list, after a delay
+    # (never in a hot loop), and with the delays growing while it keeps failing.
+    expired = ApiException(status=410, reason="Expired")
+    lines, sleeps, source = run(
+        listing("1", record("a", "1")),
+        [expired, expired, listing("9", record("b", "8"))],
+        [[error_event(410)], []],
+    )
+    assert lines == ["ADDED a 1", "ADDED b 8", "DELETED a 1"]
+    assert sleeps == [0.2, 0.4, 0.8]  # before each re-list that follows a failed one, then after the last stream
+    assert source.watched_from == ["1", "9", "9"]
+
+
+class RecordingQuery:
+    def __init__(self):
+        self.params: dict = {}
+
+    def request(self, **params):
+        self.params = params
+        return FakeStream()
+
+
+class FakeStream:
+    def stream(self, *args, **kwargs):
+        return iter([])
+
+    def close(self):
+        pass
+
+    def release_conn(self):
+        pass
+
+
+def test_the_watch_asks_the_server_to_end_it_and_bounds_it_a_little_longer():
+    query = RecordingQuery()
+    assert list(KubePodSource(query).watch("42")) == []  # type: ignore[arg-type]
+    assert query.params["timeout_seconds"] == WATCH_TIMEOUT_SECONDS == 300
+    assert query.params["timeout"] == WATCH_REQUEST_TIMEOUT
+    connect, read = WATCH_REQUEST_TIMEOUT
+    assert connect == 10 and WATCH_TIMEOUT_SECONDS < read <= WATCH_TIMEOUT_SECONDS + 60
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -92,5 +96,58 @@ func TestConnectErrorsNameTheKubeconfig(t *testing.T) {
 		if message := Describe(err, "", ""); !strings.HasPrefix(message, "error: ") || !strings.Contains(message, "kubeconfig") {
 			t.Errorf("%s: got %q", test.name, message)
 		}
+	}
+}
+
+// timeoutOf is the HTTP client timeout of a clientset's requests.
+func timeoutOf(t *testing.T, client kubernetes.Interface) time.Duration {
+	t.Helper()
+	restClient, ok := client.CoreV1().RESTClient().(*rest.RESTClient)
+	if !ok || restClient.Client == nil {
+		t.Fatalf("unexpected REST client %T", client.CoreV1().RESTClient())
+	}
+	return restClient.Client.Timeout
+}
+
+func TestConnectBoundsEveryRequest(t *testing.T) {
+	noClusterAround(t)
+	conn, err := Connect(Options{Kubeconfig: writeKubeconfig(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := timeoutOf(t, conn.Client); got != 30*time.Second {
+		t.Errorf("request timeout %v, want 30s", got)
+	}
+	// A watch must outlive the 300 s the server is asked to keep it open,
+	// but not by much.
+	if got := timeoutOf(t, conn.WatchClient); got != 330*time.Second || WatchTimeoutSeconds != 300 {
+		t.Errorf("watch timeout %v (timeoutSeconds %d), want 330s (300)", got, WatchTimeoutSeconds)
+	}
+}
+
+func TestConnectRefusesToSkipTLSVerification(t *testing.T) {
+	noClusterAround(t)
+	path := filepath.Join(t.TempDir(), "config")
+	config := `apiVersion: v1
+kind: Config
+clusters:
+- {name: main, cluster: {server: "https://127.0.0.1:6443", insecure-skip-tls-verify: true}}
+users:
+- {name: u, user: {token: t}}
+contexts:
+- {name: main, context: {cluster: main, user: u}}
+current-context: main
+`
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Connect(Options{Kubeconfig: path})
+	want := "error: TLS verification is turned off in the kubeconfig (insecure-skip-tls-verify: true); refusing to connect without it"
+	if got := Describe(err, "", ""); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	// staticsite-controller loads its configuration through ClientConfig: refused there too.
+	if _, err := ClientConfig(path, "", "").ClientConfig(); !errors.Is(err, ErrTLSVerificationOff) {
+		t.Errorf("ClientConfig: got %v", err)
 	}
 }

@@ -17,6 +17,9 @@ import (
 type ConfigError struct{ Err error }
 
 func (e *ConfigError) Error() string {
+	if errors.Is(e.Err, ErrTLSVerificationOff) {
+		return e.Err.Error()
+	}
 	if clientcmd.IsEmptyConfig(e.Err) {
 		return "no kubeconfig found (--kubeconfig, $KUBECONFIG, ~/.kube/config) and not running in a cluster"
 	}

@@ -64,12 +64,16 @@ func stringFlag(flags *flag.FlagSet, field *string, names ...string) {
 	}
 }
 
-// parseTimeout accepts a positive whole number of seconds in plain digits,
-// as the contract says (ParseInt alone would also take "+5").
+// TimeoutMax is the largest --timeout, in seconds (2^31-1, about 68 years):
+// the same bound in every language, one that every timer they use can hold.
+const TimeoutMax = math.MaxInt32
+
+// parseTimeout accepts a whole number of seconds from 1 to TimeoutMax in
+// plain digits, as the contract says (ParseInt alone would also take "+5").
 func parseTimeout(value string) (time.Duration, error) {
 	seconds, err := strconv.ParseInt(value, 10, 64)
-	if err != nil || strings.TrimLeft(value, "0123456789") != "" || seconds <= 0 || seconds > math.MaxInt64/int64(time.Second) {
-		return 0, errors.New("must be a positive integer number of seconds")
+	if err != nil || strings.TrimLeft(value, "0123456789") != "" || seconds <= 0 || seconds > TimeoutMax {
+		return 0, fmt.Errorf("must be a whole number of seconds from 1 to %d", TimeoutMax)
 	}
 	return time.Duration(seconds) * time.Second, nil
 }

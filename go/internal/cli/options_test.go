@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"flag"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ func TestParseAcceptsTheContractsOptions(t *testing.T) {
 		{listPods, "--kubeconfig /k --context ctx", Options{Kubeconfig: "/k", Context: "ctx", Output: "table"}},
 		{watchPods, "--timeout 30", Options{Output: "table", Timeout: 30 * time.Second}},
 		{watchPods, "--timeout=1 -A", Options{AllNamespaces: true, Output: "table", Timeout: time.Second}},
+		{watchPods, "--timeout 2147483647", Options{Output: "table", Timeout: math.MaxInt32 * time.Second}},
+		{watchPods, "--timeout 08", Options{Output: "table", Timeout: 8 * time.Second}},
 	}
 	for _, test := range tests {
 		got, err := Parse(test.program, strings.Fields(test.args))
@@ -53,19 +56,31 @@ func TestParseRejectsUsageErrors(t *testing.T) {
 		{listPods, "extra", `unexpected argument "extra"`},
 		{listPods, "-n", "needs an argument"},
 		{listPods, "--timeout 5", "not defined: -timeout"},
-		{watchPods, "--timeout 0", "positive integer"},
-		{watchPods, "--timeout -3", "positive integer"},
-		{watchPods, "--timeout 1.5", "positive integer"},
-		{watchPods, "--timeout +5", "positive integer"},
+		{watchPods, "--timeout 0", "from 1 to 2147483647"},
+		{watchPods, "--timeout -3", "from 1 to 2147483647"},
+		{watchPods, "--timeout 1.5", "from 1 to 2147483647"},
+		{watchPods, "--timeout +5", "from 1 to 2147483647"},
 		{listPods, "-n=", "must not be empty"},
 		{listPods, "--namespace=", "must not be empty"},
-		{watchPods, "--timeout abc", "positive integer"},
-		{watchPods, "--timeout 99999999999999", "positive integer"},
+		{watchPods, "--timeout abc", "from 1 to 2147483647"},
+		{watchPods, "--timeout 99999999999999", "from 1 to 2147483647"},
+		// The same bound in every language: 2^31-1 seconds.
+		{watchPods, "--timeout 2147483648", "from 1 to 2147483647"},
+		{watchPods, "--timeout 9223372036854775808", "from 1 to 2147483647"},
+		{watchPods, "--timeout=18446744073709551617", "from 1 to 2147483647"},
 	}
 	for _, test := range tests {
 		_, err := Parse(test.program, strings.Fields(test.args))
 		if err == nil || !strings.Contains(err.Error(), test.want) || errors.Is(err, flag.ErrHelp) {
 			t.Errorf("%s %s: got error %v, want one containing %q", test.program.Name, test.args, err, test.want)
+		}
+	}
+}
+
+func TestParseRejectsAnEmptyNamespace(t *testing.T) {
+	for _, args := range [][]string{{"-n", ""}, {"--namespace", ""}, {"-n="}, {"--namespace="}} {
+		if _, err := Parse(watchPods, args); err == nil || !strings.Contains(err.Error(), "must not be empty") {
+			t.Errorf("%q: got error %v", args, err)
 		}
 	}
 }

@@ -32,12 +32,13 @@ type Program struct {
 // Session is what Run gets: a connected client and the options that matter
 // once connected.
 type Session struct {
-	Client    kubernetes.Interface
-	Namespace string // metav1.NamespaceAll ("") under -A
-	Selector  string
-	Output    string // OutputTable or OutputJSON
-	Stdout    io.Writer
-	Stderr    io.Writer
+	Client      kubernetes.Interface // every request bounded by RequestTimeout
+	WatchClient kubernetes.Interface // for watches, bounded by WatchRequestTimeout
+	Namespace   string               // metav1.NamespaceAll ("") under -A
+	Selector    string
+	Output      string // OutputTable or OutputJSON
+	Stdout      io.Writer
+	Stderr      io.Writer
 }
 
 // AllNamespaces tells whether the program works across all namespaces (-A).
@@ -70,12 +71,13 @@ func Main(p Program, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := runContext(p, opts)
 	defer stop()
 	session := Session{
-		Client:    conn.Client,
-		Namespace: conn.Namespace,
-		Selector:  opts.Selector,
-		Output:    opts.Output,
-		Stdout:    stdout,
-		Stderr:    stderr,
+		Client:      conn.Client,
+		WatchClient: conn.WatchClient,
+		Namespace:   conn.Namespace,
+		Selector:    opts.Selector,
+		Output:      opts.Output,
+		Stdout:      stdout,
+		Stderr:      stderr,
 	}
 	if err := p.Run(ctx, session); err != nil {
 		fmt.Fprintln(stderr, Describe(err, conn.Host, conn.Namespace))

@@ -25,9 +25,6 @@ import (
 // the large Steps; once it reaches Cap it stays there.
 var DefaultBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Cap: 5 * time.Second, Steps: math.MaxInt32}
 
-// watchTimeoutSeconds is how long the server may keep one watch open.
-const watchTimeoutSeconds int64 = 300
-
 // Watcher prints the pods, then every change to them.
 //
 // This is by hand what client-go's informers (tools/cache) do inside, so the
@@ -37,7 +34,8 @@ const watchTimeoutSeconds int64 = 300
 // 410; an informer handles everything but hides the protocol behind its
 // cache. A real controller would use an informer.
 type Watcher struct {
-	Pods     corev1client.PodInterface
+	Pods     corev1client.PodInterface // for lists: each request bounded by cli.RequestTimeout
+	Watches  corev1client.PodInterface // for watches: bounded by cli.WatchRequestTimeout
 	Selector string
 	Print    Printer
 	Backoff  wait.Backoff
@@ -70,23 +68,37 @@ func (w *Watcher) Run(ctx context.Context, first Listing) error {
 		return err
 	}
 	backoff := w.Backoff
+	mustRelist := false
 	for {
-		received, err := w.follow(ctx)
-		if isExpired(err) {
-			// 410 Gone: the server no longer keeps history back to our
-			// resourceVersion (its watch cache holds recent events only, and
-			// etcd compacts old ones), so a watch cannot replay what we missed.
-			// Only a new list can tell the current state; printing its
-			// difference from what we printed lets a consumer converge
-			// without seeing anything twice.
-			if err = w.relist(ctx); err == nil {
-				continue // and watch from the new list's resourceVersion
+		var (
+			received bool
+			err      error
+		)
+		if mustRelist {
+			err = w.relist(ctx)
+			mustRelist = err != nil
+		}
+		if err == nil {
+			received, err = w.follow(ctx)
+			if isExpired(err) && ctx.Err() == nil {
+				// 410 Gone: the server no longer keeps history back to our
+				// resourceVersion (its watch cache holds recent events only, and
+				// etcd compacts old ones), so a watch cannot replay what we missed.
+				// Only a new list can tell the current state; printing its
+				// difference from what we printed lets a consumer converge
+				// without seeing anything twice. Re-list at once: there is
+				// nothing to wait for.
+				mustRelist = true
+				continue
 			}
-			received = false // the re-list failed: back off as after any failure
 		}
 		switch {
 		case ctx.Err() != nil: // SIGINT, SIGTERM or --timeout
 			return nil
+		case isExpired(err):
+			// A re-list can meet 410 too (its continue token expired under
+			// compaction): retry it like any passing failure, after a delay,
+			// never in a hot loop.
 		case !isWorthRetrying(err):
 			return err
 		case received:
@@ -123,7 +135,7 @@ func (w *Watcher) catchUp(listing Listing) error {
 // until the stream ends (err is nil: reconnect), the server reports an error,
 // or ctx is done. received tells whether any event arrived.
 func (w *Watcher) follow(ctx context.Context) (received bool, err error) {
-	stream, err := w.Pods.Watch(ctx, metav1.ListOptions{
+	stream, err := w.Watches.Watch(ctx, metav1.ListOptions{
 		LabelSelector: w.Selector,
 		// Watching from the list's (or the last event's) resourceVersion,
 		// not from "now", makes the server replay every change after that
@@ -134,11 +146,10 @@ func (w *Watcher) follow(ctx context.Context) (received bool, err error) {
 		// a quiet selection they keep ours recent, so a reconnect resumes
 		// from a point the server still remembers instead of hitting 410.
 		AllowWatchBookmarks: true,
-		// Like client-go's reflector, ask the server to end the watch after
-		// a while: a request that lives for hours can outlive a proxy's
-		// patience without either end noticing. An ended watch is resumed
-		// like a dropped one.
-		TimeoutSeconds: ptr.To(watchTimeoutSeconds),
+		// Ask the server to end the watch after a while (see
+		// cli.WatchTimeoutSeconds); an ended watch is resumed like a
+		// dropped one.
+		TimeoutSeconds: ptr.To(cli.WatchTimeoutSeconds),
 	})
 	if err != nil {
 		return false, &cli.CallError{Verb: "watch", Err: err}

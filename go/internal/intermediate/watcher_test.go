@@ -94,7 +94,7 @@ func newFakeServer(t *testing.T, cancel context.CancelFunc, lists, watches []ans
 	})
 	server.client.PrependWatchReactor("pods", func(action k8stesting.Action) (bool, watch.Interface, error) {
 		options := action.(k8stesting.WatchActionImpl).ListOptions
-		if !options.AllowWatchBookmarks || options.TimeoutSeconds == nil || *options.TimeoutSeconds != watchTimeoutSeconds {
+		if !options.AllowWatchBookmarks || options.TimeoutSeconds == nil || *options.TimeoutSeconds != cli.WatchTimeoutSeconds {
 			t.Errorf("watch options %+v", options)
 		}
 		server.watchedFrom = append(server.watchedFrom, options.ResourceVersion)
@@ -133,6 +133,7 @@ func runWatcher(t *testing.T, lists, watches []answer) (string, []string, error)
 	print, _ := NewPrinter(&out, cli.OutputJSON)
 	watcher := &Watcher{
 		Pods:    server.client.CoreV1().Pods("demo"),
+		Watches: server.client.CoreV1().Pods("demo"),
 		Print:   print,
 		Backoff: wait.Backoff{Duration: time.Millisecond, Factor: 2, Cap: 4 * time.Millisecond, Steps: 10},
 	}
@@ -189,6 +190,28 @@ func TestWatcherRelistsWhenTheWatchIsRefusedWith410(t *testing.T) {
 		{list: podList("30", pod("demo", "b", "Running", "25"))},
 	}
 	watches := []answer{{err: apierrors.NewResourceExpired("too old resource version: 10 (25)")}}
+	out, watchedFrom, err := runWatcher(t, lists, watches)
+	want := `{"type":"ADDED","namespace":"demo","name":"a","phase":"Running","resourceVersion":"5"}` + "\n" +
+		`{"type":"ADDED","namespace":"demo","name":"b","phase":"Running","resourceVersion":"25"}` + "\n" +
+		`{"type":"DELETED","namespace":"demo","name":"a","phase":"Running","resourceVersion":"5"}` + "\n"
+	if err != nil || out != want || !slices.Equal(watchedFrom, []string{"10", "30"}) {
+		t.Errorf("got %v, watched from %v and\n%s", err, watchedFrom, out)
+	}
+}
+
+func TestWatcherRelistsAgainWhenTheRelistMeets410(t *testing.T) {
+	// Under compaction a re-list's continue token can expire too: 410 again.
+	// The re-list is retried (after a delay, like any passing failure), and
+	// no watch starts from the expired resourceVersion in between.
+	expiredToken := apierrors.NewResourceExpired("The provided continue parameter is too old")
+	lists := []answer{
+		{list: podList("10", pod("demo", "a", "Running", "5"))},
+		{err: expiredToken},
+		{err: serverDown},
+		{err: expiredToken},
+		{list: podList("30", pod("demo", "b", "Running", "25"))},
+	}
+	watches := []answer{{events: []watch.Event{expired()}}}
 	out, watchedFrom, err := runWatcher(t, lists, watches)
 	want := `{"type":"ADDED","namespace":"demo","name":"a","phase":"Running","resourceVersion":"5"}` + "\n" +
 		`{"type":"ADDED","namespace":"demo","name":"b","phase":"Running","resourceVersion":"25"}` + "\n" +
@@ -275,7 +298,7 @@ func runWatchPods(t *testing.T, lists, watches []answer) (string, error) {
 	defer cancel()
 	server := newFakeServer(t, cancel, lists, watches)
 	var out bytes.Buffer
-	session := cli.Session{Client: server.client, Namespace: "demo", Output: cli.OutputTable, Stdout: &out}
+	session := cli.Session{Client: server.client, WatchClient: server.client, Namespace: "demo", Output: cli.OutputTable, Stdout: &out}
 	err := WatchPodsProgram.Run(ctx, session)
 	return out.String(), err
 }

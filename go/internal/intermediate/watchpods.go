@@ -17,6 +17,7 @@ var WatchPodsProgram = cli.Program{
 func watchPods(ctx context.Context, s cli.Session) error {
 	watcher := &Watcher{
 		Pods:     s.Client.CoreV1().Pods(s.Namespace),
+		Watches:  s.WatchClient.CoreV1().Pods(s.Namespace),
 		Selector: s.Selector,
 		Backoff:  DefaultBackoff,
 	}

@@ -44,6 +44,19 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+# The largest --timeout, in seconds (2^31-1, about 68 years): the same bound in every language, and one every
+# timer they use can hold (signal.alarm takes a C int and raises OverflowError beyond it).
+TIMEOUT_MAX = 2**31 - 1
+
+
+def timeout_seconds(text: str) -> int:
+    """An argparse type: a whole number of seconds from 1 to TIMEOUT_MAX, written in plain digits."""
+    seconds = positive_int(text)
+    if seconds > TIMEOUT_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most {TIMEOUT_MAX} seconds, got {text!r}")
+    return seconds
+
+
 def build_parser(prog: str, description: str) -> ArgumentParser:
     """The options both programs take: which pods, how to print them, which cluster."""
     # allow_abbrev=False: argparse would otherwise accept "--name" for "--namespace"; kubectl does not.

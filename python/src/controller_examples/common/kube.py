@@ -52,6 +52,7 @@ def connect(kubeconfig: str | None, context: str | None) -> Connection:
         raise CommandError(f'no kubeconfig found (looked at {_looked_at()}), so no context "{context}"')
     else:
         namespace = _load_in_cluster(configuration)
+    refuse_unverified_tls(configuration)
     # By default urllib3 retries a failed request three times, so an unreachable server costs four
     # attempts (each up to a connect timeout) before the error shows, and each retry logs a warning. We
     # want the error at once: list-pods reports it, and watch-pods has its own reconnect loop with backoff.
@@ -61,6 +62,21 @@ def connect(kubeconfig: str | None, context: str | None) -> Connection:
     configuration.keep_alive = True
     api = client.CoreV1Api(client.ApiClient(configuration))
     return Connection(api=api, host=configuration.host, namespace=namespace)
+
+
+def refuse_unverified_tls(configuration: client.Configuration) -> None:
+    """Refuse a configuration that turns TLS verification off.
+
+    A kubeconfig's `insecure-skip-tls-verify: true` makes the client talk to whoever answers at the server's
+    address, and hand it our credentials. The official client honours it (verify_ssl becomes False); the
+    contract says TLS is always verified, so we stop here instead. The controller, which connects through this
+    function too, refuses it as well.
+    """
+    if not configuration.verify_ssl:
+        raise CommandError(
+            "TLS verification is turned off in the kubeconfig (insecure-skip-tls-verify: true); "
+            "refusing to connect without it"
+        )
 
 
 def kubeconfig_paths(explicit: str | None) -> list[str]:

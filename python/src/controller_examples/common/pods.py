@@ -20,6 +20,11 @@ from kubernetes import client
 
 PAGE_SIZE = 500
 
+# How long a request may wait: (to connect, TCP and TLS; for each read of the answer), in seconds. Without a
+# bound, a server that accepts the connection and never answers would hang the program forever. A watch
+# passes its own, longer read timeout (see watch_pods.py): the server stays silent between events.
+REQUEST_TIMEOUT = (10, 30)
+
 
 @dataclass(frozen=True, slots=True)
 class PodRecord:
@@ -77,15 +82,15 @@ class PodQuery:
     namespace: str | None
     selector: str | None
 
-    def request(self, **params: Any) -> urllib3.HTTPResponse:
+    def request(self, timeout: tuple[float, float] = REQUEST_TIMEOUT, **params: Any) -> urllib3.HTTPResponse:
         """Send a list request (a watch, with watch=True) and return the response unread.
 
         `_preload_content=False` is the official client's way to get the raw HTTP response instead of
         model objects. Its V1Pod models are heavy: every field of every nested object becomes a Python
         object, and we would build them only to read ten fields. We decode the JSON ourselves instead.
-        A status other than 2xx still raises ApiException.
+        A status other than 2xx still raises ApiException. `timeout` is (connect, read) in seconds.
         """
-        params.update(label_selector=self.selector, _preload_content=False)
+        params.update(label_selector=self.selector, _preload_content=False, _request_timeout=timeout)
         if self.namespace is None:
             return self.api.list_pod_for_all_namespaces(**params)
         return self.api.list_namespaced_pod(self.namespace, **params)

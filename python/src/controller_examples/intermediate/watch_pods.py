@@ -44,15 +44,19 @@ from typing import Any, NoReturn, Protocol
 from kubernetes.client import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from controller_examples.common.cli import build_parser, chosen_namespace, json_line, positive_int, run
+from controller_examples.common.cli import build_parser, chosen_namespace, json_line, run, timeout_seconds
 from controller_examples.common.errors import explained, http_status, is_connection_failure, is_tls_verification_failure
 from controller_examples.common.kube import connect
-from controller_examples.common.pods import PodListing, PodQuery, PodRecord, list_pods, pod_record
+from controller_examples.common.pods import REQUEST_TIMEOUT, PodListing, PodQuery, PodRecord, list_pods, pod_record
 
 # Like client-go's reflector, ask the server to end each watch after a while (it picks 5 to 10 minutes):
 # a long-lived request can otherwise outlive a proxy's patience without either end noticing. An ended
 # watch is resumed like a dropped one.
 WATCH_TIMEOUT_SECONDS = 300
+# Our own bound on a watch: connect as for any request; between two reads, a little longer than the server's
+# timeoutSeconds, so the server normally ends the watch first, but a server or path gone silent cannot hold
+# us forever. (Bookmarks and events keep a healthy watch's reads well apart from this.)
+WATCH_REQUEST_TIMEOUT = (REQUEST_TIMEOUT[0], WATCH_TIMEOUT_SECONDS + 30)
 
 TABLE_ROW = "%-9s %-20s %-40s %s"
 
@@ -63,7 +67,7 @@ Event = tuple[str, PodRecord]  # ("ADDED" | "MODIFIED" | "DELETED", the pod)
 def main(argv: Sequence[str]) -> None:
     parser = build_parser("watch-pods", "Print pods, then every change to them, as they happen.")
     parser.add_argument(
-        "--timeout", type=positive_int, metavar="SECONDS", help="stop after this many seconds (default: never)"
+        "--timeout", type=timeout_seconds, metavar="SECONDS", help="stop after this many seconds (default: never)"
     )
     options = parser.parse_args(argv)
     stop_on_signals(options.timeout)
@@ -162,6 +166,7 @@ class KubePodSource:
             resource_version=resource_version,
             allow_watch_bookmarks=True,
             timeout_seconds=WATCH_TIMEOUT_SECONDS,
+            timeout=WATCH_REQUEST_TIMEOUT,
         )
         try:
             for line in iter_resp_lines(response):
@@ -223,12 +228,16 @@ class PodWatcher:
                     must_relist = False
                 self._follow(delays)
             except Exception as error:
-                if http_status(error) == 410:
-                    must_relist = True
-                    continue  # the resourceVersion expired: re-list now, there is nothing to wait for
-                if not is_worth_retrying(error):
+                expired = http_status(error) == 410
+                if not (expired or is_worth_retrying(error)):
                     raise
-            # The stream ended or broke: wait a little, then resume from the last resourceVersion seen.
+                if expired and not must_relist:
+                    must_relist = True
+                    continue  # the watch's resourceVersion expired: re-list now, there is nothing to wait for
+                # A re-list that failed, even with 410 (its continue token expired under compaction), is
+                # retried like the rest, after a delay: never in a hot loop.
+            # The stream ended or broke: wait a little, then resume from the last resourceVersion seen (or
+            # re-list, if that is what failed).
             self._sleep(delays.next())
 
     def _catch_up(self, listing: PodListing) -> None:
