@@ -172,6 +172,7 @@ def test_scripted_sequence_matches_the_api(cluster, api, namespace, watchers, la
     assert seen[1:] == expected
 
 
+@pytest.mark.disruptive
 def test_apiserver_restart_mid_watch(cluster, api, namespace, watchers, language):
     requires_disruption(cluster)
     core = client.CoreV1Api(api)
@@ -220,6 +221,7 @@ def relist_difference(printed: list[dict], pods: list[client.V1Pod]) -> list[dic
     return difference
 
 
+@pytest.mark.disruptive
 def test_expired_resource_version_relists(cluster, api, namespace, watchers, language):
     requires_disruption(cluster)
     core = client.CoreV1Api(api)
