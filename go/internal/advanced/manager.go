@@ -217,10 +217,22 @@ func (m *Manager) lead(stop, work context.Context) {
 // renewal fails for the whole renew deadline; when its own context is
 // cancelled it stops renewing and (ReleaseOnCancel) releases the Lease.
 //
-// The one thing to get right is the order on SIGTERM: the Lease is released
-// only once the workers have drained, because until then this process is
-// still writing. So SIGTERM (ctx) stops the workers, and only when they are
-// done is the election's own context cancelled.
+// Two things to get right:
+//
+//   - The order on SIGTERM: the Lease is released only once the workers have
+//     drained, because until then this process is still writing. So SIGTERM
+//     (ctx) stops the workers, and only when they are done is the election's
+//     own context cancelled; client-go renews until then.
+//   - A lost Lease. The reconciles run in the leading context, so they are
+//     cancelled at once. But RunOrDie would then try to release the Lease
+//     (ReleaseOnCancel), which takes a GET and a PUT of up to the renew
+//     deadline each, and which decides whether the Lease is still ours from
+//     the record it saw last, before the failed renewals: the PUT would clear
+//     a new leader's Lease. So the release is refused (releaseOnlyOnStop),
+//     and runElected returns as soon as the workers have stopped, without
+//     waiting for RunOrDie: the process exits 1 within the renew deadline
+//     (plus the retry period client-go waits before its last attempt) of its
+//     last renewal.
 func (m *Manager) runElected(ctx context.Context) error {
 	electing, endElection := context.WithCancel(context.Background())
 	defer endElection()
@@ -228,6 +240,8 @@ func (m *Manager) runElected(ctx context.Context) error {
 		mutex   sync.Mutex
 		started bool
 		drained = make(chan struct{})
+		lost    = make(chan struct{})
+		ending  atomic.Bool // set once the workers drained after SIGTERM: the release may go ahead
 	)
 	go func() {
 		select {
@@ -241,15 +255,19 @@ func (m *Manager) runElected(ctx context.Context) error {
 		if wasLeading {
 			<-drained
 		}
+		ending.Store(true)
 		endElection()
 	}()
 
 	lease := m.opts.LeaderElectionNamespace + "/" + m.opts.LeaderElectionID
-	leaderelection.RunOrDie(electing, leaderelection.LeaderElectionConfig{
-		Lock: &resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Namespace: m.opts.LeaderElectionNamespace, Name: m.opts.LeaderElectionID},
-			Client:     m.election.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: m.opts.Identity},
+	config := leaderelection.LeaderElectionConfig{
+		Lock: &releaseOnlyOnStop{
+			Interface: &resourcelock.LeaseLock{
+				LeaseMeta:  metav1.ObjectMeta{Namespace: m.opts.LeaderElectionNamespace, Name: m.opts.LeaderElectionID},
+				Client:     m.election.CoordinationV1(),
+				LockConfig: resourcelock.ResourceLockConfig{Identity: m.opts.Identity},
+			},
+			ending: &ending,
 		},
 		LeaseDuration:   m.opts.LeaseDuration,
 		RenewDeadline:   m.opts.RenewDeadline,
@@ -268,12 +286,15 @@ func (m *Manager) runElected(ctx context.Context) error {
 				defer cancel()
 				defer context.AfterFunc(ctx, cancel)()
 				m.lead(stop, leading)
+				if leading.Err() != nil && !ending.Load() {
+					close(lost)
+				}
 			},
 			OnStoppedLeading: func() {
 				mutex.Lock()
 				wasLeading := started
 				mutex.Unlock()
-				if wasLeading && ctx.Err() != nil {
+				if wasLeading && ending.Load() {
 					klog.InfoS("Released the Lease", "lease", lease)
 				}
 			},
@@ -283,9 +304,35 @@ func (m *Manager) runElected(ctx context.Context) error {
 				}
 			},
 		},
-	})
-	if ctx.Err() != nil {
-		return nil
+	}
+	elected := make(chan struct{})
+	go func() {
+		defer close(elected)
+		leaderelection.RunOrDie(electing, config)
+	}()
+	select {
+	case <-elected:
+		if ctx.Err() != nil {
+			return nil
+		}
+	case <-lost:
 	}
 	return fmt.Errorf("lost the Lease %s: stopped reconciling", lease)
+}
+
+// releaseOnlyOnStop is the Lease lock, except that it refuses to release the
+// Lease (an update that clears the holder) unless the workers drained after
+// SIGTERM. client-go releases on a lost Lease too (ReleaseOnCancel), trusting
+// a record it read before the renewals failed; a standby may hold the Lease
+// by then.
+type releaseOnlyOnStop struct {
+	resourcelock.Interface
+	ending *atomic.Bool
+}
+
+func (l *releaseOnlyOnStop) Update(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
+	if record.HolderIdentity == "" && !l.ending.Load() {
+		return errors.New("not releasing a Lease that may have been lost")
+	}
+	return l.Interface.Update(ctx, record)
 }

@@ -1,14 +1,18 @@
 package advanced
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
 func TestOptionDefaults(t *testing.T) {
@@ -120,5 +124,38 @@ func TestMetricsEndpointHasTheSpecNames(t *testing.T) {
 		if !strings.Contains(body, sample) {
 			t.Errorf("/metrics lacks %q", sample)
 		}
+	}
+}
+
+// recordingLock is a resourcelock.Interface that records the updates it is asked for.
+type recordingLock struct {
+	resourcelock.Interface
+	updates []resourcelock.LeaderElectionRecord
+}
+
+func (l *recordingLock) Update(_ context.Context, record resourcelock.LeaderElectionRecord) error {
+	l.updates = append(l.updates, record)
+	return nil
+}
+
+func TestALostLeaseIsNeverReleased(t *testing.T) {
+	inner := &recordingLock{}
+	var ending atomic.Bool
+	lock := &releaseOnlyOnStop{Interface: inner, ending: &ending}
+	ctx := context.Background()
+
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
+		t.Fatalf("a renewal was refused: %v", err)
+	}
+	// client-go's release after a failed renewal: holder cleared, the workers not drained after SIGTERM.
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: ""}); err == nil {
+		t.Fatal("a Lease that may be lost was released")
+	}
+	ending.Store(true) // SIGTERM, and the workers drained
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: ""}); err != nil {
+		t.Fatalf("the release after the drain was refused: %v", err)
+	}
+	if len(inner.updates) != 2 || inner.updates[0].HolderIdentity != "me" || inner.updates[1].HolderIdentity != "" {
+		t.Errorf("updates that reached the Lease: %+v", inner.updates)
 	}
 }
