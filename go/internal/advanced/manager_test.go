@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,21 +126,27 @@ func TestMetricsEndpointHasTheSpecNames(t *testing.T) {
 	}
 }
 
-// recordingLock is a resourcelock.Interface that records the updates it is asked for.
+// recordingLock is a resourcelock.Interface that records the updates it is
+// asked for, and fails them while failing is set.
 type recordingLock struct {
 	resourcelock.Interface
 	updates []resourcelock.LeaderElectionRecord
+	failing bool
 }
 
 func (l *recordingLock) Update(_ context.Context, record resourcelock.LeaderElectionRecord) error {
+	if l.failing {
+		return errors.New("unreachable")
+	}
 	l.updates = append(l.updates, record)
 	return nil
 }
 
+func (l *recordingLock) Identity() string { return "me" }
+
 func TestALostLeaseIsNeverReleased(t *testing.T) {
 	inner := &recordingLock{}
-	var ending atomic.Bool
-	lock := &releaseOnlyOnStop{Interface: inner, ending: &ending}
+	lock := &leaseLock{Interface: inner}
 	ctx := context.Background()
 
 	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
@@ -151,11 +156,36 @@ func TestALostLeaseIsNeverReleased(t *testing.T) {
 	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: ""}); err == nil {
 		t.Fatal("a Lease that may be lost was released")
 	}
-	ending.Store(true) // SIGTERM, and the workers drained
+	lock.releasing.Store(true) // SIGTERM, and the workers drained
 	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: ""}); err != nil {
 		t.Fatalf("the release after the drain was refused: %v", err)
 	}
 	if len(inner.updates) != 2 || inner.updates[0].HolderIdentity != "me" || inner.updates[1].HolderIdentity != "" {
 		t.Errorf("updates that reached the Lease: %+v", inner.updates)
+	}
+}
+
+func TestTheReconcilesStopAtTheRenewDeadline(t *testing.T) {
+	inner := &recordingLock{}
+	lock := &leaseLock{Interface: inner}
+	ctx := context.Background()
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
+		t.Fatal(err)
+	}
+	renewed := lock.lastRenewal()
+	work, stop := untilRenewalsFail(ctx, lock, 200*time.Millisecond)
+	defer stop()
+
+	inner.failing = true // renewals fail from now on: the context ends at the deadline of the last one
+	_ = lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"})
+	<-work.Done()
+	if !errors.Is(context.Cause(work), errRenewDeadline) {
+		t.Errorf("cause %v", context.Cause(work))
+	}
+	if !lock.lastRenewal().Equal(renewed) {
+		t.Error("a failed renewal counted as one")
+	}
+	if time.Since(renewed) < 200*time.Millisecond {
+		t.Error("the reconciles were stopped before the renew deadline")
 	}
 }
