@@ -2,7 +2,7 @@
 # Leader election (bash/advanced/lease.sh, keep_lease and kill_descendants in manager.sh), with a fake kubectl
 # on PATH: every request of an attempt is bounded by what is left of the renew deadline, a Lease not renewed
 # by the deadline is lost (shutdown 1), and the shutdown after a loss leaves no process behind.
-# shellcheck disable=SC2030,SC2031,SC2034,SC2329 # globals the sourced functions read; stubs they call
+# shellcheck source-path=SCRIPTDIR disable=SC2030,SC2031,SC2034,SC2329 # globals the sourced functions read; stubs they call
 
 setup() {
   load advanced_helper
