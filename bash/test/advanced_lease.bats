@@ -155,3 +155,17 @@ deadline_in() {
   [[ $output != *"left:"* ]]
   [[ $output == *"descendants: 0"* ]]
 }
+
+@test "the graceful drain keeps renewing the Lease while it waits for the workers" {
+  lease_json me 8 >"$FAKE/written.json"
+  answer replace "$FAKE/written.json"
+  LEASE_RESOURCE_VERSION=7
+  now_us
+  LEASE_RENEWED_AT=$REPLY
+  LEASE_NEXT_RENEWAL=0 # a renewal is due
+  mkfifo "$RUN/pause.fifo"
+  exec {PAUSE_FD}<>"$RUN/pause.fifo"
+  sleep 0.5 & # a worker finishing its reconcile
+  run stop_pids 25 "$!"
+  [[ $(<"$FAKE/calls") == replace* ]]
+}
