@@ -332,12 +332,14 @@ keep_lease() {
     LEASE_NEXT_RENEWAL=$((started + RETRY_PERIOD_US))
     return 0
   fi
+  first_line "$RUN/lease.err"
+  local why=${REPLY:-held by another}
   now_us
   if ((REPLY >= LEASE_DEADLINE_US)); then
-    first_line "$RUN/lease.err"
-    log "error: could not renew the Lease within ${RENEW_DEADLINE}s (${REPLY:-held by another}): stopping"
+    log "error: could not renew the Lease within ${RENEW_DEADLINE}s ($why): stopping"
     shutdown 1
   fi
+  log "renewing the Lease failed ($why): retrying until the renew deadline"
   LEASE_NEXT_RENEWAL=$((REPLY + RETRY_PERIOD_US))
   ((LEASE_NEXT_RENEWAL <= LEASE_DEADLINE_US)) || LEASE_NEXT_RENEWAL=$LEASE_DEADLINE_US
 }
