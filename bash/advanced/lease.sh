@@ -8,12 +8,31 @@
 # has not renewed it for leaseDurationSeconds. That last one is judged as client-go does, with this
 # process's own clock: the time since this process saw the Lease's record change, so clocks of different
 # machines are never compared.
+#
+# Every request of an attempt is bounded by LEASE_DEADLINE_US, the time (microseconds) by which the attempt
+# must be over: for the leader, its last renewal + --renew-deadline, so a hung request cannot keep it
+# believing it leads after a standby may have taken over (the manager sets it before each attempt).
 
 LEASE_RESOURCE_VERSION="" # of the Lease as this process last wrote it ("" when it does not hold it)
 LEASE_ACQUIRED=""         # its acquireTime and leaseTransitions then
 LEASE_TRANSITIONS=0
 LEASE_OBSERVED=""         # the record last seen (holder renewTime), and when (microseconds)
 LEASE_OBSERVED_AT=0
+LEASE_DEADLINE_US=0       # the end of the current attempt's budget (see above)
+
+# lease_kubectl ARGS...: kubectl ARGS, killed when the attempt's budget runs out; fails at once, with
+# "renew deadline passed" on stderr, when nothing is left of it. `timeout` rather than kubectl's
+# --request-timeout, for the reason in util.sh (kubectl_command); SIGKILL, so the budget is the bound.
+lease_kubectl() {
+  now_us
+  local left=$((LEASE_DEADLINE_US - REPLY))
+  if ((left <= 0)); then
+    printf 'renew deadline passed\n' >&2
+    return 1
+  fi
+  seconds_text "$left"
+  timeout --foreground --signal=KILL "$REPLY" "${KUBECTL[@]}" "$@"
+}
 
 # lease_path: the Lease's API path, in REPLY.
 lease_path() {
@@ -48,7 +67,7 @@ lease_write() {
   lease_path
   path=$REPLY
   if [[ $1 == create ]]; then path=${path%/*}; fi
-  answer=$("${KUBECTL_REQUEST[@]}" "$1" --raw "$path" -f - <<<"$2" 2>"$RUN/lease.err") || return 1
+  answer=$(lease_kubectl "$1" --raw "$path" -f - <<<"$2" 2>"$RUN/lease.err") || return 1
   [[ $answer =~ $pattern ]] || return 1 # a Lease has one resourceVersion: its metadata's
   LEASE_RESOURCE_VERSION=${BASH_REMATCH[1]}
   pattern='"acquireTime":"([^"]*)"'
@@ -71,7 +90,7 @@ lease_try_acquire_or_renew() {
   fi
   lease_path
   path=$REPLY
-  if ! record=$("${KUBECTL_REQUEST[@]}" get --raw "$path" 2>"$RUN/lease.err"); then
+  if ! record=$(lease_kubectl get --raw "$path" 2>"$RUN/lease.err"); then
     first_line "$RUN/lease.err"
     [[ $REPLY == *"(NotFound)"* ]] || return 1
     lease_object "$IDENTITY" "" 0 "$seconds" ""

@@ -202,47 +202,72 @@ on_signal() {
   if [[ -n ${PAUSE_FD:-} ]]; then printf 'wake\n' >&"$PAUSE_FD"; fi
 }
 
-# stop_pids TIMEOUT_SECONDS PID...: wait for the processes to end, SIGKILL those left after TIMEOUT.
+# stop_pids TIMEOUT_SECONDS PID...: wait for the processes to end, SIGKILL those left after TIMEOUT. The
+# Lease is renewed meanwhile: until the in-flight reconciles are done this process still writes.
 stop_pids() {
   local deadline=$((EPOCHSECONDS + $1)) pid
   shift
   for pid in "$@"; do
-    while kill -0 "$pid" 2>/dev/null && ((EPOCHSECONDS < deadline)); do pause 0.1; done
+    while kill -0 "$pid" 2>/dev/null && ((EPOCHSECONDS < deadline)); do
+      keep_lease
+      pause 0.1
+    done
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
 }
 
-# shutdown CODE: stop watching, let the in-flight reconciles finish, give the Lease up, exit CODE.
+# shutdown CODE: 0 (SIGTERM, SIGINT): stop watching, let the in-flight reconciles finish, give the Lease up,
+# exit 0. 1 (an error): end every process of ours at once (kill_descendants), exit 1.
 shutdown() {
   local code=$1
+  if ((code != 0)); then
+    kill_descendants
+    set_leader 0
+    exit "$code"
+  fi
   if ((${#INFORMER_PIDS[@]} > 0)); then
     kill -TERM "${INFORMER_PIDS[@]}" 2>/dev/null
     stop_pids 5 "${INFORMER_PIDS[@]}"
   fi
   if [[ -n $DISPATCHER_PID ]]; then
-    if ((code == 0)); then
-      printf 'stop\n' >&"$QUEUE_FD"
-      stop_pids 25 "$DISPATCHER_PID" "${WORKER_PIDS[@]}"
-    else
-      kill -KILL "$DISPATCHER_PID" "${WORKER_PIDS[@]}" 2>/dev/null # cleanup ends their kubectl too
-    fi
+    printf 'stop\n' >&"$QUEUE_FD"
+    stop_pids 25 "$DISPATCHER_PID" "${WORKER_PIDS[@]}"
   fi
   set_leader 0
-  if $LEADER_ELECT && ((code == 0)); then
+  if $LEADER_ELECT; then
+    LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US)) # a Lease we may have lost is not released
     if lease_release; then log "released the Lease"; else log "could not release the Lease"; fi
   fi
-  exit "$code"
+  exit 0
 }
 
-# cleanup: at exit, whatever the way: no process of ours outlives the manager, and $RUN goes. After an
-# orderly shutdown only the endpoints are left; after an error (the Lease lost) also the reconciles in
-# flight, whose kubectl must not write on.
+# cleanup: at exit, whatever the way: no process of ours outlives the manager, and $RUN goes.
 cleanup() {
-  descendants $$
-  if ((${#REPLY_PIDS[@]} > 0)); then kill -KILL "${REPLY_PIDS[@]}" 2>/dev/null; fi
-  wait 2>/dev/null
+  kill_descendants
   rm -rf "$RUN"
+}
+
+# kill_descendants: SIGKILL every process below the manager, leaving no orphan. Killing a worker first
+# would orphan the reconcile it runs (re-parented to PID 1, out of sight of `descendants`, and still
+# writing), and a process may fork while we look. So every process found is first stopped (SIGSTOP: a
+# stopped process cannot fork), the tree is read again until it holds no new one, and only then are they
+# all killed.
+kill_descendants() {
+  local pid found=true
+  local -A stopped=()
+  while $found; do
+    found=false
+    descendants $$
+    for pid in "${REPLY_PIDS[@]}"; do
+      [[ -z ${stopped[$pid]+x} ]] || continue
+      stopped[$pid]=1
+      found=true
+      kill -STOP "$pid" 2>/dev/null
+    done
+  done
+  if ((${#stopped[@]} > 0)); then kill -KILL "${!stopped[@]}" 2>/dev/null; fi
+  wait 2>/dev/null
 }
 
 # descendants PID: the pids of every process below PID (children, their children, ...), in REPLY_PIDS,
@@ -285,6 +310,59 @@ fail() {
   exit 1
 }
 
+# ----- the Lease -----------------------------------------------------------------------------------------
+
+# acquire_lease: one attempt to take (or keep) the Lease as a candidate, each request bounded by
+# --renew-deadline; on success the renewal clock starts.
+acquire_lease() {
+  now_us
+  local started=$REPLY
+  LEASE_DEADLINE_US=$((started + RENEW_DEADLINE_US))
+  lease_try_acquire_or_renew || return 1
+  LEASE_RENEWED_AT=$started
+  LEASE_NEXT_RENEWAL=$((started + RETRY_PERIOD_US))
+}
+
+# keep_lease: with --leader-elect, renew the Lease when a renewal is due (every --retry-period). The
+# attempt must end by the last renewal + --renew-deadline (lease.sh); a failed one is retried after a retry
+# period, or at that deadline if it comes first; at the deadline the Lease counts as lost: a standby may
+# take it over any moment from then on, so shutdown 1 ends every process of ours at once.
+keep_lease() {
+  $LEADER_ELECT || return 0
+  now_us
+  local started=$REPLY
+  ((started >= LEASE_NEXT_RENEWAL)) || return 0
+  LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US))
+  if lease_try_acquire_or_renew; then
+    LEASE_RENEWED_AT=$started
+    LEASE_NEXT_RENEWAL=$((started + RETRY_PERIOD_US))
+    return 0
+  fi
+  first_line "$RUN/lease.err"
+  local why=${REPLY:-held by another}
+  now_us
+  if ((REPLY >= LEASE_DEADLINE_US)); then
+    log "error: could not renew the Lease within ${RENEW_DEADLINE}s ($why): stopping"
+    shutdown 1
+  fi
+  log "renewing the Lease failed ($why): retrying until the renew deadline"
+  LEASE_NEXT_RENEWAL=$((REPLY + RETRY_PERIOD_US))
+  ((LEASE_NEXT_RENEWAL <= LEASE_DEADLINE_US)) || LEASE_NEXT_RENEWAL=$LEASE_DEADLINE_US
+}
+
+# pause_until_renewal: pause until the next renewal is due (without leader election: 1 s).
+pause_until_renewal() {
+  if ! $LEADER_ELECT; then
+    pause 1
+    return
+  fi
+  now_us
+  local left=$((LEASE_NEXT_RENEWAL - REPLY))
+  ((left >= 1000)) || left=1000 # `read -t 0` would not wait at all
+  seconds_text "$left"
+  pause "$REPLY"
+}
+
 # ----- main ----------------------------------------------------------------------------------------------------
 
 # require_commands: the programs the controller runs are installed.
@@ -315,6 +393,7 @@ main() {
   MANAGER_PID=$$
   STOPPING=false
   INFORMER_PIDS=() WORKER_PIDS=() DISPATCHER_PID="" HEALTH_PID="" METRICS_PID=""
+  LEASE_RENEWED_AT=0 LEASE_NEXT_RENEWAL=0
   remove_stale_run_directories
   RUN=$(mktemp -d "${TMPDIR:-/tmp}/staticsite-controller.XXXXXX") || exit 1
   trap cleanup EXIT
@@ -335,24 +414,21 @@ main() {
   start_endpoints
   log "starting: namespace ${NAMESPACE:-(all)}, $WORKERS workers, identity $IDENTITY"
 
-  local last_renew
   if $LEADER_ELECT; then
     set_ready true # a standby is ready
     log "waiting for the Lease $LEADER_ELECTION_NAMESPACE/$LEADER_ELECTION_ID"
-    until lease_try_acquire_or_renew; do
+    until acquire_lease; do
       $STOPPING && shutdown 0
       pause "$RETRY_PERIOD"
       $STOPPING && shutdown 0
     done
-    now_us
-    last_renew=$REPLY
     log "leading: holding the Lease $LEADER_ELECTION_NAMESPACE/$LEADER_ELECTION_ID"
     set_ready false
   fi
   set_leader 1
   start_controller
 
-  local started=false interval now
+  local started=false
   while ! $STOPPING; do
     if ! $started && synced; then
       printf 'start\n' >&"$QUEUE_FD"
@@ -364,21 +440,8 @@ main() {
       log "error: a part of the controller ended unexpectedly"
       shutdown 1
     fi
-    if $LEADER_ELECT; then
-      now_us
-      now=$REPLY
-      if lease_try_acquire_or_renew; then
-        last_renew=$now
-      elif ((now - last_renew >= RENEW_DEADLINE_US)); then
-        first_line "$RUN/lease.err"
-        log "error: could not renew the Lease within ${RENEW_DEADLINE}s (${REPLY:-held by another}): stopping"
-        shutdown 1
-      fi
-    fi
-    interval=1
-    $LEADER_ELECT && interval=$RETRY_PERIOD
-    $started || interval=0.1
-    pause "$interval"
+    keep_lease
+    if $started; then pause_until_renewal; else pause 0.1; fi
   done
   shutdown 0
 }

@@ -1,6 +1,7 @@
 package advanced
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
 func TestOptionDefaults(t *testing.T) {
@@ -120,5 +123,69 @@ func TestMetricsEndpointHasTheSpecNames(t *testing.T) {
 		if !strings.Contains(body, sample) {
 			t.Errorf("/metrics lacks %q", sample)
 		}
+	}
+}
+
+// recordingLock is a resourcelock.Interface that records the updates it is
+// asked for, and fails them while failing is set.
+type recordingLock struct {
+	resourcelock.Interface
+	updates []resourcelock.LeaderElectionRecord
+	failing bool
+}
+
+func (l *recordingLock) Update(_ context.Context, record resourcelock.LeaderElectionRecord) error {
+	if l.failing {
+		return errors.New("unreachable")
+	}
+	l.updates = append(l.updates, record)
+	return nil
+}
+
+func (l *recordingLock) Identity() string { return "me" }
+
+func TestALostLeaseIsNeverReleased(t *testing.T) {
+	inner := &recordingLock{}
+	lock := &leaseLock{Interface: inner}
+	ctx := context.Background()
+
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
+		t.Fatalf("a renewal was refused: %v", err)
+	}
+	// client-go's release after a failed renewal: holder cleared, the workers not drained after SIGTERM.
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: ""}); err == nil {
+		t.Fatal("a Lease that may be lost was released")
+	}
+	lock.releasing.Store(true) // SIGTERM, and the workers drained
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: ""}); err != nil {
+		t.Fatalf("the release after the drain was refused: %v", err)
+	}
+	if len(inner.updates) != 2 || inner.updates[0].HolderIdentity != "me" || inner.updates[1].HolderIdentity != "" {
+		t.Errorf("updates that reached the Lease: %+v", inner.updates)
+	}
+}
+
+func TestTheReconcilesStopAtTheRenewDeadline(t *testing.T) {
+	inner := &recordingLock{}
+	lock := &leaseLock{Interface: inner}
+	ctx := context.Background()
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
+		t.Fatal(err)
+	}
+	renewed := lock.lastRenewal()
+	work, stop := untilRenewalsFail(ctx, lock, 200*time.Millisecond)
+	defer stop()
+
+	inner.failing = true // renewals fail from now on: the context ends at the deadline of the last one
+	_ = lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"})
+	<-work.Done()
+	if !errors.Is(context.Cause(work), errRenewDeadline) {
+		t.Errorf("cause %v", context.Cause(work))
+	}
+	if !lock.lastRenewal().Equal(renewed) {
+		t.Error("a failed renewal counted as one")
+	}
+	if time.Since(renewed) < 200*time.Millisecond {
+		t.Error("the reconciles were stopped before the renew deadline")
 	}
 }

@@ -9,6 +9,7 @@ from kubernetes import client
 from kubernetes.client import ApiException
 
 from controller_examples.advanced import leader
+from controller_examples.advanced.api import Fenced, KubeApi
 from controller_examples.advanced.leader import LeaderElector, validate_timing
 
 
@@ -25,7 +26,8 @@ class FakeLeases:
         self.lease = None
         self.version = 0
         self.broken = False  # every request fails as if the API server were unreachable
-        self.timeouts = set()
+        self.hang = False  # every request takes its whole timeout, then fails (a partition)
+        self.timeouts = []
 
     def read_namespaced_lease(self, name, namespace, _request_timeout=None):
         self._check(_request_timeout)
@@ -49,7 +51,10 @@ class FakeLeases:
         return self.lease.spec.holder_identity
 
     def _check(self, timeout):
-        self.timeouts.add(timeout)
+        self.timeouts.append(timeout)
+        if self.hang:
+            time.sleep(timeout)
+            raise TimeoutError("read timed out")
         if self.broken:
             raise ConnectionRefusedError("connection refused")
 
@@ -70,8 +75,19 @@ def leases(monkeypatch):
     return fake
 
 
-def elector(identity, stop, timing=(3, 2, 1)):
-    return LeaderElector(None, ("staticsite-system", "lease"), identity, timing, stop)
+class Lost:
+    """The elector's on_lost: records the call (the manager's ends the process)."""
+
+    def __init__(self):
+        self.called = threading.Event()
+
+    def __call__(self):
+        self.called.set()
+
+
+def elector(identity, stop, timing=(3, 2, 1), fence=None, on_lost=None):
+    return LeaderElector(None, ("staticsite-system", "lease"), identity, timing, stop,
+                         fence or threading.Event(), on_lost or Lost())  # fmt: skip
 
 
 def test_the_first_candidate_creates_the_lease_and_leads(leases):
@@ -81,7 +97,7 @@ def test_the_first_candidate_creates_the_lease_and_leads(leases):
     assert candidate.is_leader
     assert leases.holder() == "a"
     assert leases.lease.spec.lease_duration_seconds == 3
-    assert leases.timeouts == {1}  # every request has a timeout (the retry period)
+    assert leases.timeouts and all(0 < timeout <= 1 for timeout in leases.timeouts)  # at most the retry period
 
 
 def test_a_candidate_stands_by_while_the_lease_is_held_and_stops_when_asked(leases):
@@ -104,26 +120,72 @@ def test_release_clears_the_holder_so_a_standby_takes_over_at_once(leases):
 
     assert leases.holder() == ""
     assert not first.is_leader
-    started = time.monotonic()
-    assert elector("b", threading.Event()).acquire()
-    assert time.monotonic() - started < 1  # no lease duration to wait out
+    second = elector("b", threading.Event())
+    assert second.acquire()
     assert leases.holder() == "b"
+    assert leases.version == 3  # created by a, released by a, taken by b: no expiry waited out
 
 
-def test_a_leader_that_cannot_renew_until_the_deadline_loses_and_stops(leases):
+def test_the_lease_is_renewed_during_the_drain_until_released(leases):
     stop = threading.Event()
-    candidate = elector("a", stop)
+    leader_ = elector("a", stop)
+    leader_.acquire()
+    leader_.renew_in_background()
+    stop.set()  # SIGTERM: the drain begins
+    version = leases.version
+    wait_until(lambda: leases.version >= version + 2, "two renewals after the stop")
+
+    leader_.release()
+    assert leases.holder() == ""
+
+
+def test_a_leader_that_cannot_renew_until_the_deadline_fences_itself_and_is_lost(leases):
+    stop, fence, lost = threading.Event(), threading.Event(), Lost()
+    candidate = elector("a", stop, fence=fence, on_lost=lost)
     candidate.acquire()
     candidate.renew_in_background()
 
     leases.broken = True
-    assert stop.wait(5)  # renew deadline 2 s, then the stop is requested
+    assert lost.called.wait(10)  # renew deadline 2 s
 
-    assert candidate.lost
+    assert fence.is_set()  # set before on_lost: no request starts any more
+    assert stop.is_set()
     assert not candidate.is_leader
     candidate.release()  # nothing to release: it is not ours any more
     leases.broken = False
     assert leases.holder() == "a"
+
+
+def test_a_renew_attempt_never_runs_past_the_renew_deadline(leases):
+    """Each request's timeout is what is left of the attempt: at most the retry period, and never past the
+    last renewal + the renew deadline, so hung requests end by the deadline and no request starts after."""
+    lost = Lost()
+    candidate = elector("a", threading.Event(), timing=(3, 2, 1), on_lost=lost)
+    candidate.acquire()
+    candidate.renew_in_background()
+
+    leases.timeouts.clear()
+    leases.hang = True
+    assert lost.called.wait(10)
+
+    # Attempts start 1 s after the renewal; each request may use only what is left before 2 s.
+    assert leases.timeouts, "no renewal was attempted"
+    assert all(timeout <= 1 for timeout in leases.timeouts)
+    assert sum(leases.timeouts) <= 2 - 1 + 0.01  # from the first attempt (1 s in) to the deadline (2 s)
+
+
+def test_the_budget_refuses_a_request_when_nothing_is_left():
+    api = leader._WithBudget(FakeLeases())
+    api.deadline = time.monotonic() - 0.001
+    with pytest.raises(TimeoutError):
+        api.read_namespaced_lease("lease", "staticsite-system")
+
+
+def wait_until(check, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(
@@ -136,3 +198,17 @@ def test_a_leader_that_cannot_renew_until_the_deadline_loses_and_stops(leases):
 )
 def test_timing_follows_client_go_rules(timing, problem):
     assert validate_timing(*timing) == problem
+
+
+def test_the_fence_stops_every_request_of_the_api_layer_before_it_starts():
+    fence = threading.Event()
+    api = KubeApi(client.ApiClient(client.Configuration(host="https://127.0.0.1:1")), fence)
+    sent = []
+    api._core = type("Core", (), {"create_namespaced_event": lambda *args, **kwargs: sent.append(args)})()
+
+    fence.set()
+    with pytest.raises(Fenced):
+        api.create_event("demo", {"kind": "Event"})
+    with pytest.raises(Fenced):
+        api.get("ConfigMap", "demo", "hello")
+    assert sent == []

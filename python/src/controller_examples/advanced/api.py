@@ -16,12 +16,16 @@ Two choices about the official client:
   name their endpoint as plainly as a URL does. The dynamic client would first fetch the API discovery
   documents and cache them in a file, which a read-only container cannot write.
 
+Every request passes the *fence* first (`KubeApi(api_client, fence)`): once the leader election has set it
+(the Lease lost, leader.py), no request starts, so a replica that may no longer lead writes nothing more.
+
 Server-side apply is a PATCH with content type `application/apply-patch+yaml` (JSON is valid YAML, and
 the client serializes a dict body as JSON for any `+yaml` type), a `fieldManager`, and `force=true`: the
 controller takes over any field of its children someone else changed.
 """
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -43,10 +47,15 @@ REQUEST_TIMEOUT_SECONDS = 20
 Object = dict[str, Any]
 
 
+class Fenced(RuntimeError):
+    """A request refused before it started: this process has lost the Lease."""
+
+
 class KubeApi:
     """The reconciler's requests to the API server; each returns the object the server answered with."""
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+    def __init__(self, api_client: client.ApiClient, fence: threading.Event | None = None) -> None:
+        self._fence = fence or threading.Event()  # never set without leader election
         core = client.CoreV1Api(api_client)
         apps = client.AppsV1Api(api_client)
         self._core = core
@@ -65,7 +74,7 @@ class KubeApi:
     def get(self, kind: str, namespace: str, name: str) -> Object | None:
         """GET a child by kind and name; None when it does not exist."""
         try:
-            return _call(self._read_child[kind], name, namespace)
+            return self._call(self._read_child[kind], name, namespace)
         except ApiException as error:
             if is_not_found(error):
                 return None
@@ -74,7 +83,7 @@ class KubeApi:
     def apply(self, obj: Object) -> Object:
         """Server-side apply a child: create it, or set exactly the fields it lists."""
         metadata = obj["metadata"]
-        return _call(
+        return self._call(
             self._patch_child[obj["kind"]],
             metadata["name"],
             metadata["namespace"],
@@ -92,18 +101,23 @@ class KubeApi:
         """JSON merge patch of a site's status subresource (a PATCH of the site itself ignores `status`)."""
         return self._merge_patch_site(self._custom.patch_namespaced_custom_object_status, namespace, name, patch)
 
-    @staticmethod
-    def _merge_patch_site(method: Callable[..., Any], namespace: str, name: str, patch: Object) -> Object:
-        return _call(method, GROUP, VERSION, namespace, PLURAL, name, patch, _content_type=MERGE_PATCH)
+    def _merge_patch_site(self, method: Callable[..., Any], namespace: str, name: str, patch: Object) -> Object:
+        return self._call(method, GROUP, VERSION, namespace, PLURAL, name, patch, _content_type=MERGE_PATCH)
 
     def patch_config_map(self, namespace: str, name: str, patch: Object) -> Object:
-        return _call(self._core.patch_namespaced_config_map, name, namespace, patch, _content_type=MERGE_PATCH)
+        return self._call(self._core.patch_namespaced_config_map, name, namespace, patch, _content_type=MERGE_PATCH)
 
     def create_config_map(self, namespace: str, body: Object) -> Object:
-        return _call(self._core.create_namespaced_config_map, namespace, body)
+        return self._call(self._core.create_namespaced_config_map, namespace, body)
 
     def create_event(self, namespace: str, body: Object) -> Object:
-        return _call(self._core.create_namespaced_event, namespace, body)
+        return self._call(self._core.create_namespaced_event, namespace, body)
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Object:
+        """Call an API method for its raw response and decode it, unless fenced. Non-2xx raises ApiException."""
+        if self._fence.is_set():
+            raise Fenced("the Lease is lost: no more requests")
+        return decode(method(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT_SECONDS, **kwargs))
 
 
 def is_not_found(error: BaseException) -> bool:
@@ -126,8 +140,3 @@ def decode(response: Any) -> Object:
         return json.loads(response.data)
     finally:
         response.release_conn()
-
-
-def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Object:
-    """Call an API method for its raw response and decode it. A non-2xx status raises ApiException."""
-    return decode(method(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT_SECONDS, **kwargs))

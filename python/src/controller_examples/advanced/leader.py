@@ -12,9 +12,12 @@ renewed its claim, `leaseDurationSeconds` how long a claim lasts.
 - Otherwise it stands by and tries again every retry period.
 - The leader renews every retry period. If it cannot renew for a whole renew deadline (shorter than the
   lease duration, so it steps down before anyone may take over), it must assume it lost the Lease: it
-  stops reconciling and the process exits; whatever restarts it makes it a candidate again.
-- On a clean shutdown the leader *releases* the Lease by clearing `holderIdentity`, so a standby takes
-  over at its next retry instead of waiting out the lease duration.
+  *fences* itself (the shared `fence` event, which the API layer checks before every request, so no new
+  write starts), and calls `on_lost`, which ends the process (exit 1) at once rather than wait for the
+  requests in flight (a thread cannot be cancelled); whatever restarts it makes it a candidate again.
+- On a clean shutdown the leader keeps renewing while the reconciles in flight finish, then *releases*
+  the Lease by clearing `holderIdentity`, so a standby takes over at its next retry instead of waiting
+  out the lease duration.
 
 The official client (`kubernetes.leaderelection`) has the parts: `LeaseLock` reads, creates and updates
 the Lease, and `LeaderElection.try_acquire_or_renew` takes the decision above; both are used as they are.
@@ -22,14 +25,18 @@ Its `LeaderElection.run` loop does not meet the spec, so `LeaderElector` replace
 - it cannot be stopped (its loops sleep and retry forever) and it never releases the Lease;
 - an error that is not an API answer (connection refused, timeout) escapes its loop and ends the election
   thread, instead of counting as one failed attempt;
-- `LeaseLock` talks through a default-configured client, with no timeout; we give it our client, with a
-  timeout per request, so a hung request cannot hold the renew loop past its deadline.
+- `LeaseLock` talks through a default-configured client, with no timeout. We give it a client of its own
+  (its own connection pool, and no urllib3 retries: a retry would start the request's timeout again) whose
+  every request is bounded by what is left of the attempt's budget: the retry period, and never past the
+  last renewal + the renew deadline. So a hung request cannot hold the renew loop past its deadline.
 """
 
+import copy
 import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +55,11 @@ log = logging.getLogger(__name__)
 
 
 class LeaderElector:
-    """Acquire, renew in the background, and release one Lease; all of it stops when `stop` is set."""
+    """Acquire, renew in the background, and release one Lease.
+
+    `stop` ends standing by. Once leading, renewals go on until `release` (after the drain); if they fail
+    for the renew deadline, `fence` is set (no new request) and `on_lost` is called.
+    """
 
     def __init__(
         self,
@@ -57,19 +68,25 @@ class LeaderElector:
         identity: str,
         timing: tuple[int, int, int],  # (lease duration, renew deadline, retry period), in seconds
         stop: threading.Event,
+        fence: threading.Event,
+        on_lost: Callable[[], None],
     ) -> None:
         namespace, name = lease
         lease_duration, renew_deadline, retry_period = timing
         self._lock = LeaseLock(name, namespace, identity)
-        self._lock.api_instance = _WithTimeout(client.CoordinationV1Api(api_client), timeout=retry_period)
+        self._api = _WithBudget(client.CoordinationV1Api(_without_retries(api_client)))
+        self._lock.api_instance = self._api
         config = Config(self._lock, lease_duration, renew_deadline, retry_period, _not_used, onstopped_leading=None)
         self._election = LeaderElection(config)
         self._renew_deadline = renew_deadline
         self._retry_period = retry_period
         self._stop = stop
+        self._fence = fence
+        self._on_lost = on_lost
+        self._releasing = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._last_renewal = 0.0  # time.monotonic() at the start of the last successful attempt
         self.is_leader = False
-        self.lost = False  # set when renewals failed for the renew deadline
 
     @property
     def lease_name(self) -> str:
@@ -79,7 +96,9 @@ class LeaderElector:
         """Stand by until this process holds the Lease (True), or until `stop` is set (False)."""
         seen_holder = None
         while not self._stop.is_set():
-            if self._attempt():
+            started = time.monotonic()
+            if self._attempt(started + self._retry_period):
+                self._last_renewal = started
                 self.is_leader = True
                 log.info("became the leader: holding lease %s as %s", self.lease_name, self._lock.identity)
                 return True
@@ -91,17 +110,19 @@ class LeaderElector:
         return False
 
     def renew_in_background(self) -> None:
-        """Keep renewing the Lease on a thread; if that fails for the renew deadline, set `lost` and `stop`."""
-        self._renewer = threading.Thread(target=self._renew_until_stopped, name="lease-renewer", daemon=True)
+        """Keep renewing the Lease on a thread until `release`; if that fails for the renew deadline, lose it."""
+        self._renewer = threading.Thread(target=self._renew_until_released, name="lease-renewer", daemon=True)
         self._renewer.start()
 
     def release(self) -> None:
         """Stop renewing and clear the Lease's holder, if it is still ours, so a standby takes over at once."""
+        self._releasing.set()
         if self._renewer is not None:
             self._renewer.join()
         if not self.is_leader:
             return
         self.is_leader = False
+        self._api.deadline = self._attempt_deadline()  # a Lease that may be lost is not written
         try:
             released = self._clear_holder()
         except Exception as error:
@@ -118,22 +139,36 @@ class LeaderElector:
             return False
         return self._lock.update(self._lock.name, self._lock.namespace, _released_record())
 
-    def _renew_until_stopped(self) -> None:
-        last_renewal = time.monotonic()
-        while not self._stop.wait(self._retry_period):
-            if self._attempt():
-                last_renewal = time.monotonic()
-            elif time.monotonic() - last_renewal >= self._renew_deadline:
-                log.error("could not renew lease %s for %ss: leadership lost", self.lease_name, self._renew_deadline)
-                self.is_leader = False
-                self.lost = True
-                self._stop.set()
+    def _renew_until_released(self) -> None:
+        pause = self._retry_period
+        while not self._releasing.wait(pause):
+            started = time.monotonic()
+            if self._attempt(self._attempt_deadline()):
+                self._last_renewal = started
+                pause = self._retry_period
+                continue
+            left = self._last_renewal + self._renew_deadline - time.monotonic()
+            if left <= 0:
+                self._lose()
                 return
-            else:
-                log.warning("renewing lease %s failed; retrying until the renew deadline", self.lease_name)
+            log.warning("renewing lease %s failed; retrying until the renew deadline", self.lease_name)
+            pause = min(self._retry_period, left)  # the last try comes at the deadline, not after it
 
-    def _attempt(self) -> bool:
-        """One try to acquire or renew; any failure, API answer or not, is just an unsuccessful try."""
+    def _lose(self) -> None:
+        """Past the renew deadline a standby may take over any moment: no new request, then `on_lost`."""
+        self._fence.set()
+        self.is_leader = False
+        log.error("could not renew lease %s for %ss: leadership lost", self.lease_name, self._renew_deadline)
+        self._stop.set()
+        self._on_lost()
+
+    def _attempt_deadline(self) -> float:
+        """When the next attempt must be over: one retry period from now, and never past the renew deadline."""
+        return min(time.monotonic() + self._retry_period, self._last_renewal + self._renew_deadline)
+
+    def _attempt(self, deadline: float) -> bool:
+        """One try to acquire or renew, done by `deadline` (time.monotonic()); any failure is just a failed try."""
+        self._api.deadline = deadline
         try:
             return self._election.try_acquire_or_renew()
         except Exception as error:
@@ -164,12 +199,25 @@ def _not_used() -> None:
     """Config requires an `onstarted_leading` callback; only LeaderElection.run calls it, and we do not."""
 
 
-class _WithTimeout:
-    """An API object whose every method call carries `_request_timeout` (LeaseLock passes none)."""
+def _without_retries(api_client: client.ApiClient | None) -> client.ApiClient | None:
+    """A client of the same cluster with its own connection pool and no urllib3 retries."""
+    if api_client is None:  # the unit tests' fake API needs none
+        return None
+    configuration = copy.deepcopy(api_client.configuration)
+    configuration.retries = 0
+    return client.ApiClient(configuration)
 
-    def __init__(self, api: Any, timeout: float) -> None:
+
+class _WithBudget:
+    """An API object whose every call is bounded by what is left until `deadline` (LeaseLock passes no
+    timeout). With nothing left, no request starts."""
+
+    def __init__(self, api: Any) -> None:
         self._api = api
-        self._timeout = timeout
+        self.deadline = 0.0  # time.monotonic() by which the current attempt must be over
 
     def __getattr__(self, name: str) -> Any:
-        return functools.partial(getattr(self._api, name), _request_timeout=self._timeout)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no time left before the renew deadline")
+        return functools.partial(getattr(self._api, name), _request_timeout=left)

@@ -13,8 +13,11 @@ It wires the parts together, the way client-go's sample-controller and controlle
 5. Wait for the caches to be complete, then start the workers. Each takes a key, reconciles it, and
    reports the outcome to the queue: `forget` on success, `add_rate_limited` on failure (`handle_error`,
    the one place the retry policy lives).
-6. On SIGTERM/SIGINT: stop handing out keys, let the reconciles in flight finish, release the Lease, exit 0.
-   If the Lease cannot be renewed: stop the same way, but exit 1 without releasing (it is not ours).
+6. On SIGTERM/SIGINT: stop handing out keys, let the reconciles in flight finish (the Lease is renewed
+   meanwhile), release the Lease, exit 0.
+   If the Lease cannot be renewed within the renew deadline, a standby may lead any moment: the API layer
+   is fenced (no new request starts) and the process exits 1 at once, without waiting for the requests in
+   flight and without releasing the Lease (it is not ours).
 """
 
 import argparse
@@ -27,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from http.server import ThreadingHTTPServer
+from typing import NoReturn
 
 from kubernetes import client
 
@@ -92,7 +96,8 @@ class Manager:
         self._queue = RateLimitingQueue()
         self.metrics.queue_depth.set_function(lambda: len(self._queue))
         self._informers = build_informers(api_client, options.namespace, self._queue.add)
-        api = KubeApi(api_client)
+        self._fence = threading.Event()  # set when the Lease is lost: no request may start any more
+        api = KubeApi(api_client, self._fence)
         self._reconciler = Reconciler(api, self._informers.caches, EventRecorder(api))
         self._elector = self._make_elector(api_client) if options.leader_elect else None
         self._workers: list[threading.Thread] = []
@@ -105,6 +110,8 @@ class Manager:
             identity=options.identity,
             timing=(options.lease_duration, options.renew_deadline, options.retry_period),
             stop=self._stop,
+            fence=self._fence,
+            on_lost=exit_lost,
         )
 
     def is_ready(self) -> bool:
@@ -113,7 +120,7 @@ class Manager:
         return standing_by or self._informers.has_synced()
 
     def run(self) -> None:
-        """Run until stopped (returns) or until the Lease is lost (raises CommandError: exit status 1)."""
+        """Run until stopped (returns); a lost Lease ends the process instead (`exit_lost`)."""
         self._informers.start()
         try:
             if self._elector is None or self._elector.acquire():
@@ -122,7 +129,7 @@ class Manager:
             self._informers.stop()
 
     def _lead(self) -> None:
-        """Reconcile until `stop` is set (by a signal, or by the elector when the Lease is lost)."""
+        """Reconcile until `stop` is set by a signal; renew the Lease until the reconciles in flight are done."""
         if self._elector is not None:
             self._elector.renew_in_background()
         self.metrics.leader.set(1)
@@ -132,11 +139,8 @@ class Manager:
         self._stop.wait()
         self._stop_workers()
         self.metrics.leader.set(0)
-        if self._elector is None:
-            return
-        if self._elector.lost:
-            raise CommandError(f"lost lease {self._elector.lease_name}: stopped reconciling")
-        self._elector.release()
+        if self._elector is not None:
+            self._elector.release()
 
     # ----- workers ------------------------------------------------------------------------------------
     def _start_workers(self) -> None:
@@ -201,6 +205,18 @@ def main(argv: Sequence[str]) -> None:
         for server in servers:
             server.shutdown()
     log.info("stopped")
+
+
+def exit_lost() -> NoReturn:
+    """The Lease is lost (leader.py): end the process now, exit status 1.
+
+    The fence already keeps new requests from starting; the reconciles in flight cannot be cancelled (a
+    Python thread cannot be), so the process does not wait for them: os._exit ends it with every thread,
+    its sockets and whatever they were about to send. Nothing is released: the Lease is not ours.
+    """
+    log.error("stopped reconciling: the Lease was lost; exiting")
+    logging.shutdown()  # flush the log before the hard exit
+    os._exit(1)
 
 
 def connect_api(options: argparse.Namespace) -> client.ApiClient:

@@ -1,0 +1,171 @@
+#!/usr/bin/env bats
+# Leader election (bash/advanced/lease.sh, keep_lease and kill_descendants in manager.sh), with a fake kubectl
+# on PATH: every request of an attempt is bounded by what is left of the renew deadline, a Lease not renewed
+# by the deadline is lost (shutdown 1), and the shutdown after a loss leaves no process behind.
+# shellcheck source-path=SCRIPTDIR disable=SC2030,SC2031,SC2034,SC2329 # globals the sourced functions read; stubs they call
+
+setup() {
+  load advanced_helper
+  setup_advanced
+  # shellcheck source=../advanced/lease.sh
+  source "$ADVANCED_DIR/lease.sh"
+  FAKE=$BATS_TEST_TMPDIR/fake
+  mkdir -p "$FAKE/bin"
+  cp "$BATS_TEST_DIRNAME/stubs/lease-kubectl" "$FAKE/bin/kubectl"
+  export FAKE PATH="$FAKE/bin:$PATH"
+  KUBECTL=(kubectl)
+  IDENTITY=me LEADER_ELECTION_NAMESPACE=staticsite-system LEADER_ELECTION_ID=staticsite-controller
+  LEASE_DURATION=6 RENEW_DEADLINE=4 LEADER_ELECT=true
+  RENEW_DEADLINE_US=4000000 RETRY_PERIOD_US=1000000
+}
+
+# answer VERB MODE: how the fake kubectl answers VERB (get, replace, create): hang, conflict, notfound, or
+# a file of JSON to print.
+answer() {
+  printf '%s\n' "$2" >"$FAKE/mode.$1"
+}
+
+# lease_json HOLDER RESOURCE_VERSION: a Lease as the API server returns it.
+lease_json() {
+  jq -nc --arg holder "$1" --arg version "$2" '{apiVersion: "coordination.k8s.io/v1", kind: "Lease",
+    metadata: {name: "staticsite-controller", namespace: "staticsite-system", resourceVersion: $version},
+    spec: {holderIdentity: $holder, leaseDurationSeconds: 6, renewTime: "2026-01-01T00:00:00.000000Z",
+           acquireTime: "2026-01-01T00:00:00.000000Z", leaseTransitions: 0}}'
+}
+
+# deadline_in MICROSECONDS: the attempt's budget ends that far from now.
+deadline_in() {
+  now_us
+  LEASE_DEADLINE_US=$((REPLY + $1))
+}
+
+@test "a renew is one PUT with the resourceVersion this process wrote" {
+  lease_json me 8 >"$FAKE/written.json"
+  answer replace "$FAKE/written.json"
+  LEASE_RESOURCE_VERSION=7
+  deadline_in 4000000
+  lease_try_acquire_or_renew
+  [ "$(wc -l <"$FAKE/calls")" -eq 1 ]
+  [[ $(<"$FAKE/calls") == "replace --raw /apis/coordination.k8s.io/v1/namespaces/staticsite-system/leases/staticsite-controller -f -" ]]
+  [ "$LEASE_RESOURCE_VERSION" = 8 ]
+}
+
+@test "a hung request is killed when the budget runs out, and the attempt fails" {
+  answer replace hang
+  LEASE_RESOURCE_VERSION=7
+  deadline_in 500000
+  run lease_try_acquire_or_renew
+  [ "$status" -ne 0 ]
+  [ -s "$FAKE/hung.pid" ]
+  if kill -0 "$(<"$FAKE/hung.pid")" 2>/dev/null; then return 1; fi # killed, not left running
+}
+
+@test "the budget spans the whole attempt: no GET after a PUT that used it up" {
+  answer replace hang
+  answer get "$FAKE/other.json"
+  lease_json other 9 >"$FAKE/other.json"
+  LEASE_RESOURCE_VERSION=7
+  deadline_in 500000
+  run lease_try_acquire_or_renew
+  [ "$status" -ne 0 ]
+  [ "$(wc -l <"$FAKE/calls")" -eq 1 ] # the PUT only
+  [[ $(<"$FAKE/calls") == replace* ]]
+}
+
+@test "with nothing left of the budget no request starts" {
+  answer get "$FAKE/other.json"
+  deadline_in -1
+  run lease_try_acquire_or_renew
+  [ "$status" -ne 0 ]
+  [ ! -e "$FAKE/calls" ]
+  [[ $output == *"renew deadline passed"* ]] || [[ $(<"$RUN/lease.err") == "renew deadline passed" ]]
+}
+
+@test "a conflict on the renew reads the Lease; held by another and fresh: not ours" {
+  answer replace conflict
+  answer get "$FAKE/other.json"
+  lease_json other 9 >"$FAKE/other.json"
+  LEASE_RESOURCE_VERSION=7
+  deadline_in 4000000
+  run lease_try_acquire_or_renew
+  [ "$status" -ne 0 ]
+  [ "$(wc -l <"$FAKE/calls")" -eq 2 ]
+  [[ $(sed -n 2p "$FAKE/calls") == get* ]]
+}
+
+@test "keep_lease: a failed renewal before the deadline is retried, at the deadline at the latest" {
+  shutdown() { echo "shutdown $1"; }
+  answer replace conflict
+  answer get conflict
+  LEASE_RESOURCE_VERSION=7
+  now_us
+  LEASE_RENEWED_AT=$((REPLY - 3500000)) # 0.5 s of the 4 s renew deadline left
+  LEASE_NEXT_RENEWAL=0
+  keep_lease
+  [ "$LEASE_NEXT_RENEWAL" -eq $((LEASE_RENEWED_AT + RENEW_DEADLINE_US)) ] # not a whole retry period on
+}
+
+@test "keep_lease: not renewed by the deadline, the Lease is lost: shutdown 1, no request" {
+  shutdown() {
+    echo "shutdown $1"
+    exit "$1"
+  }
+  answer replace hang
+  LEASE_RESOURCE_VERSION=7
+  now_us
+  LEASE_RENEWED_AT=$((REPLY - RENEW_DEADLINE_US))
+  LEASE_NEXT_RENEWAL=0
+  run keep_lease
+  [ "$status" -eq 1 ]
+  [[ $output == *"could not renew the Lease within 4s"* ]]
+  [[ ${lines[-1]} == "shutdown 1" ]]
+  [ ! -e "$FAKE/calls" ]
+}
+
+@test "keep_lease: a renewal that succeeds restarts the deadline" {
+  lease_json me 8 >"$FAKE/written.json"
+  answer replace "$FAKE/written.json"
+  LEASE_RESOURCE_VERSION=7
+  now_us
+  local before=$REPLY
+  LEASE_RENEWED_AT=$((before - 3000000))
+  LEASE_NEXT_RENEWAL=0
+  keep_lease
+  ((LEASE_RENEWED_AT >= before))
+  [ "$LEASE_NEXT_RENEWAL" -eq $((LEASE_RENEWED_AT + RETRY_PERIOD_US)) ]
+}
+
+@test "kill_descendants leaves no orphan: a reconcile below a worker dies with it" {
+  # In a process of its own: kill_descendants kills everything below $$.
+  run bash -c '
+    source "$1/util.sh"; source "$1/manager.sh"
+    worker() { (sleep 300; echo orphan wrote) & echo "$!" >"$2/reconcile.pid"; wait; }
+    worker "$@" &
+    echo "$!" >"$2/worker.pid"
+    until [[ -s $2/reconcile.pid ]]; do sleep 0.05; done
+    kill_descendants
+    for pid in $(<"$2/worker.pid") $(<"$2/reconcile.pid"); do
+      state=$(awk "{print \$3}" "/proc/$pid/stat" 2>/dev/null) # a zombie (Z) is dead, not yet reaped
+      if [[ -n $state && $state != Z ]]; then echo "left: $pid ($state)"; fi
+    done
+    descendants $$
+    echo "descendants: ${#REPLY_PIDS[@]}"
+  ' _ "$ADVANCED_DIR" "$BATS_TEST_TMPDIR"
+  [ "$status" -eq 0 ]
+  [[ $output != *"left:"* ]]
+  [[ $output == *"descendants: 0"* ]]
+}
+
+@test "the graceful drain keeps renewing the Lease while it waits for the workers" {
+  lease_json me 8 >"$FAKE/written.json"
+  answer replace "$FAKE/written.json"
+  LEASE_RESOURCE_VERSION=7
+  now_us
+  LEASE_RENEWED_AT=$REPLY
+  LEASE_NEXT_RENEWAL=0 # a renewal is due
+  mkfifo "$RUN/pause.fifo"
+  exec {PAUSE_FD}<>"$RUN/pause.fifo"
+  sleep 0.5 & # a worker finishing its reconcile
+  run stop_pids 25 "$!"
+  [[ $(<"$FAKE/calls") == replace* ]]
+}
