@@ -42,7 +42,10 @@ from kubernetes import client
 from kube import service_account_kubeconfig, wait_for
 from programs import environment
 
-pytestmark = pytest.mark.track("advanced")
+pytestmark = [
+    pytest.mark.track("advanced"),
+    pytest.mark.alone("the controllers' Lease is one object for the whole cluster"),
+]
 
 # Short timings, as in test_leader_election_one_writer: the old leader must give up
 # (renew deadline + one retry period = 5 s) before the standby may take over (6 s).

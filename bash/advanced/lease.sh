@@ -16,7 +16,7 @@
 LEASE_RESOURCE_VERSION="" # of the Lease as this process last wrote it ("" when it does not hold it)
 LEASE_ACQUIRED=""         # its acquireTime and leaseTransitions then
 LEASE_TRANSITIONS=0
-LEASE_OBSERVED=""         # the record last seen (holder renewTime), and when (microseconds)
+LEASE_OBSERVED=""         # the record last seen (encoded holder, renewTime), and when (microseconds)
 LEASE_OBSERVED_AT=0
 LEASE_DEADLINE_US=0       # the end of the current attempt's budget (see above)
 
@@ -79,7 +79,7 @@ lease_write() {
 
 # lease_try_acquire_or_renew: one attempt to hold the Lease. Returns 0 when this process holds it now.
 lease_try_acquire_or_renew() {
-  local path record holder version renewed acquired transitions duration now
+  local path record whose holder version renewed acquired transitions duration now
   lease_seconds
   local seconds=$REPLY
   # The holder renews with the resourceVersion it wrote last: one request, no read.
@@ -97,25 +97,31 @@ lease_try_acquire_or_renew() {
     lease_write create "$REPLY"
     return
   fi
-  # holder version renewTime acquireTime transitions duration ("-" for an empty one)
-  read -r holder version renewed acquired transitions duration < <(jq -r '[
-      (.spec.holderIdentity // "" | if . == "" then "-" else . end), .metadata.resourceVersion,
-      (.spec.renewTime // "-"), (.spec.acquireTime // "-"), (.spec.leaseTransitions // 0),
-      (.spec.leaseDurationSeconds // 0)] | join(" ")' <<<"$record") || return 1
+  # The holder is any string another process wrote: data, never a word of ours. jq compares it with this
+  # process's identity (none|self|other) and hands it over JSON-quoted and base64-encoded, one word. The
+  # other fields are validated by the API server (times, integers) and cannot hold a space.
+  # whose holder(base64 of JSON) version renewTime acquireTime transitions duration ("-" for an empty one)
+  read -r whose holder version renewed acquired transitions duration < <(jq -r --arg me "$IDENTITY" '
+      (.spec.holderIdentity // "") as $holder
+      | [(if $holder == "" then "none" elif $holder == $me then "self" else "other" end),
+         ($holder | @json | @base64), .metadata.resourceVersion,
+         (.spec.renewTime // "-"), (.spec.acquireTime // "-"), (.spec.leaseTransitions // 0),
+         (.spec.leaseDurationSeconds // 0)] | join(" ")' <<<"$record") || return 1
+  [[ $transitions =~ ^[0-9]+$ && $duration =~ ^[0-9]+$ ]] || return 1
   now_us
   now=$REPLY
   if [[ "$holder $renewed" != "$LEASE_OBSERVED" ]]; then
     LEASE_OBSERVED="$holder $renewed"
     LEASE_OBSERVED_AT=$now
   fi
-  if [[ $holder != - && $holder != "$IDENTITY" ]] && ((now < LEASE_OBSERVED_AT + duration * 1000000)); then
+  if [[ $whose == other ]] && ((now < LEASE_OBSERVED_AT + duration * 1000000)); then
     return 1 # held by another, and renewed recently
   fi
-  if [[ $holder == "$IDENTITY" ]]; then
+  if [[ $whose == self ]]; then
     [[ $acquired == - ]] && acquired=""
     lease_object "$IDENTITY" "$acquired" "$transitions" "$seconds" "$version"
   else
-    [[ $holder == - ]] || log "the Lease held by $holder expired: taking it over"
+    [[ $whose == none ]] || log "the Lease held by $(base64 -d <<<"$holder") expired: taking it over"
     lease_object "$IDENTITY" "" $((transitions + 1)) "$seconds" "$version"
   fi
   lease_write replace "$REPLY"

@@ -93,6 +93,21 @@ deadline_in() {
   [[ $(sed -n 2p "$FAKE/calls") == get* ]]
 }
 
+@test "a holder identity is data: spaces, newlines and our own name inside it never make the Lease ours" {
+  answer replace conflict
+  answer get "$FAKE/other.json"
+  for holder in 'me 9' $'me\nme' 'x $(touch pwned) y' '- -' 'me other' ' me'; do
+    lease_json "$holder" 9 >"$FAKE/other.json"
+    rm -f "$FAKE/calls"
+    LEASE_RESOURCE_VERSION=7 LEASE_OBSERVED="" LEASE_OBSERVED_AT=0
+    deadline_in 4000000
+    run lease_try_acquire_or_renew
+    [ "$status" -ne 0 ] || { echo "took a fresh Lease held by: $holder"; return 1; }
+    [ "$(wc -l <"$FAKE/calls")" -eq 2 ] # the PUT and the GET, no write after reading
+  done
+  [ ! -e pwned ]
+}
+
 @test "keep_lease: a failed renewal before the deadline is retried, at the deadline at the latest" {
   shutdown() { echo "shutdown $1"; }
   answer replace conflict
