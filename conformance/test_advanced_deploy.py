@@ -12,12 +12,12 @@ import json
 import pytest
 import yaml
 from advanced_fixtures import start
-from controllers import CONTROLLER_NAMESPACE, MANIFESTS, create_site, delete_all_sites, wait_ready
+from controllers import CONTROLLER_NAMESPACE, MANIFESTS, Controller, create_site, delete_all_sites, wait_ready
 from kubernetes import client
 
 from conftest import make_namespace
 from kube import kubectl, service_account_kubeconfig
-from programs import environment
+from programs import environment, insecure_kubeconfig
 
 pytestmark = pytest.mark.track("advanced")
 
@@ -84,3 +84,15 @@ def test_namespaced_rbac_is_enough_and_confines(cluster, api, controllers, site_
         assert delete_all_sites(api, site_namespace, timeout=60), "the confined controller did not finalize its site"
     finally:
         core.delete_namespaced_service_account(account_name, CONTROLLER_NAMESPACE)
+
+
+def test_insecure_kubeconfig_refused(cluster, api_and_rbac, language, tmp_path):
+    """A kubeconfig that turns TLS verification off: the controller refuses it at start, with one TLS line."""
+    kubeconfig = insecure_kubeconfig(cluster, tmp_path / "insecure.kubeconfig")
+    controller = Controller(cluster, language, kubeconfig, tmp_path, "--namespace=default")
+    try:
+        assert controller.wait_exit(timeout=60) == 1, controller.log_tail()
+    finally:
+        controller.stop()
+    errors = [line for line in controller.log_tail().splitlines() if "error" in line.lower()]
+    assert errors and "TLS" in errors[-1], f"no TLS error line:\n{controller.log_tail()}"

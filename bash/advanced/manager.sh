@@ -375,10 +375,18 @@ require_commands() {
     fail "missing: ${missing[*]} (kubectl, and from Debian: jq socat coreutils)"
 }
 
-# check_configuration: kubectl has a configuration (a kubeconfig, else the in-cluster one). Without any,
-# kubectl would quietly try http://localhost:8080.
+# check_configuration: kubectl has a configuration (a kubeconfig, else the in-cluster one), and it verifies
+# TLS. Without any configuration kubectl would quietly try http://localhost:8080; with
+# `insecure-skip-tls-verify: true` it would send the controller's token to whoever answers, so it is refused
+# (the setting is read as data by jq; `config view` without --raw leaves the credentials out).
 check_configuration() {
-  if "${KUBECTL[@]}" config view --minify -o name >/dev/null 2>"$RUN/config.err"; then return 0; fi
+  local insecure
+  if "${KUBECTL[@]}" config view --minify -o json >"$RUN/config.json" 2>"$RUN/config.err"; then
+    insecure=$(jq -r '.clusters[0].cluster["insecure-skip-tls-verify"] == true' "$RUN/config.json")
+    [[ $insecure == false ]] ||
+      fail "TLS verification is turned off in the kubeconfig (insecure-skip-tls-verify: true); refusing to connect without it"
+    return 0
+  fi
   if [[ -n ${KUBERNETES_SERVICE_HOST:-} && -n ${KUBERNETES_SERVICE_PORT:-} &&
     -f /var/run/secrets/kubernetes.io/serviceaccount/token ]]; then
     return 0
