@@ -184,6 +184,19 @@ func TestWatcherListsThenFollowsAndRelistsOn410(t *testing.T) {
 	}
 }
 
+// checkRelistedFromAToB: pod a listed at resourceVersion 10, then a re-list at 30
+// found b instead: the program printed a, b and a's deletion, and watched from 10
+// and then from 30, never from an expired version in between.
+func checkRelistedFromAToB(t *testing.T, out string, watchedFrom []string, err error) {
+	t.Helper()
+	want := `{"type":"ADDED","namespace":"demo","name":"a","phase":"Running","resourceVersion":"5"}` + "\n" +
+		`{"type":"ADDED","namespace":"demo","name":"b","phase":"Running","resourceVersion":"25"}` + "\n" +
+		`{"type":"DELETED","namespace":"demo","name":"a","phase":"Running","resourceVersion":"5"}` + "\n"
+	if err != nil || out != want || !slices.Equal(watchedFrom, []string{"10", "30"}) {
+		t.Errorf("got %v, watched from %v and\n%s", err, watchedFrom, out)
+	}
+}
+
 func TestWatcherRelistsWhenTheWatchIsRefusedWith410(t *testing.T) {
 	lists := []answer{
 		{list: podList("10", pod("demo", "a", "Running", "5"))},
@@ -191,12 +204,7 @@ func TestWatcherRelistsWhenTheWatchIsRefusedWith410(t *testing.T) {
 	}
 	watches := []answer{{err: apierrors.NewResourceExpired("too old resource version: 10 (25)")}}
 	out, watchedFrom, err := runWatcher(t, lists, watches)
-	want := `{"type":"ADDED","namespace":"demo","name":"a","phase":"Running","resourceVersion":"5"}` + "\n" +
-		`{"type":"ADDED","namespace":"demo","name":"b","phase":"Running","resourceVersion":"25"}` + "\n" +
-		`{"type":"DELETED","namespace":"demo","name":"a","phase":"Running","resourceVersion":"5"}` + "\n"
-	if err != nil || out != want || !slices.Equal(watchedFrom, []string{"10", "30"}) {
-		t.Errorf("got %v, watched from %v and\n%s", err, watchedFrom, out)
-	}
+	checkRelistedFromAToB(t, out, watchedFrom, err)
 }
 
 func TestWatcherRelistsAgainWhenTheRelistMeets410(t *testing.T) {
@@ -213,12 +221,7 @@ func TestWatcherRelistsAgainWhenTheRelistMeets410(t *testing.T) {
 	}
 	watches := []answer{{events: []watch.Event{expired()}}}
 	out, watchedFrom, err := runWatcher(t, lists, watches)
-	want := `{"type":"ADDED","namespace":"demo","name":"a","phase":"Running","resourceVersion":"5"}` + "\n" +
-		`{"type":"ADDED","namespace":"demo","name":"b","phase":"Running","resourceVersion":"25"}` + "\n" +
-		`{"type":"DELETED","namespace":"demo","name":"a","phase":"Running","resourceVersion":"5"}` + "\n"
-	if err != nil || out != want || !slices.Equal(watchedFrom, []string{"10", "30"}) {
-		t.Errorf("got %v, watched from %v and\n%s", err, watchedFrom, out)
-	}
+	checkRelistedFromAToB(t, out, watchedFrom, err)
 }
 
 func TestWatcherRecognises410ByItsCodeAlone(t *testing.T) {
