@@ -96,6 +96,7 @@ deadline_in() {
 @test "a holder identity is data: spaces, newlines and our own name inside it never make the Lease ours" {
   answer replace conflict
   answer get "$FAKE/other.json"
+  # shellcheck disable=SC2016 # the $(...) is meant literally: a name, never run
   for holder in 'me 9' $'me\nme' 'x $(touch pwned) y' '- -' 'me other' ' me'; do
     lease_json "$holder" 9 >"$FAKE/other.json"
     rm -f "$FAKE/calls"
