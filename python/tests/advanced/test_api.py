@@ -4,7 +4,10 @@ import json
 
 from controller_examples.advanced.api import apply_body
 
-CONTENT = {"index.html": "h\u00e9llo \u20ac \u4f60\u597d \U0001f600 \U0001f469\u200d\U0001f467 \U0001d400", "x": "a\x85b\x7f\u2028"}
+CONTENT = {
+    "index.html": "h\u00e9llo \u20ac \u4f60\u597d \U0001f600 \U0001f469\u200d\U0001f467 \U0001d400",
+    "x": "a\x85b\x7f\u2028",
+}
 OBJECT = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hello-content"}, "data": CONTENT}
 
 
