@@ -48,6 +48,9 @@ APPLY_PATHS = {
 # Every request gets an answer or an error within this time, so a hung connection cannot hold a worker
 # (and a graceful shutdown waiting for it) forever.
 REQUEST_TIMEOUT_SECONDS = 20
+# An event is written by a background thread (events.py), one at a time: a hung request would hold every
+# event behind it, so it gets less.
+EVENT_TIMEOUT_SECONDS = 5
 
 Object = dict[str, Any]
 
@@ -127,7 +130,7 @@ class KubeApi:
         return _call(self._core.create_namespaced_config_map, namespace, body)
 
     def create_event(self, namespace: str, body: Object) -> Object:
-        return _call(self._core.create_namespaced_event, namespace, body)
+        return _call(self._core.create_namespaced_event, namespace, body, timeout=EVENT_TIMEOUT_SECONDS)
 
 
 # DEL and every character from U+0080 to U+FFFF: apply_body escapes them, as ensure_ascii does.
@@ -176,6 +179,6 @@ def decode(response: Any) -> Object:
         response.release_conn()
 
 
-def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Object:
+def _call(method: Callable[..., Any], *args: Any, timeout: float = REQUEST_TIMEOUT_SECONDS, **kwargs: Any) -> Object:
     """Call an API method for its raw response and decode it. A non-2xx status raises ApiException."""
-    return decode(method(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT_SECONDS, **kwargs))
+    return decode(method(*args, _preload_content=False, _request_timeout=timeout, **kwargs))

@@ -32,7 +32,7 @@ from kubernetes import client
 
 from controller_examples.advanced.api import KubeApi, explain
 from controller_examples.advanced.endpoints import Metrics, host_port, serve_health, serve_metrics
-from controller_examples.advanced.events import EventRecorder
+from controller_examples.advanced.events import BackgroundEventRecorder, EventRecorder
 from controller_examples.advanced.informer import build_informers
 from controller_examples.advanced.leader import LeaderElector, validate_timing
 from controller_examples.advanced.queue import RateLimitingQueue
@@ -93,7 +93,7 @@ class Manager:
         self.metrics.queue_depth.set_function(lambda: len(self._queue))
         self._informers = build_informers(api_client, options.namespace, self._queue.add)
         api = KubeApi(api_client)
-        self._reconciler = Reconciler(api, self._informers.caches, EventRecorder(api))
+        self._reconciler = Reconciler(api, self._informers.caches, BackgroundEventRecorder(EventRecorder(api)))
         self._elector = self._make_elector(api_client) if options.leader_elect else None
         self._workers: list[threading.Thread] = []
 

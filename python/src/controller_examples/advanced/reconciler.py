@@ -33,7 +33,7 @@ from controller_examples.advanced.children import (
     is_controlled_by,
     needs_apply,
 )
-from controller_examples.advanced.events import EventRecorder
+from controller_examples.advanced.events import Recorder
 from controller_examples.advanced.informer import Caches
 from controller_examples.advanced.registry import add_entry, has_entry, remove_entry
 from controller_examples.advanced.site import FINALIZER, is_dns_1035_label, site_key, site_url
@@ -70,7 +70,7 @@ class Reconciler:
         self,
         api: KubeApi,
         caches: Caches,
-        recorder: EventRecorder,
+        recorder: Recorder,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._api = api
