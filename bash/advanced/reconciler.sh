@@ -261,7 +261,8 @@ event_write() {
   local error
   if ! error=$(timeout --foreground "$EVENT_TIMEOUT" "${KUBECTL[@]}" create --raw \
     "/api/v1/namespaces/$namespace/events" -f - <<<"$1" 2>&1 >/dev/null); then
-    log "reconcile $key: writing an event: ${error%%$'\n'*}${error:-no answer within $EVENT_TIMEOUT s}"
+    [[ -n $error ]] || error="no answer within $EVENT_TIMEOUT s"
+    log "reconcile $key: writing an event: ${error%%$'\n'*}"
   fi
   rmdir "$2"
 }
