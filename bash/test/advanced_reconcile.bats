@@ -136,6 +136,19 @@ verbs() {
   [ "$(cut -f3 <<<"${lines[0]}" | jq -r .message)" = "applied Deployment hello" ]
 }
 
+@test "drift in the cache, but live the Deployment is now another site's: ChildConflict, no apply" {
+  cache_site "$ready_status"
+  cache_children
+  jq -c '.spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/d" &&
+    mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
+  jq -c '.kind = "Deployment" | .spec.replicas = 7
+    | .metadata.ownerReferences[0] += {name: "other", uid: "uid-other"}' \
+    "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/live"
+  run plan children "$BATS_TEST_TMPDIR/live" deployment.apps/hello
+  [ "$(verbs "$output")" = "status event error " ]
+  [ "$(cut -f2 <<<"${lines[2]}")" = 'Deployment hello exists and is not controlled by this StaticSite' ]
+}
+
 @test "no drift live (the cache was behind): no write" {
   cache_site "$ready_status"
   cache_children
