@@ -149,12 +149,20 @@ def custom(api) -> client.CustomObjectsApi:
     return client.CustomObjectsApi(api)
 
 
+# The default page is not ASCII on purpose: accents, CJK, and characters beyond U+FFFF (emoji, a ZWJ sequence,
+# a flag, a mathematical letter) must reach the ConfigMap intact in every language. (The Python reference once
+# could not send them: its apply body escaped them as UTF-16 surrogate pairs, which the API server's YAML
+# parser refuses.)
+SAMPLE_TEXT = "h\u00e9llo, \u4f60\u597d, \U0001f600 \U0001f469\u200d\U0001f467 \U0001f1eb\U0001f1f7 \U0001d400"
+
+
 def site_manifest(name: str, replicas: int = 1, content: dict | None = None) -> dict:
+    page = f"<h1>{name}</h1>\n<p>{SAMPLE_TEXT}</p>\n"
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "StaticSite",
         "metadata": {"name": name},
-        "spec": {"replicas": replicas, "content": content or {"index.html": f"<h1>{name}</h1>"}},
+        "spec": {"replicas": replicas, "content": content or {"index.html": page}},
     }
 
 

@@ -146,7 +146,7 @@ def test_edited_child_is_restored(api, controllers, site_namespace, language, go
         return (
             d.spec.replicas == 2
             and d.spec.template.spec.containers[0].image == "nginx:1.27.3"
-            and cm.data.get("index.html") == "<h1>drift</h1>"
+            and cm.data == site_manifest("drift")["spec"]["content"]
         )
 
     wait_for(repaired, timeout=60, what="the edited Deployment and ConfigMap to be repaired")

@@ -33,6 +33,12 @@ def child_metadata($child_name): {
 };
 
 def content_name: "\(.metadata.name)-content";
+
+# The most a ConfigMap holds: its keys and values together, in UTF-8 bytes (the API server's limit, 1 MiB).
+def CONFIGMAP_MAX_BYTES: 1048576;
+
+# The bytes the content takes in a ConfigMap: every name and body, in UTF-8 (what the API server counts).
+def content_size: [.spec.content | to_entries[] | (.key | utf8bytelength) + (.value | utf8bytelength)] | add // 0;
 # What the schema defaults, in case an object predates the defaults.
 def site_replicas: .spec.replicas // 1;
 def site_image: .spec.image // "nginx:1.27.3";

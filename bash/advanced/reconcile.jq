@@ -12,18 +12,18 @@
 #                             other is tried)
 #   lookup TARGETS            children absent from the cache or different there, e.g. "service/hello": GET
 #                             them, then plan "children" with what the GET returned
-#   apply LIST EVENT-NAME     server-side apply of the missing or drifted children, and last the Synced
-#                             event (named EVENT-NAME: a failure of the event alone is only logged)
-#   event EVENT               a core/v1 Event to create (failures are only logged)
+#   apply LIST EVENT          server-side apply of the missing or drifted children, then the Synced EVENT
+#                             (written in the background, like every event)
+#   event EVENT               a core/v1 Event to create, in the background (failures are only logged)
 #   restatus                  plan "status" with the objects the apply returned
 #   status OBJECT             server-side apply of the status subresource
 #   error MESSAGE             the reconcile failed (the queue retries the key with backoff)
 #
 # No line at all: a no-op reconcile, which writes nothing. The input object:
-#   {phase: "main"|"children"|"status", site, configmap, deployment, service, registry (cached objects or
-#    null), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what the apply
-#    returned], hash, now, event_suffix (for event names), identity, sites: [the names of the namespace's
-#    cached sites]}
+#   {phase: "main"|"children"|"status"|"refused", site, configmap, deployment, service, registry (cached
+#    objects or null), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what the
+#    apply returned], refused: kubectl's stderr when the apply failed, hash, now, event_suffix (for event
+#    names), identity, sites: [the names of the namespace's cached sites]}
 
 include "children";
 include "status";
@@ -80,6 +80,13 @@ def status_lines($in; $condition; $ready):
       }])
     end;
 
+# A problem of the spec (InvalidSpec): the status, and the Warning event with the change of status only, so a
+# repeated reconcile of the same spec writes nothing.
+def invalid_spec_lines($in; $message; $ready):
+  [status_lines($in; {status: "False", reason: "InvalidSpec", message: $message}; $ready)] as $status
+  | $status[], (if ($status | length) > 0 then line("event"; [event($in; "Warning"; "InvalidSpec"; $message)])
+                else empty end);
+
 # The objects of kubectl's -o json output (one object, or a List of them).
 def objects($documents): [$documents[]? | if .kind == "List" then .items[] else . end];
 
@@ -123,13 +130,9 @@ def children_step($in):
     else
       [$pairs[] | select(.desired as $desired | .actual | up_to_date($desired) | not) | .desired] as $stale
       | if ($stale | length) > 0 then
-          # The Synced event is applied with the children, in the same kubectl call: a controller killed
-          # right after the apply has written it too.
           line("apply"; [
-            {apiVersion: "v1", kind: "List", items: ($stale + [
-              event($in; "Normal"; "Synced"; "applied " + ([$stale[] | child_title] | join(", ")))
-            ])},
-            event_name($in)
+            {apiVersion: "v1", kind: "List", items: $stale},
+            event($in; "Normal"; "Synced"; "applied " + ([$stale[] | child_title] | join(", ")))
           ]),
           line("restatus"; [])
         else
@@ -174,12 +177,11 @@ def main_step($in):
         resourceVersion: .metadata.resourceVersion
       }}])
     end),
+    # 4. What the schema cannot check (or what an older schema let in: the content size rule came later).
     if (.metadata.name | valid_service_name) | not then
-      invalid_name_message as $message
-      | [status_lines($in; {status: "False", reason: "InvalidSpec", message: $message}; 0)] as $status
-      # The event goes with the status change, so a repeated reconcile of an invalid site writes nothing.
-      | $status[], (if ($status | length) > 0 then line("event"; [event($in; "Warning"; "InvalidSpec"; $message)])
-                    else empty end)
+      invalid_spec_lines($in; invalid_name_message; 0)
+    elif content_size > CONFIGMAP_MAX_BYTES then
+      invalid_spec_lines($in; too_large_message(content_size); 0)
     else
       (stray_keys($in) as $stray
        | if $in.registry == null or $in.registry.data[.metadata.name] != site_url or ($stray | length) > 0 then
@@ -207,11 +209,25 @@ def main_step($in):
     end
   end;
 
+# Step 7 failed: if the API server refused a child as invalid (422), the spec asks for what cannot be, like an
+# invalid name: InvalidSpec, and no retry (it would be refused the same). Anything else is an error.
+def refused_step($in):
+  . as $site
+  | refused_child($in.refused // "") as $refused
+  | if $refused == null then
+      line("error"; ["applying the children: \($in.refused // "" | split("\n")[0])"])
+    else
+      (actual($in; desired_deployment($in.hash); $in.deployment)
+       | if . != null and controlled_by($site.metadata.uid) then . else null end) as $deployment
+      | invalid_spec_lines($in; $refused | refused_message; ready_replicas($deployment))
+    end;
+
 def plan($in):
   $in.site
   | if . == null then empty
     elif $in.phase == "main" then main_step($in)
     elif $in.phase == "children" then children_step($in)
+    elif $in.phase == "refused" then refused_step($in)
     else status_step($in)
     end;
 

@@ -97,10 +97,12 @@ cached_site_names() {
   REPLY="[${REPLY%,}]"
 }
 
-# reconcile_plan PHASE OUT [LIVE_FILE LOOKED_UP [APPLIED_FILE]]: ask the planner (reconcile.jq) for the
-# plan of PHASE; the plan lines go to the file OUT. For phase main, `hash` is set to the content hash.
+# reconcile_plan PHASE OUT [LIVE_FILE LOOKED_UP [APPLIED_FILE [REFUSED_FILE]]]: ask the planner (reconcile.jq)
+# for the plan of PHASE; the plan lines go to the file OUT. For phase main, `hash` is set to the content hash.
+# REFUSED_FILE holds kubectl's stderr of a failed apply as a JSON string (phase refused).
 reconcile_plan() {
-  local phase=$1 out=$2 request site_json configmap deployment service registry live applied suffix memo=""
+  local phase=$1 out=$2 request site_json configmap deployment service registry live applied refused suffix
+  local memo=""
   local memo_file=$RUN/hash/$namespace/$name header id id_read length text attempt part sites
   cached configmaps "$name-content" && json_file "$REPLY" && configmap=$REPLY
   cached deployments "$name" && json_file "$REPLY" && deployment=$REPLY
@@ -110,6 +112,7 @@ reconcile_plan() {
   documents_file "${3:-}" && live=$REPLY
   documents_file "${5:-}" && applied=$REPLY
   cached_site_names && sites=$REPLY
+  json_file "${6:-/dev/null}" && refused=$REPLY
   printf -v suffix '%x' $((${EPOCHREALTIME/./} * 1000)) # event names: the time in nanoseconds, in hex
   for attempt in 1 2; do
     [[ $phase == main && -f $memo_file ]] && IFS= read -r memo <"$memo_file"
@@ -119,8 +122,8 @@ reconcile_plan() {
     # lookup targets, hex, a time), never free text.
     printf -v request '{"id":"%s","phase":"%s","site":%s,"configmap":%s,"deployment":%s,"service":%s,' \
       "$id" "$phase" "$site_json" "$configmap" "$deployment" "$service"
-    printf -v part '"registry":%s,"live":%s,"applied":%s,"looked_up":"%s","hash":"%s","memo":"%s",' \
-      "$registry" "$live" "$applied" "${4:-}" "$hash" "$memo"
+    printf -v part '"registry":%s,"live":%s,"applied":%s,"refused":%s,"looked_up":"%s","hash":"%s","memo":"%s",' \
+      "$registry" "$live" "$applied" "$refused" "${4:-}" "$hash" "$memo"
     request+=$part
     printf -v part '"now":"%s","event_suffix":"%s","identity":%s,"sites":%s}' "$now" "$suffix" "$IDENTITY_JSON" \
       "$sites"
@@ -150,10 +153,13 @@ reconcile_plan() {
 
 # content_hash_memo "UID GENERATION BASE64" MEMO_FILE: hash the decoded bytes, keep "UID GENERATION HASH".
 content_hash_memo() {
-  local request=${1%$'\n'} sum
-  sum=$(printf '%s' "${request##* }" | base64 -d | sha256sum) || return 1
+  local request=${1%$'\n'} bytes sum
+  # The shortest prefix up to the second space: `${request##* }` (the longest) would try every prefix of up
+  # to a megabyte and a half of base64, which takes Bash minutes (quadratic).
+  bytes=${request#* * }
+  sum=$(printf '%s' "$bytes" | base64 -d | sha256sum) || return 1
   [[ -d ${2%/*} ]] || mkdir -p "${2%/*}"
-  printf '%s %s\n' "${request% *}" "${sum%% *}" >"$2.$BASHPID" && mv -f "$2.$BASHPID" "$2"
+  printf '%s %s\n' "${request:0:${#request}-${#bytes}-1}" "${sum%% *}" >"$2.$BASHPID" && mv -f "$2.$BASHPID" "$2"
 }
 
 # kube ARGS...: one kubectl request; its stderr is kept in $WORKDIR/err (first_line reads it).
@@ -205,10 +211,16 @@ reconcile_execute() {
         reconcile_plan children "$WORKDIR/plan.children" "$WORKDIR/live" "$first" || return 1
         reconcile_execute "$WORKDIR/plan.children" "$WORKDIR/live" "$first" || return 1
         ;;
-      apply) # 7. server-side apply of the missing or drifted children and the Synced event, in one request
-        kube apply --server-side --field-manager=staticsite-controller --force-conflicts --validate=false \
-          -o json -f - <<<"$first" >"$WORKDIR/applied" ||
-          only_event_failed "$second" || failed "applying the children" || return 1
+      apply) # 7. server-side apply of the missing or drifted children, then the Synced event
+        if ! kube apply --server-side --field-manager=staticsite-controller --force-conflicts --validate=false \
+          -o json -f - <<<"$first" >"$WORKDIR/applied"; then
+          child_refused || failed "applying the children" || return 1
+          # A child the API server refuses as invalid (422): the spec asks for what cannot be. InvalidSpec, like
+          # an invalid name, and no retry (it would be refused the same). That plan replaces the rest of this one.
+          reconcile_refused "$live" "$looked_up" || return 1
+          break
+        fi
+        event_send "$second"
         ;;
       restatus) # 8. after an apply: the status from what the API server returned
         reconcile_plan status "$WORKDIR/plan.status" "${live:-/dev/null}" "$looked_up" "$WORKDIR/applied" || return 1
@@ -220,9 +232,8 @@ reconcile_execute() {
         kube apply --server-side --subresource=status --field-manager=staticsite-controller --force-conflicts \
           --validate=false -o name -f - <<<"$first" >/dev/null || failed "writing the status" || return 1
         ;;
-      event) # an event that cannot be written is logged and ignored
-        kube create --raw "/api/v1/namespaces/$namespace/events" -f - <<<"$first" >/dev/null ||
-          failed "writing an event" || true
+      event)
+        event_send "$first"
         ;;
       error)
         log "reconcile $key: $first"
@@ -247,15 +258,55 @@ lookup_targets() {
   ((${#REPLY_TARGETS[@]} > 0))
 }
 
-# only_event_failed EVENT_NAME: every error kubectl reported is about the event (which is only logged).
-only_event_failed() {
+# child_refused: kubectl's last error says the API server refused one of the children as invalid (422), which
+# kubectl prints as `The KIND "NAME" is invalid: ...`.
+child_refused() {
   local line
-  [[ -s $WORKDIR/err ]] || return 1
   while IFS= read -r line; do
-    [[ -z $line || $line == *"$1"* ]] || return 1
+    [[ $line =~ ^The\ (ConfigMap|Deployment|Service)\ \".*\"\ is\ invalid: ]] && return 0
   done <"$WORKDIR/err"
-  first_line "$WORKDIR/err"
-  log "reconcile $key: writing an event: $REPLY"
+  return 1
+}
+
+# reconcile_refused LIVE_FILE LOOKED_UP: plan and carry out the InvalidSpec report of a refused child, from
+# kubectl's stderr (encoded as a JSON string by jq: it is data, never pasted into the request).
+reconcile_refused() {
+  jq -Rs . "$WORKDIR/err" >"$WORKDIR/refused" || return 1
+  reconcile_plan refused "$WORKDIR/plan.refused" "${1:-/dev/null}" "$2" /dev/null "$WORKDIR/refused" || return 1
+  reconcile_execute "$WORKDIR/plan.refused"
+}
+
+# Events are written in the background, so a slow or refusing events API never holds a reconcile (SPEC: an
+# event "never fails or blocks a reconcile"): event_send starts one kubectl for the event and returns. A
+# kubectl is a process of some 40 MB, so each worker has EVENT_WRITERS slots (directories made with mkdir,
+# which is atomic): an event that finds every slot of its worker taken (the events API has been slow for a
+# while) is dropped with a log line, as the other languages' recorders drop events when their queue is full.
+# Each write is bounded by EVENT_TIMEOUT seconds (`timeout --foreground`: it stays in the controller's
+# process group, so it ends with the controller too).
+EVENT_WRITERS=2
+EVENT_TIMEOUT=10
+
+# event_send EVENT: create the core/v1 Event (JSON) in the background; log and drop it when no slot is free.
+event_send() {
+  local slot
+  for ((slot = 1; slot <= EVENT_WRITERS; slot++)); do
+    if mkdir "$RUN/event-writer.$WORKER_ID.$slot" 2>/dev/null; then
+      event_write "$1" "$RUN/event-writer.$WORKER_ID.$slot" </dev/null >/dev/null &
+      return 0
+    fi
+  done
+  log "reconcile $key: dropping an event: $EVENT_WRITERS events of this worker are still being written"
+}
+
+# event_write EVENT SLOT: write the event, log a failure, free the slot.
+event_write() {
+  local error
+  if ! error=$(timeout --foreground "$EVENT_TIMEOUT" "${KUBECTL[@]}" create --raw \
+    "/api/v1/namespaces/$namespace/events" -f - <<<"$1" 2>&1 >/dev/null); then
+    [[ -n $error ]] || error="no answer within $EVENT_TIMEOUT s"
+    log "reconcile $key: writing an event: ${error%%$'\n'*}"
+  fi
+  rmdir "$2"
 }
 
 # registry_add PATCH OBJECT create|patch: put the site's key in the namespace's registry: patch it, or create

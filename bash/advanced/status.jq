@@ -10,6 +10,26 @@ def invalid_name_message:
   "name \(.metadata.name) cannot be a Service name: it must be a DNS-1035 label (lowercase letters, digits"
   + " and '-', starting with a letter, at most 63 characters)";
 
+def too_large_message($size):
+  "content is \($size) bytes: a ConfigMap holds at most 1048576 bytes (1 MiB) of file names and bodies";
+
+# kubectl's report of a child the API server refused as invalid (422), as {kind, name, reason}; null when
+# its stderr ($text) holds none. kubectl prints the Status as `The KIND "NAME" is invalid: CAUSE`, or with
+# several causes `The KIND "NAME" is invalid: ` and a `* CAUSE` line each; the API server's own message
+# (what the other languages report) is `KIND "NAME" is invalid: CAUSE`, or `[CAUSE, CAUSE]`.
+def refused_child($text):
+  ($text | split("\n")) as $lines
+  | first($lines[]
+      | capture("^The (?<kind>ConfigMap|Deployment|Service) \"(?<name>[^\"]+)\" is invalid: ?(?<cause>.*)$"))
+  | if .cause != "" then . else
+      [$lines[] | select(startswith("* ")) | .[2:]] as $causes
+      | .cause = (if ($causes | length) == 1 then $causes[0] else "[\($causes | join(", "))]" end)
+    end
+  // null;
+
+# `refused | refused_message` (refused: what refused_child found)
+def refused_message: "\(.kind) \(.name) cannot be written: \(.kind) \"\(.name)\" is invalid: \(.cause)";
+
 # `child | conflict_message`
 def conflict_message: "\(.kind) \(.metadata.name) exists and is not controlled by this StaticSite";
 

@@ -83,12 +83,11 @@ verbs() {
   [ "$(verbs "$output")" = "apply restatus " ]
   local list event
   list=$(cut -f2 <<<"${lines[0]}")
-  [ "$(jq -r '[.kind, (.items[] | .kind)] | join(" ")' <<<"$list")" = "List ConfigMap Deployment Service Event" ]
-  event=$(jq -c '.items[3]' <<<"$list")
+  [ "$(jq -r '[.kind, (.items[] | .kind)] | join(" ")' <<<"$list")" = "List ConfigMap Deployment Service" ]
+  event=$(cut -f3 <<<"${lines[0]}")
   [ "$(jq -r '"\(.type) \(.reason) \(.message)"' <<<"$event")" = "Normal Synced applied ConfigMap hello-content, Deployment hello, Service hello" ]
   [ "$(jq -r '"\(.involvedObject.kind) \(.involvedObject.uid) \(.source.component)"' <<<"$event")" = "StaticSite uid-1 staticsite-controller" ]
   [[ $(jq -r .metadata.name <<<"$event") =~ ^hello\.[0-9a-f]{16}$ ]]
-  [ "$(cut -f3 <<<"${lines[0]}")" = "$(jq -r .metadata.name <<<"$event")" ]
 }
 
 @test "after the apply the status is Progressing with the Deployment the apply returned" {
@@ -133,8 +132,21 @@ verbs() {
   jq -c '.kind = "Deployment" | .spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/live"
   run plan children "$BATS_TEST_TMPDIR/live" deployment.apps/hello
   [ "$(verbs "$output")" = "apply restatus " ]
-  [ "$(cut -f2 <<<"${lines[0]}" | jq -c '[.items[] | .kind, .spec.replicas]')" = '["Deployment",2,"Event",null]' ]
-  [ "$(cut -f2 <<<"${lines[0]}" | jq -r .items[1].message)" = "applied Deployment hello" ]
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -c '[.items[] | .kind, .spec.replicas]')" = '["Deployment",2]' ]
+  [ "$(cut -f3 <<<"${lines[0]}" | jq -r .message)" = "applied Deployment hello" ]
+}
+
+@test "drift in the cache, but live the Deployment is now another site's: ChildConflict, no apply" {
+  cache_site "$ready_status"
+  cache_children
+  jq -c '.spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/d" &&
+    mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
+  jq -c '.kind = "Deployment" | .spec.replicas = 7
+    | .metadata.ownerReferences[0] += {name: "other", uid: "uid-other"}' \
+    "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/live"
+  run plan children "$BATS_TEST_TMPDIR/live" deployment.apps/hello
+  [ "$(verbs "$output")" = "status event error " ]
+  [ "$(cut -f2 <<<"${lines[2]}")" = 'Deployment hello exists and is not controlled by this StaticSite' ]
 }
 
 @test "no drift live (the cache was behind): no write" {
@@ -152,7 +164,7 @@ verbs() {
   cache_children
   : >"$BATS_TEST_TMPDIR/live"
   run plan children "$BATS_TEST_TMPDIR/live" service/hello
-  [ "$(cut -f2 <<<"${lines[0]}" | jq -r .items[1].message)" = "applied Service hello" ]
+  [ "$(cut -f3 <<<"${lines[0]}" | jq -r .message)" = "applied Service hello" ]
 }
 
 @test "a child of someone else: ChildConflict status and event, an error, and no apply" {
@@ -233,20 +245,73 @@ verbs() {
   [ -z "$output" ]
 }
 
-@test "an apply that failed only for its event counts as applied (the event is only logged)" {
-  WORKDIR=$BATS_TEST_TMPDIR key=demo/hello
-  printf '%s\n' 'Error from server (Forbidden): events "hello.18a1" is forbidden: namespace demo is terminating' \
+@test "content too large for a ConfigMap: InvalidSpec status and event naming the size, and nothing else" {
+  # 20 files of 16384 emoji: what maxLength (characters) lets in, 1.25 MiB of UTF-8.
+  cache_site '.spec.content = ([range(20) | {key: "f\(if . < 10 then "0" else "" end)\(.)", value: ("😀" * 16384)}]
+    | from_entries)'
+  run plan main
+  [ "$(verbs "$output")" = "status event " ]
+  local message="content is 1310780 bytes: a ConfigMap holds at most 1048576 bytes (1 MiB) of file names and bodies"
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -r '.status.conditions[0] | "\(.reason) \(.message)"')" = "InvalidSpec $message" ]
+  [ "$(cut -f2 <<<"${lines[1]}" | jq -r '"\(.type) \(.reason) \(.message)"')" = "Warning InvalidSpec $message" ]
+}
+
+@test "content of exactly 1 MiB is applied" {
+  cache_site '.spec.content = ([range(15) | {key: "f\(if . < 10 then "0" else "" end)\(.)", value: ("😀" * 16384)}]
+    | from_entries) + {f15: ("😀" * 16372)}'
+  run plan main
+  [ "$(verbs "$output")" = "registry-add lookup " ]
+}
+
+@test "a child the API server refused as invalid: InvalidSpec with the server's reason, once" {
+  cache_site
+  WORKDIR=$BATS_TEST_TMPDIR
+  printf '%s\n' 'The ConfigMap "hello-content" is invalid: []: Too long: may not be more than 1048576 bytes' \
     >"$WORKDIR/err"
-  run only_event_failed hello.18a1
+  run child_refused
   [ "$status" -eq 0 ]
-  [[ $output == *"writing an event: Error from server (Forbidden)"* ]]
-  printf '%s\n' 'The Event "hello.18a1" is invalid: x' 'Error from server: deployments "hello" is invalid' \
+  jq -Rs . "$WORKDIR/err" >"$WORKDIR/refused"
+  run plan refused /dev/null "" /dev/null "$WORKDIR/refused"
+  [ "$(verbs "$output")" = "status event " ]
+  local message='ConfigMap hello-content cannot be written: ConfigMap "hello-content" is invalid: []: Too long: may not be more than 1048576 bytes'
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -r '.status.conditions[0] | "\(.reason) \(.message)"')" = "InvalidSpec $message" ]
+  [ "$(cut -f2 <<<"${lines[1]}" | jq -r '"\(.type) \(.reason) \(.message)"')" = "Warning InvalidSpec $message" ]
+  # Several causes: kubectl prints one a line; the message has them as the API server does, in brackets.
+  printf '%s\n' 'The Deployment "hello" is invalid: ' '* spec.a: Invalid value: 1' '* spec.b: Required value' \
+    | jq -Rs . >"$WORKDIR/refused"
+  run plan refused /dev/null "" /dev/null "$WORKDIR/refused"
+  [ "$(cut -f2 <<<"${lines[0]}" | jq -r '.status.conditions[0].message')" = 'Deployment hello cannot be written: Deployment "hello" is invalid: [spec.a: Invalid value: 1, spec.b: Required value]' ]
+}
+
+@test "an apply that failed otherwise is an error to retry, not InvalidSpec" {
+  WORKDIR=$BATS_TEST_TMPDIR
+  printf '%s\n' 'Error from server (InternalError): an error on the server' 'The Event "hello.1" is invalid: x' \
     >"$WORKDIR/err"
-  run only_event_failed hello.18a1
+  run child_refused
   [ "$status" -ne 0 ]
-  : >"$WORKDIR/err"
-  run only_event_failed hello.18a1
-  [ "$status" -ne 0 ]
+}
+
+@test "an event is written in the background: event_send returns while the write hangs; no slot left: dropped" {
+  WORKDIR=$BATS_TEST_TMPDIR key=demo/hello WORKER_ID=0
+  # A kubectl that hangs until the test releases it (one line each on a FIFO the test holds open, so no open
+  # blocks), then records the event it was given.
+  mkfifo "$BATS_TEST_TMPDIR/release"
+  exec {release}<>"$BATS_TEST_TMPDIR/release"
+  hanging_kubectl() { read -r _ <"$BATS_TEST_TMPDIR/release"; cat >>"$BATS_TEST_TMPDIR/written"; }
+  KUBECTL=(hanging_kubectl)
+  timeout() { shift 2; "$@"; } # (a function is not a program `timeout` could run)
+  local first second
+  event_send '{"n":1}'
+  first=$!
+  event_send '{"n":2}'
+  second=$!
+  [ -d "$RUN/event-writer.0.1" ] && [ -d "$RUN/event-writer.0.2" ] # both still in flight
+  run event_send '{"n":3}'
+  [[ $output == *"dropping an event: 2 events of this worker are still being written"* ]]
+  printf 'go\ngo\n' >&"$release"
+  wait "$first" "$second"
+  [ "$(jq -sc 'map(.n) | sort' "$BATS_TEST_TMPDIR/written")" = "[1,2]" ]
+  [ ! -d "$RUN/event-writer.0.1" ] && [ ! -d "$RUN/event-writer.0.2" ]
 }
 
 @test "the content hash is computed once per uid and generation, then taken from the memo" {

@@ -57,6 +57,21 @@ const (
 // ChildKinds is that order.
 var ChildKinds = []string{KindConfigMap, KindDeployment, KindService}
 
+// ConfigMapMaxBytes is the most a ConfigMap holds: its keys and values
+// together, in UTF-8 bytes (the API server's limit, 1 MiB).
+const ConfigMapMaxBytes = 1048576
+
+// contentSize is the bytes the content takes in a ConfigMap: every name and
+// body, in UTF-8 (what the API server counts; a Go string's len is its
+// UTF-8 bytes).
+func contentSize(content map[string]string) int {
+	size := 0
+	for name, body := range content {
+		size += len(name) + len(body)
+	}
+	return size
+}
+
 // ContentHash is SHA-256 (lowercase hex) of "name NUL body NUL" for each
 // file, in byte order of the names. It goes into the pod template, so a
 // content change changes the template and the Deployment rolls its pods. NUL

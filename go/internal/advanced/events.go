@@ -23,7 +23,7 @@ import (
 const (
 	EventSynced        = "Synced"        // Normal: the reconcile applied at least one child
 	EventChildConflict = "ChildConflict" // Warning: a child's name is taken
-	EventInvalidSpec   = "InvalidSpec"   // Warning: the site's name cannot be a Service name
+	EventInvalidSpec   = "InvalidSpec"   // Warning: the spec asks for what cannot be (name, size, a refused child)
 )
 
 // newEventRecorder starts a broadcaster that writes events through the API

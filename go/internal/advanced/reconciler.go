@@ -3,6 +3,7 @@ package advanced
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -61,6 +62,13 @@ type ChildConflictError struct{ Message string }
 
 func (e *ChildConflictError) Error() string { return e.Message }
 
+// childRefusedError is returned by applyChildren when the API server refuses
+// a child as invalid (422): the spec asks for what cannot be. Reconcile
+// reports it and does not retry.
+type childRefusedError struct{ Kind, Name, Reason string }
+
+func (e *childRefusedError) Error() string { return e.Kind + " " + e.Name + ": " + e.Reason }
+
 // Reconcile brings the site named by key ("namespace/name") and its children
 // to the desired state; an error means "retry".
 func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
@@ -95,10 +103,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 		return err
 	}
 
-	// 4. Validate what the schema cannot. Retrying would not help: the next
+	// 4. Validate what the schema cannot (or what an older schema let in:
+	// the content size rule came later). Retrying would not help: the next
 	// spec change re-enqueues the site.
 	if !isServiceName(site.Name) {
 		return r.reportProblem(ctx, site, invalidNameVerdict(site.Name), EventInvalidSpec, nil)
+	}
+	if size := contentSize(site.Spec.Content); size > ConfigMapMaxBytes {
+		return r.reportProblem(ctx, site, tooLargeVerdict(size), EventInvalidSpec, nil)
 	}
 
 	// 5. Ensure the site's key in the namespace's registry.
@@ -111,16 +123,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if kind, childName, found := firstConflict(site, children); found {
-		verdict := conflictVerdict(kind, childName)
-		if err := r.reportProblem(ctx, site, verdict, EventChildConflict, ownDeployment(site, children)); err != nil {
-			return err
-		}
-		return &ChildConflictError{Message: verdict.Message}
+	if err := r.refuseConflict(ctx, site, children); err != nil {
+		return err
 	}
 
-	// 7. Apply the children that are missing or drifted.
+	// 7. Apply the children that are missing or drifted. One the API server
+	// refuses as invalid (422) is the spec's fault, like an invalid name:
+	// reported, not retried (a retry would be refused the same).
 	deployment, err := r.applyChildren(ctx, site, children)
+	var refused *childRefusedError
+	if errors.As(err, &refused) {
+		verdict := refusedChildVerdict(refused.Kind, refused.Name, refused.Reason)
+		return r.reportProblem(ctx, site, verdict, EventInvalidSpec, ownDeployment(site, children))
+	}
 	if err != nil {
 		return err
 	}
@@ -260,6 +275,20 @@ func (r *Reconciler) get(ctx context.Context, kind, namespace, name string) (met
 	return obj, nil
 }
 
+// refuseConflict returns a ChildConflictError (after the status and event)
+// if a child exists that the site does not control.
+func (r *Reconciler) refuseConflict(ctx context.Context, site *StaticSite, children childSet) error {
+	kind, childName, found := firstConflict(site, children)
+	if !found {
+		return nil
+	}
+	verdict := conflictVerdict(kind, childName)
+	if err := r.reportProblem(ctx, site, verdict, EventChildConflict, ownDeployment(site, children)); err != nil {
+		return err
+	}
+	return &ChildConflictError{Message: verdict.Message}
+}
+
 // firstConflict is the kind and name of the first existing child, in
 // ChildKinds order, that the site does not control.
 func firstConflict(site *StaticSite, children childSet) (kind, name string, found bool) {
@@ -293,9 +322,17 @@ func desiredChild(site *StaticSite, kind string) any {
 }
 
 // applyChildren applies each child that is missing or drifted, records a
-// Synced event naming them, and returns the Deployment as it now is.
+// Synced event naming those it applied, and returns the Deployment as it now
+// is. It returns a ChildConflictError when the live object turns out not to
+// be the site's, and a childRefusedError when the API server refuses a child
+// as invalid.
 func (r *Reconciler) applyChildren(ctx context.Context, site *StaticSite, children childSet) (*appsv1.Deployment, error) {
 	var applied []string
+	defer func() {
+		if len(applied) > 0 {
+			r.Recorder.Event(siteReference(site), corev1.EventTypeNormal, EventSynced, "applied "+strings.Join(applied, ", "))
+		}
+	}()
 	for _, kind := range ChildKinds {
 		desired := desiredChild(site, kind)
 		actual, exists := children[kind]
@@ -305,27 +342,37 @@ func (r *Reconciler) applyChildren(ctx context.Context, site *StaticSite, childr
 		}
 		if exists && drifted {
 			// Confirm the drift live: the cache may not have caught up with
-			// our own last apply yet.
+			// our own last apply yet. The live object is what a forced apply
+			// would take over, so whose it is is checked again on it: someone
+			// may have re-owned it, or deleted it and created their own,
+			// since the cache showed it as ours.
 			if actual, err = r.get(ctx, kind, site.Namespace, actual.GetName()); err != nil {
+				return nil, err
+			}
+			if actual == nil {
+				delete(children, kind)
+			} else {
+				children[kind] = actual
+			}
+			if err := r.refuseConflict(ctx, site, children); err != nil {
 				return nil, err
 			}
 			if drifted, err = needsApply(desired, actual); err != nil {
 				return nil, err
 			}
-			children[kind] = actual
 		}
 		if !drifted {
 			continue
 		}
 		result, err := r.apply(ctx, desired)
+		if apierrors.IsInvalid(err) {
+			return nil, &childRefusedError{Kind: kind, Name: childName(kind, site.Name), Reason: err.Error()}
+		}
 		if err != nil {
 			return nil, err
 		}
 		children[kind] = result
 		applied = append(applied, kind+" "+result.GetName())
-	}
-	if len(applied) > 0 {
-		r.Recorder.Event(siteReference(site), corev1.EventTypeNormal, EventSynced, "applied "+strings.Join(applied, ", "))
 	}
 	deployment, _ := children[KindDeployment].(*appsv1.Deployment)
 	return deployment, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,11 +12,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -406,6 +409,79 @@ func TestInvalidNameIsReportedNotRetried(t *testing.T) {
 	wantList(t, "events", e.events(), []string{"Warning InvalidSpec " + invalidNameVerdict("1st-site").Message})
 	if c := e.site("ns", "1st-site").Status.Conditions[0]; c.Reason != ReasonInvalidSpec {
 		t.Errorf("condition %+v", c)
+	}
+}
+
+func TestContentTooLargeForAConfigMapIsReportedNotRetried(t *testing.T) {
+	// 20 files of 16384 emoji: what maxLength (characters) lets in, 1.25 MiB of UTF-8.
+	site := newSite("web")
+	site.Spec.Content = map[string]string{}
+	for i := range 20 {
+		site.Spec.Content[fmt.Sprintf("f%02d", i)] = strings.Repeat("😀", 16384)
+	}
+	e := newTestEnv(t, site)
+	if err := e.r.Reconcile(context.Background(), "ns/web"); err != nil {
+		t.Fatalf("Reconcile = %v, want nil (retrying would not help)", err)
+	}
+	wantList(t, "writes", e.writes(), []string{"patch staticsites web", "patch staticsites/status web"})
+	message := "content is 1310780 bytes: a ConfigMap holds at most 1048576 bytes (1 MiB) of file names and bodies"
+	wantList(t, "events", e.events(), []string{"Warning InvalidSpec " + message})
+	if c := e.site("ns", "web").Status.Conditions[0]; c.Reason != ReasonInvalidSpec || c.Message != message {
+		t.Errorf("condition %+v", c)
+	}
+}
+
+func TestAChildRefusedAsInvalidIsReportedNotRetried(t *testing.T) {
+	e := newTestEnv(t, newSite("web"))
+	refusal := apierrors.NewInvalid(schema.GroupKind{Kind: KindDeployment}, "web",
+		field.ErrorList{field.Invalid(field.NewPath("spec"), "x", "refused by a policy")})
+	e.kube.PrependReactor("patch", "deployments", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, refusal
+	})
+	if err := e.r.Reconcile(context.Background(), "ns/web"); err != nil {
+		t.Fatalf("Reconcile = %v, want nil (retrying would not help)", err)
+	}
+	message := "Deployment web cannot be written: " + refusal.Error()
+	wantList(t, "events", e.events(), []string{
+		"Normal Synced applied ConfigMap web-content", // applied before the refusal
+		"Warning InvalidSpec " + message,
+	})
+	if c := e.site("ns", "web").Status.Conditions[0]; c.Reason != ReasonInvalidSpec || c.Message != message {
+		t.Errorf("condition %+v", c)
+	}
+	if slices.Contains(e.writes(), "patch apply services web") {
+		t.Errorf("applied the Service after the refusal: %q", e.writes())
+	}
+}
+
+func TestADriftedChildReOwnedMeanwhileIsAConflictNotTakenOver(t *testing.T) {
+	e := reconciledEnv(t)
+	ctx := context.Background()
+	// The cache shows our Deployment, drifted; the live one is now another site's.
+	deployment, _ := e.r.Caches.Deployments.Deployments("ns").Get("web")
+	stale := deployment.DeepCopy()
+	stale.Spec.Template.Spec.Containers[0].Image = "nginx:1.25"
+	e.cache(stale)
+	live, _ := e.kube.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
+	live.OwnerReferences[0].UID, live.OwnerReferences[0].Name = "uid-other", "other"
+	live.Spec.Replicas = ptr.To(int32(7))
+	if _, err := e.kube.AppsV1().Deployments("ns").Update(ctx, live, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.clearActions()
+
+	err := e.r.Reconcile(ctx, "ns/web")
+	var conflict *ChildConflictError
+	if !errors.As(err, &conflict) {
+		t.Fatalf("Reconcile = %v, want a ChildConflictError", err)
+	}
+	wantList(t, "writes", e.writes(), []string{"patch staticsites/status web"})
+	wantList(t, "events", e.events(), []string{
+		"Warning ChildConflict Deployment web exists and is not controlled by this StaticSite",
+	})
+	after, _ := e.kube.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
+	if *after.Spec.Replicas != 7 || after.OwnerReferences[0].UID != "uid-other" {
+		t.Errorf("the other site's Deployment was changed: %+v", after)
 	}
 }
 

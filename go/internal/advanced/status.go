@@ -73,6 +73,21 @@ func invalidNameVerdict(name string) Verdict {
 	}
 }
 
+func tooLargeVerdict(size int) Verdict {
+	return Verdict{
+		metav1.ConditionFalse,
+		ReasonInvalidSpec,
+		fmt.Sprintf("content is %d bytes: a ConfigMap holds at most %d bytes (1 MiB) of file names and bodies",
+			size, ConfigMapMaxBytes),
+	}
+}
+
+// refusedChildVerdict: the API server refused to write a child as invalid
+// (422); reason is its message.
+func refusedChildVerdict(kind, name, reason string) Verdict {
+	return Verdict{metav1.ConditionFalse, ReasonInvalidSpec, fmt.Sprintf("%s %s cannot be written: %s", kind, name, reason)}
+}
+
 // readyReplicas is the Deployment's status.readyReplicas, 0 without a Deployment.
 func readyReplicas(deployment *appsv1.Deployment) int32 {
 	if deployment == nil {

@@ -210,6 +210,83 @@ def test_an_invalid_name_gets_invalid_spec_and_no_child(cluster):
     assert cluster.requests == []
 
 
+def test_content_too_large_for_a_config_map_gets_invalid_spec_and_no_child(cluster):
+    # 20 files of 16384 emoji: what maxLength (characters) lets in, 1.25 MiB of UTF-8.
+    cluster.put(make_site(content={f"f{i:02d}": "\U0001f600" * 16384 for i in range(20)}))
+    reconciler = reconciler_for(cluster)
+
+    reconciler.reconcile(KEY)
+
+    message = "content is 1310780 bytes: a ConfigMap holds at most 1048576 bytes (1 MiB) of file names and bodies"
+    assert cluster.writes() == [
+        ("patch", "StaticSite", "hello"),
+        ("patch-status", "StaticSite", "hello"),
+        ("create", "Event", "InvalidSpec"),
+    ]
+    condition = site_in(cluster)["status"]["conditions"][0]
+    assert (condition["status"], condition["reason"], condition["message"]) == ("False", "InvalidSpec", message)
+    assert cluster.events[0]["message"] == message
+    cluster.requests.clear()
+    reconciler.reconcile(KEY)
+    assert cluster.requests == []
+
+
+def test_content_of_exactly_one_mebibyte_is_written(cluster):
+    content = {f"f{i:02d}": "\U0001f600" * 16384 for i in range(15)}
+    content["f15"] = "\U0001f600" * 16372  # 16 names of 3 bytes + 15 x 65536 + 65488 = 1048576
+    cluster.put(make_site(content=content))
+
+    reconciler_for(cluster).reconcile(KEY)
+
+    assert cluster.find("ConfigMap", "demo", "hello-content")["data"] == content
+
+
+def test_a_child_refused_as_invalid_gets_invalid_spec_and_is_not_retried(cluster):
+    cluster.put(make_site())
+    refusal = ApiException(status=422, reason="Unprocessable Entity")
+    refusal.body = '{"kind": "Status", "message": "Deployment \\"hello\\" is invalid: spec: refused by a policy"}'
+    apply = cluster.apply
+
+    def refuse_deployments(obj):
+        if obj["kind"] == "Deployment":
+            cluster.requests.append(("apply", "Deployment", obj["metadata"]["name"]))
+            raise refusal
+        return apply(obj)
+
+    cluster.apply = refuse_deployments
+    reconciler_for(cluster).reconcile(KEY)  # no exception: retrying would not help
+
+    message = 'Deployment hello cannot be written: Deployment "hello" is invalid: spec: refused by a policy'
+    condition = site_in(cluster)["status"]["conditions"][0]
+    assert (condition["status"], condition["reason"], condition["message"]) == ("False", "InvalidSpec", message)
+    assert [(event["reason"], event["message"]) for event in cluster.events] == [
+        ("Synced", "applied ConfigMap hello-content"),  # applied before the refusal
+        ("InvalidSpec", message),
+    ]
+    assert cluster.find("Service", "demo", "hello") is None  # nothing applied after the refusal
+
+
+def test_a_drifted_child_re_owned_meanwhile_is_a_conflict_and_is_not_taken_over(cluster):
+    cluster.put(make_site())
+    reconciler = reconciler_for(cluster)
+    reconciler.reconcile(KEY)
+    ours = cluster.find("Deployment", "demo", "hello")
+    stale = copy.deepcopy(ours)
+    stale["spec"]["replicas"] = 1  # the cache shows our Deployment, drifted
+    cluster.stale[("Deployment", "demo", "hello")] = stale
+    theirs = copy.deepcopy(ours)  # live, it is now another site's, with their replicas
+    theirs["metadata"]["ownerReferences"][0].update(name="other", uid="uid-other")
+    theirs["spec"]["replicas"] = 7
+    cluster.put(theirs)
+    cluster.requests.clear()
+
+    with pytest.raises(ChildConflictError, match="Deployment hello exists and is not controlled"):
+        reconciler.reconcile(KEY)
+
+    assert cluster.writes() == [("patch-status", "StaticSite", "hello"), ("create", "Event", "ChildConflict")]
+    assert cluster.find("Deployment", "demo", "hello") == theirs
+
+
 def test_a_site_being_deleted_loses_its_registry_key_then_its_finalizer(cluster):
     cluster.put(make_site())
     reconciler = reconciler_for(cluster)

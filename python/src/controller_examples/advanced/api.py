@@ -19,12 +19,14 @@ Two choices about the official client:
 Every request passes the *fence* first (`KubeApi(api_client, fence)`): once the leader election has set it
 (the Lease lost, leader.py), no request starts, so a replica that may no longer lead writes nothing more.
 
-Server-side apply is a PATCH with content type `application/apply-patch+yaml` (JSON is valid YAML, and
-the client serializes a dict body as JSON for any `+yaml` type), a `fieldManager`, and `force=true`: the
-controller takes over any field of its children someone else changed.
+Server-side apply is a PATCH with content type `application/apply-patch+yaml`, a `fieldManager`, and
+`force=true`: the controller takes over any field of its children someone else changed. The body is
+JSON, which is YAML, nearly: see `apply_body` for the one difference that matters, and why `apply` builds
+its request with the client's `param_serialize` and `call_api` instead of a typed `patch_*` method.
 """
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -40,9 +42,19 @@ APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 FIELD_MANAGER = MANAGER_NAME
 
+# Where server-side apply PATCHes each kind of child (the paths the typed patch_namespaced_* methods use).
+APPLY_PATHS = {
+    "ConfigMap": "/api/v1/namespaces/{namespace}/configmaps/{name}",
+    "Deployment": "/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+    "Service": "/api/v1/namespaces/{namespace}/services/{name}",
+}
+
 # Every request gets an answer or an error within this time, so a hung connection cannot hold a worker
 # (and a graceful shutdown waiting for it) forever.
 REQUEST_TIMEOUT_SECONDS = 20
+# An event is written by a background thread (events.py), one at a time: a hung request would hold every
+# event behind it, so it gets less.
+EVENT_TIMEOUT_SECONDS = 5
 
 Object = dict[str, Any]
 
@@ -58,17 +70,13 @@ class KubeApi:
         self._fence = fence or threading.Event()  # never set without leader election
         core = client.CoreV1Api(api_client)
         apps = client.AppsV1Api(api_client)
+        self._api_client = api_client
         self._core = core
         self._custom = client.CustomObjectsApi(api_client)
         self._read_child = {
             "ConfigMap": core.read_namespaced_config_map,
             "Deployment": apps.read_namespaced_deployment,
             "Service": core.read_namespaced_service,
-        }
-        self._patch_child = {
-            "ConfigMap": core.patch_namespaced_config_map,
-            "Deployment": apps.patch_namespaced_deployment,
-            "Service": core.patch_namespaced_service,
         }
 
     def get(self, kind: str, namespace: str, name: str) -> Object | None:
@@ -81,17 +89,32 @@ class KubeApi:
             raise
 
     def apply(self, obj: Object) -> Object:
-        """Server-side apply a child: create it, or set exactly the fields it lists."""
+        """Server-side apply a child: create it, or set exactly the fields it lists.
+
+        Written with the client's request builder rather than `patch_namespaced_config_map` and friends:
+        those accept only a dict body and serialize it with `json.dumps`, whose escapes the API server's
+        YAML parser refuses for characters beyond U+FFFF (see `apply_body`). This is the one request the
+        typed methods cannot send as it must be.
+        """
+        self._check_fence()
         metadata = obj["metadata"]
-        return self._call(
-            self._patch_child[obj["kind"]],
-            metadata["name"],
-            metadata["namespace"],
-            obj,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type=APPLY_PATCH,
+        request = self._api_client.param_serialize(
+            method="PATCH",
+            resource_path=APPLY_PATHS[obj["kind"]],
+            path_params={"namespace": metadata["namespace"], "name": metadata["name"]},
+            query_params=[("fieldManager", FIELD_MANAGER), ("force", True)],
+            header_params={"Content-Type": APPLY_PATCH, "Accept": "application/json"},
+            body=apply_body(obj),
+            auth_settings=["BearerToken"],
         )
+        response = self._api_client.call_api(*request, _request_timeout=REQUEST_TIMEOUT_SECONDS)
+        try:
+            response.read()
+            if not 200 <= response.status <= 299:
+                raise ApiException.from_response(http_resp=response, body=None, data=None)
+            return json.loads(response.data)
+        finally:
+            response.response.release_conn()
 
     def patch_site(self, namespace: str, name: str, patch: Object) -> Object:
         """JSON merge patch of a site (its metadata: the controller never writes a site's spec)."""
@@ -111,13 +134,42 @@ class KubeApi:
         return self._call(self._core.create_namespaced_config_map, namespace, body)
 
     def create_event(self, namespace: str, body: Object) -> Object:
-        return self._call(self._core.create_namespaced_event, namespace, body)
+        return self._call(self._core.create_namespaced_event, namespace, body, timeout=EVENT_TIMEOUT_SECONDS)
 
-    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Object:
+    def _call(
+        self, method: Callable[..., Any], *args: Any, timeout: float = REQUEST_TIMEOUT_SECONDS, **kwargs: Any
+    ) -> Object:
         """Call an API method for its raw response and decode it, unless fenced. Non-2xx raises ApiException."""
+        self._check_fence()
+        return decode(method(*args, _preload_content=False, _request_timeout=timeout, **kwargs))
+
+    def _check_fence(self) -> None:
         if self._fence.is_set():
             raise Fenced("the Lease is lost: no more requests")
-        return decode(method(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT_SECONDS, **kwargs))
+
+
+# DEL and every character from U+0080 to U+FFFF: apply_body escapes them, as ensure_ascii does.
+_ESCAPED = re.compile("[\u007f-\uffff]")
+
+
+def apply_body(obj: Object) -> bytes:
+    """The server-side apply body: JSON, with every character the API server's YAML parser reads back exactly.
+
+    The apply content type is YAML (Kubernetes has no JSON apply content type), so the API server parses the body
+    with a YAML parser, and JSON is YAML except in two ways that matter here:
+    - `json.dumps` (ensure_ascii, the client's default) writes a character beyond U+FFFF, an emoji like
+      U+1F600, as a UTF-16 surrogate pair `\\ud83d\\ude00`. YAML's `\\u` escapes are code points, not
+      UTF-16: a surrogate is no character, so the API server answers 400 "found invalid Unicode character
+      escape code", on every retry.
+    - Raw, with `ensure_ascii=False`, YAML refuses other characters (DEL, the C1 controls, U+FFFE) and reads
+      U+0085 as a line break, which a double-quoted scalar folds into a space: the file silently changes.
+    So: DEL and every character from U+0080 to U+FFFF escaped as `\\uXXXX` (exactly ensure_ascii's escapes,
+    which YAML decodes to the same code point), and every character beyond U+FFFF raw, in UTF-8 (which YAML
+    accepts as it is). The result is still valid JSON. (Go's client and kubectl write everything raw:
+    the CRD refuses the characters YAML would refuse or fold, so no language meets them.)
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _ESCAPED.sub(lambda match: f"\\u{ord(match[0]):04x}", text).encode()
 
 
 def is_not_found(error: BaseException) -> bool:

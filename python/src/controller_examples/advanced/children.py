@@ -29,6 +29,9 @@ HTTP_PORT = 80
 # The order children are rendered, applied, and checked for conflicts in.
 CHILD_KINDS = ("ConfigMap", "Deployment", "Service")
 
+# The most a ConfigMap holds: its keys and values together, in UTF-8 bytes (the API server's limit, 1 MiB).
+CONFIG_MAP_MAX_BYTES = 1048576
+
 Object = dict[str, Any]
 
 
@@ -43,6 +46,11 @@ def content_hash(content: dict[str, str]) -> str:
     for name in sorted(content, key=lambda name: name.encode()):
         digest.update(name.encode() + b"\0" + content[name].encode() + b"\0")
     return digest.hexdigest()
+
+
+def content_size(content: dict[str, str]) -> int:
+    """The bytes the content takes in a ConfigMap: every name and body, in UTF-8 (what the API server counts)."""
+    return sum(len(name.encode()) + len(body.encode()) for name, body in content.items())
 
 
 def child_name(kind: str, site_name: str) -> str:

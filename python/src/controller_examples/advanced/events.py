@@ -2,7 +2,9 @@
 
 An Event (core/v1) is an object of its own that points at the site (`involvedObject`). Events are for
 people, not for the controller's logic, so writing one is best effort: a failure (say the namespace is
-terminating and refuses new objects) is logged and ignored, never an error of the reconcile.
+terminating and refuses new objects) is logged and ignored, never an error of the reconcile. Nor may a
+slow events API slow the reconciles down: the manager records through a `BackgroundEventRecorder`, which
+hands each event to a thread of its own and returns at once (client-go's recorder works the same way).
 
 The reconciler records an event when it changed something (applied children, or moved the Ready condition
 to a problem), not at every pass: a reconcile that finds everything in order writes nothing, events
@@ -11,12 +13,14 @@ solves the second problem differently, by patching a `count` on repeats.)
 """
 
 import logging
+import queue
+import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from controller_examples.advanced.api import KubeApi, explain
 from controller_examples.advanced.children import MANAGER_NAME
-from controller_examples.advanced.site import API_VERSION, KIND, object_key
+from controller_examples.advanced.site import API_VERSION, KIND, object_key, site_key
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -26,22 +30,61 @@ SYNCED = "Synced"
 CHILD_CONFLICT = "ChildConflict"
 INVALID_SPEC = "InvalidSpec"
 
+# How many events may wait for the background writer; more are dropped (with a log line), not queued
+# without bound while the events API is down.
+EVENT_QUEUE_CAPACITY = 100
+
 log = logging.getLogger(__name__)
 
 Object = dict[str, Any]
 
 
+class Recorder(Protocol):
+    def record(self, site: Object, event_type: str, reason: str, message: str) -> None: ...
+
+
 class EventRecorder:
-    """Writes core/v1 Events about sites; never raises."""
+    """Writes core/v1 Events about sites, one request each, in the caller's thread; never raises."""
 
     def __init__(self, api: KubeApi) -> None:
         self._api = api
 
     def record(self, site: Object, event_type: str, reason: str, message: str) -> None:
+        self.write(event_for(site, event_type, reason, message))
+
+    def write(self, event: Object) -> None:
         try:
-            self._api.create_event(site["metadata"]["namespace"], event_for(site, event_type, reason, message))
+            self._api.create_event(event["metadata"]["namespace"], event)
         except Exception as error:
-            log.warning("cannot record event %s on %s: %s", reason, object_key(site), explain(error))
+            involved = event["involvedObject"]
+            key = site_key(involved["namespace"], involved["name"])
+            log.warning("cannot record event %s on %s: %s", event["reason"], key, explain(error))
+
+
+class BackgroundEventRecorder:
+    """Records events from a thread of its own: `record` never waits for the API server.
+
+    The event is built at once (its time is the moment it happened) and put on a bounded queue; one daemon
+    thread writes the queue's events in order. When the queue is full (the events API has been slow or
+    down for a while), a new event is dropped with a log line: the reconciles go on at their own speed
+    either way. Events still queued when the process exits are lost, as in client-go.
+    """
+
+    def __init__(self, recorder: EventRecorder, capacity: int = EVENT_QUEUE_CAPACITY) -> None:
+        self._recorder = recorder
+        self._queue: queue.Queue[Object] = queue.Queue(maxsize=capacity)
+        threading.Thread(target=self._write_forever, name="events", daemon=True).start()
+
+    def record(self, site: Object, event_type: str, reason: str, message: str) -> None:
+        try:
+            self._queue.put_nowait(event_for(site, event_type, reason, message))
+        except queue.Full:
+            log.warning("dropping event %s on %s: %d events wait to be written", reason, object_key(site),
+                        self._queue.maxsize)  # fmt: skip
+
+    def _write_forever(self) -> None:
+        while True:
+            self._recorder.write(self._queue.get())
 
 
 def event_for(site: Object, event_type: str, reason: str, message: str) -> Object:

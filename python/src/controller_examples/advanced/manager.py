@@ -36,7 +36,7 @@ from kubernetes import client
 
 from controller_examples.advanced.api import KubeApi, explain
 from controller_examples.advanced.endpoints import Metrics, host_port, serve_health, serve_metrics
-from controller_examples.advanced.events import EventRecorder
+from controller_examples.advanced.events import BackgroundEventRecorder, EventRecorder
 from controller_examples.advanced.informer import build_informers
 from controller_examples.advanced.leader import LeaderElector, validate_timing
 from controller_examples.advanced.queue import RateLimitingQueue
@@ -98,7 +98,7 @@ class Manager:
         self._informers = build_informers(api_client, options.namespace, self._queue.add)
         self._fence = threading.Event()  # set when the Lease is lost: no request may start any more
         api = KubeApi(api_client, self._fence)
-        self._reconciler = Reconciler(api, self._informers.caches, EventRecorder(api))
+        self._reconciler = Reconciler(api, self._informers.caches, BackgroundEventRecorder(EventRecorder(api)))
         self._elector = self._make_elector(api_client) if options.leader_elect else None
         self._workers: list[threading.Thread] = []
 

@@ -19,17 +19,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from kubernetes.client import ApiException
+
 from controller_examples.advanced import events
 from controller_examples.advanced.api import KubeApi, is_not_found
 from controller_examples.advanced.children import (
     CHILD_KINDS,
+    CONFIG_MAP_MAX_BYTES,
     child_name,
+    content_size,
     desired_children,
     first_conflict,
     is_controlled_by,
     needs_apply,
 )
-from controller_examples.advanced.events import EventRecorder
+from controller_examples.advanced.events import Recorder
 from controller_examples.advanced.informer import Caches
 from controller_examples.advanced.registry import (
     add_entry,
@@ -46,9 +50,12 @@ from controller_examples.advanced.status import (
     desired_status,
     invalid_name_verdict,
     ready_replicas,
+    refused_child_verdict,
     rollout_verdict,
     status_differs,
+    too_large_verdict,
 )
+from controller_examples.common.errors import server_message
 
 Object = dict[str, Any]
 
@@ -57,12 +64,20 @@ class ChildConflictError(Exception):
     """A child's name is taken by an object this site does not control. Retried with backoff until it is gone."""
 
 
+class ChildRefusedError(Exception):
+    """The API server refused a child as invalid (422): the spec asks for what cannot be. Not retried."""
+
+    def __init__(self, kind: str, name: str, reason: str) -> None:
+        super().__init__(f"{kind} {name}: {reason}")
+        self.kind, self.name, self.reason = kind, name, reason
+
+
 class Reconciler:
     def __init__(
         self,
         api: KubeApi,
         caches: Caches,
-        recorder: EventRecorder,
+        recorder: Recorder,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._api = api
@@ -87,10 +102,15 @@ class Reconciler:
         # 3. Ensure the finalizer, before writing anything it will have to clean up.
         site = self._ensure_finalizer(site)
 
-        # 4. Validate what the schema cannot. Retrying would not help: the next spec change re-enqueues it.
+        # 4. Validate what the schema cannot (or what an older schema let in: the content size rule came
+        # later). Retrying would not help: the next spec change re-enqueues it.
         name = site["metadata"]["name"]
         if not is_dns_1035_label(name):
             self._report_problem(site, invalid_name_verdict(name), events.INVALID_SPEC, deployment=None)
+            return
+        size = content_size(site["spec"]["content"])
+        if size > CONFIG_MAP_MAX_BYTES:
+            self._report_problem(site, too_large_verdict(size), events.INVALID_SPEC, deployment=None)
             return
 
         # 5. Ensure the site's key in the namespace's registry.
@@ -98,14 +118,16 @@ class Reconciler:
 
         # 6. Look up the three children; refuse to touch an object that is not ours.
         children = self._look_up_children(site)
-        conflict = first_conflict(site, children)
-        if conflict is not None:
-            verdict = conflict_verdict(*conflict)
-            self._report_problem(site, verdict, events.CHILD_CONFLICT, deployment=self._own_deployment(site, children))
-            raise ChildConflictError(verdict.message)
+        self._refuse_conflict(site, children)
 
-        # 7. Apply the children that are missing or drifted.
-        deployment = self._apply_children(site, children)
+        # 7. Apply the children that are missing or drifted. One the API server refuses as invalid (422) is
+        # the spec's fault, like an invalid name: reported, not retried (a retry would be refused the same).
+        try:
+            deployment = self._apply_children(site, children)
+        except ChildRefusedError as refused:
+            verdict = refused_child_verdict(refused.kind, refused.name, refused.reason)
+            self._report_problem(site, verdict, events.INVALID_SPEC, deployment=self._own_deployment(site, children))
+            return
 
         # 8. Compute and write the status.
         self._write_status(site, rollout_verdict(site, deployment), deployment)
@@ -162,20 +184,46 @@ class Reconciler:
         cached = self._caches.children[kind].get_by_key(site_key(namespace, name))
         return cached if cached is not None else self._api.get(kind, namespace, name)
 
+    def _refuse_conflict(self, site: Object, children: dict[str, Object | None]) -> None:
+        """Raise ChildConflictError (after the status and event) if a child exists that the site does not control."""
+        conflict = first_conflict(site, children)
+        if conflict is not None:
+            verdict = conflict_verdict(*conflict)
+            self._report_problem(site, verdict, events.CHILD_CONFLICT, deployment=self._own_deployment(site, children))
+            raise ChildConflictError(verdict.message)
+
     def _apply_children(self, site: Object, children: dict[str, Object | None]) -> Object | None:
-        """Apply each child that is missing or drifted; returns the Deployment as it now is."""
+        """Apply each child that is missing or drifted; returns the Deployment as it now is.
+
+        Raises ChildConflictError when the live object turns out not to be the site's, and ChildRefusedError
+        when the API server refuses a child as invalid (after the Synced event for those applied before it).
+        """
         applied = []
-        for desired in desired_children(site):
-            kind, name = desired["kind"], desired["metadata"]["name"]
-            if children[kind] is not None and needs_apply(desired, children[kind]):
-                # Confirm the drift live: the cache may not have caught up with our own last apply yet.
-                children[kind] = self._api.get(kind, site["metadata"]["namespace"], name)
-            if needs_apply(desired, children[kind]):
-                children[kind] = self._api.apply(desired)
-                applied.append(f"{kind} {name}")
-        if applied:
-            self._recorder.record(site, events.NORMAL, events.SYNCED, "applied " + ", ".join(applied))
+        try:
+            for desired in desired_children(site):
+                kind, name = desired["kind"], desired["metadata"]["name"]
+                if children[kind] is not None and needs_apply(desired, children[kind]):
+                    # Confirm the drift live: the cache may not have caught up with our own last apply yet.
+                    # The live object is what a forced apply would take over, so whose it is is checked
+                    # again on it: someone may have re-owned it, or deleted it and created their own,
+                    # since the cache showed it as ours.
+                    children[kind] = self._api.get(kind, site["metadata"]["namespace"], name)
+                    self._refuse_conflict(site, children)
+                if needs_apply(desired, children[kind]):
+                    children[kind] = self._apply(desired)
+                    applied.append(f"{kind} {name}")
+        finally:
+            if applied:
+                self._recorder.record(site, events.NORMAL, events.SYNCED, "applied " + ", ".join(applied))
         return children["Deployment"]
+
+    def _apply(self, desired: Object) -> Object:
+        try:
+            return self._api.apply(desired)
+        except ApiException as error:
+            if error.status == 422:
+                raise ChildRefusedError(desired["kind"], desired["metadata"]["name"], server_message(error)) from error
+            raise
 
     @staticmethod
     def _own_deployment(site: Object, children: dict[str, Object | None]) -> Object | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from controller_examples.advanced.children import CONFIG_MAP_MAX_BYTES
 from controller_examples.advanced.site import site_url
 
 READY = "Ready"
@@ -68,6 +69,20 @@ def invalid_name_verdict(name: str) -> Verdict:
         f"name {name} cannot be a Service name: it must be a DNS-1035 label (lowercase letters, digits and '-', "
         "starting with a letter, at most 63 characters)",
     )
+
+
+def too_large_verdict(size: int) -> Verdict:
+    return Verdict(
+        "False",
+        INVALID_SPEC,
+        f"content is {size} bytes: a ConfigMap holds at most {CONFIG_MAP_MAX_BYTES} bytes (1 MiB) of file names "
+        "and bodies",
+    )
+
+
+def refused_child_verdict(kind: str, name: str, reason: str) -> Verdict:
+    """The API server refused to write a child as invalid (422): `reason` is its message."""
+    return Verdict("False", INVALID_SPEC, f"{kind} {name} cannot be written: {reason}")
 
 
 def ready_replicas(deployment: Object | None) -> int:
