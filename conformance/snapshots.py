@@ -77,17 +77,28 @@ def _site(site: dict) -> dict:
     }
 
 
-def _event_reasons(api, namespace: str, name: str) -> list[list[str]]:
+def _events(api, namespace: str, name: str) -> list[list[str]]:
+    """The site's events as (type, reason, message, source component), each once.
+
+    The message and the component are the SPEC's as much as the reason: a
+    language that wrote "applied" without naming the children, or under
+    another component's name, differs here. How many times an event was
+    written (its count, or duplicates) depends on timing and is not compared.
+    """
     events = (
         client.CoreV1Api(api)
         .list_namespaced_event(namespace, field_selector=f"involvedObject.kind=StaticSite,involvedObject.name={name}")
         .items
     )
-    return sorted({(e.type, e.reason) for e in events}, key=lambda pair: pair)
+    return sorted({(e.type, e.reason, e.message, _component(e)) for e in events})
+
+
+def _component(event) -> str:
+    return (event.source.component if event.source else None) or event.reporting_component or ""
 
 
 def snapshot(api, namespace: str, names: list[str], events: bool = True) -> dict:
-    """The normalized state of ``names`` (sites) and the namespace's registry (and the sites' event reasons)."""
+    """The normalized state of ``names`` (sites) and the namespace's registry (and the sites' events)."""
     sites = {}
     for name in names:
         site = custom(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
@@ -98,7 +109,7 @@ def snapshot(api, namespace: str, names: list[str], events: bool = True) -> dict
             "service": _child(api, "Service", namespace, name),
         }
         if events:
-            sites[name]["events"] = [list(pair) for pair in _event_reasons(api, namespace, name)]
+            sites[name]["events"] = [list(event) for event in _events(api, namespace, name)]
     registry = _read(api, "ConfigMap", namespace, REGISTRY)
     state = {"sites": sites, "registry": (registry or {}).get("data") if registry else None}
     # The namespace's name is random per test: make it a placeholder.

@@ -61,6 +61,7 @@ def test_largest_content_converges_and_a_byte_more_is_refused(cluster, api, cont
     assert written.data == content
 
 
+@pytest.mark.alone("it takes the size rule out of the one StaticSite CRD for a moment")
 def test_too_large_content_stored_before_the_rule_is_invalid_spec(cluster, api, controllers, site_namespace, language):
     controller = start(controllers, language, site_namespace)
     create_site(api, site_namespace, "neighbour")
@@ -79,10 +80,13 @@ def test_too_large_content_stored_before_the_rule_is_invalid_spec(cluster, api, 
         .items
         == []
     )
+    # The Warning goes with the change of status. A reconcile that reads the site from a cache the status
+    # write has not reached yet (a registry change re-enqueues a site without a key) may write it twice:
+    # every copy must name the size.
     wait_for(
-        lambda: invalid_spec_events(api, site_namespace, "toolarge") == [message],
+        lambda: set(invalid_spec_events(api, site_namespace, "toolarge")) == {message},
         timeout=60,
-        what="one Warning InvalidSpec event naming the size",
+        what="Warning InvalidSpec events naming the size",
     )
     wait_ready(api, site_namespace, "neighbour")
     # Reported, not retried: no reconcile of the namespace failed (a retry with backoff counts as an error).
