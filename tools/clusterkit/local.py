@@ -216,10 +216,17 @@ class LocalCluster:
         self.state_path.unlink(missing_ok=True)
 
     def stop_component(self, name: str) -> None:
+        # Another process (a suite worker) may have restarted it since this object read the state: stop
+        # the process that runs now, not the pid remembered. (A stale pid here once meant "stopping" a dead
+        # process, then starting a second API server that could not bind while the first served on.)
+        self._load_state()
         self.processes[name].stop()
 
     def start_component(self, name: str) -> None:
         """Start a stopped component again with the same flags and port."""
+        self._load_state()
+        if self.processes[name].alive():
+            raise ClusterError(f"{name} is running (pid {self.processes[name].pid}): stop it first")
         self._start(name, self.processes[name].argv)
 
     def restart_component(self, name: str) -> None:

@@ -105,6 +105,43 @@ def test_stop_escalates_to_sigkill(tmp_path, monkeypatch):
     assert not process.alive()
 
 
+def test_a_component_restarted_elsewhere_is_the_one_stopped(tmp_path):
+    """Two suite workers each hold a LocalCluster of one run directory: after one restarts a component, the
+    other's stop_component stops the process running now, not the pid it read at start."""
+    from clusterkit.local import LocalCluster
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    first = Process("kube-apiserver", sleeper, tmp_path / "logs" / "first.log")
+    first.start()
+    state = tmp_path / "state.json"
+
+    def write_state(process: Process) -> None:
+        entry = {"pid": process.pid, "argv": process.argv, "log": str(process.log)}
+        state.write_text(json.dumps({"versions": "test", "ports": {}, "processes": {"kube-apiserver": entry}}))
+
+    write_state(first)
+    stale = LocalCluster(tmp_path)  # a worker that read the state before the restart
+    other = LocalCluster(tmp_path)
+    other.stop_component("kube-apiserver")
+    second = Process("kube-apiserver", sleeper, tmp_path / "logs" / "second.log")
+    second.start()
+    write_state(second)
+    try:
+        assert not first.alive()
+        stale.stop_component("kube-apiserver")
+        assert not second.alive(), "the stale object stopped the old pid and left the running component"
+        with pytest.raises(ClusterError, match="is running"):
+            running = Process("kube-apiserver", sleeper, tmp_path / "logs" / "third.log")
+            running.start()
+            write_state(running)
+            try:
+                stale.start_component("kube-apiserver")
+            finally:
+                running.stop()
+    finally:
+        second.stop()
+
+
 def _wait_until(condition, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
