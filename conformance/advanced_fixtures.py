@@ -10,6 +10,7 @@ module as a plugin.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from controllers import Controller, controller_kubeconfig, delete_all_sites, install_api_and_rbac, strip_finalizers
 from kubernetes import client
 
-from conftest import make_namespace
+from conftest import LOCK_DIR, make_namespace
 from kube import wait_for
 from snapshots import read_golden, snapshot, write_golden
 
@@ -29,7 +30,12 @@ SNAPSHOT_TIMEOUT = 60
 # ----- fixtures -----------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def api_and_rbac(cluster) -> None:
-    install_api_and_rbac(cluster)
+    """The CRD and RBAC, installed once per worker; one worker at a time (two `kubectl apply` creating the
+    same CRD at once: one fails with AlreadyExists)."""
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_DIR / "install", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        install_api_and_rbac(cluster)
 
 
 @pytest.fixture

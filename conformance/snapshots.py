@@ -90,7 +90,19 @@ def _events(api, namespace: str, name: str) -> list[list[str]]:
         .list_namespaced_event(namespace, field_selector=f"involvedObject.kind=StaticSite,involvedObject.name={name}")
         .items
     )
-    return sorted({(e.type, e.reason, e.message, _component(e)) for e in events})
+    return sorted({(e.type, e.reason, message, _component(e)) for e in events for message in _messages(e)})
+
+
+def _messages(event) -> list[str]:
+    """A Synced event's message per child it names ("applied ConfigMap a-content, Service a" -> two).
+
+    Which repairs share one reconcile, and so one event, depends on timing (a deleted ConfigMap and Service
+    may be seen together or one by one); which children were applied, and how each is named, does not.
+    """
+    prefix = "applied "
+    if event.reason == "Synced" and (event.message or "").startswith(prefix):
+        return [prefix + child for child in event.message.removeprefix(prefix).split(", ")]
+    return [event.message]
 
 
 def _component(event) -> str:

@@ -11,6 +11,7 @@ handed back, the drift is repaired.
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 from advanced_fixtures import start
@@ -53,16 +54,24 @@ def test_a_child_re_owned_by_hand_is_a_conflict_left_untouched(api, controllers,
     deployment = apps.read_namespaced_deployment("owned", site_namespace)
     patch = {"metadata": {"ownerReferences": [owner_reference(other)]}, "spec": {"replicas": 3}}
     left = by_hand(apps.patch_namespaced_deployment("owned", site_namespace, patch, _content_type=MERGE))
-    # The Deployment's events now lead to `other`; a change of `owned` itself makes it reconcile.
-    client.CustomObjectsApi(api).patch_namespaced_custom_object(
-        "sites.example.com",
-        "v1alpha1",
-        site_namespace,
-        "staticsites",
-        "owned",
-        {"metadata": {"annotations": {"example.com/touched": "yes"}}},
-    )
+    # The Deployment's events now lead to `other`; a change of `owned` itself makes it reconcile. If that
+    # reconcile reads a cache the Deployment's change has not reached yet, it sees nothing to do, and no
+    # event of the Deployment leads back to `owned`: touch it again (each second) until it reports.
+    touches = iter(range(10**6))
+    last_touch = 0.0
 
+    def touch_until_reported():
+        nonlocal last_touch
+        if time.monotonic() - last_touch >= 1:
+            last_touch = time.monotonic()
+            annotation = {"example.com/touched": str(next(touches))}
+            client.CustomObjectsApi(api).patch_namespaced_custom_object(
+                "sites.example.com", "v1alpha1", site_namespace, "staticsites", "owned",
+                {"metadata": {"annotations": annotation}},
+            )  # fmt: skip
+        return ready_condition(get_site(api, site_namespace, "owned")).get("reason") == "ChildConflict"
+
+    wait_for(touch_until_reported, timeout=120, what="site owned to report ChildConflict")
     site = wait_ready(api, site_namespace, "owned", reason="ChildConflict")
     assert ready_condition(site)["message"] == "Deployment owned exists and is not controlled by this StaticSite"
     assert by_hand(apps.read_namespaced_deployment("owned", site_namespace)) == left
