@@ -351,6 +351,7 @@ def test_noop_reconcile_writes_nothing(api, controllers, site_namespace, languag
     assert site["metadata"]["resourceVersion"] == touched["metadata"]["resourceVersion"], "status was rewritten"
 
 
+@pytest.mark.alone("200 sites and their pods load the whole cluster: other scenarios' deadlines would measure it")
 def test_many_sites_all_ready(api, controllers, site_namespace, language):
     start(controllers, language, site_namespace)
     names = [f"bulk-{i:03d}" for i in range(MANY_SITES)]
