@@ -11,6 +11,7 @@ handed back, the drift is repaired.
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 
 import pytest
@@ -57,7 +58,7 @@ def test_a_child_re_owned_by_hand_is_a_conflict_left_untouched(api, controllers,
     # The Deployment's events now lead to `other`; a change of `owned` itself makes it reconcile. If that
     # reconcile reads a cache the Deployment's change has not reached yet, it sees nothing to do, and no
     # event of the Deployment leads back to `owned`: touch it again (each second) until it reports.
-    touches = iter(range(10**6))
+    touches = itertools.count()
     last_touch = 0.0
 
     def touch_until_reported():

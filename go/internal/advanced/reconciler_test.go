@@ -151,6 +151,15 @@ func reconciledEnv(t *testing.T) *testEnv {
 	return e
 }
 
+// cacheDriftedDeployment: the cache's Deployment "web" shows an older image, so
+// the reconciler sees drift and must confirm it against the live object.
+func (e *testEnv) cacheDriftedDeployment() {
+	deployment, _ := e.r.Caches.Deployments.Deployments("ns").Get("web")
+	stale := deployment.DeepCopy()
+	stale.Spec.Template.Spec.Containers[0].Image = "nginx:1.25"
+	e.cache(stale)
+}
+
 func (e *testEnv) clearActions() {
 	e.actions = nil
 }
@@ -309,10 +318,7 @@ func TestStaleCacheIsConfirmedLiveBeforeApplying(t *testing.T) {
 	e := reconciledEnv(t)
 	ctx := context.Background()
 	// The cache still shows an older spec; the live object is right.
-	deployment, _ := e.r.Caches.Deployments.Deployments("ns").Get("web")
-	stale := deployment.DeepCopy()
-	stale.Spec.Template.Spec.Containers[0].Image = "nginx:1.25"
-	e.cache(stale)
+	e.cacheDriftedDeployment()
 
 	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
 		t.Fatal(err)
@@ -458,10 +464,7 @@ func TestADriftedChildReOwnedMeanwhileIsAConflictNotTakenOver(t *testing.T) {
 	e := reconciledEnv(t)
 	ctx := context.Background()
 	// The cache shows our Deployment, drifted; the live one is now another site's.
-	deployment, _ := e.r.Caches.Deployments.Deployments("ns").Get("web")
-	stale := deployment.DeepCopy()
-	stale.Spec.Template.Spec.Containers[0].Image = "nginx:1.25"
-	e.cache(stale)
+	e.cacheDriftedDeployment()
 	live, _ := e.kube.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
 	live.OwnerReferences[0].UID, live.OwnerReferences[0].Name = "uid-other", "other"
 	live.Spec.Replicas = ptr.To(int32(7))
