@@ -34,6 +34,8 @@ from .versions import REPO_ROOT, WRAPPER_MODULE, pinned
 
 CLUSTER_NAME = "controller-examples"
 CONTROL_PLANE_NODE = f"{CLUSTER_NAME}-control-plane"
+# Restarted after the API server (see restart_component); no kwok on kind: real kubelets run the pods.
+APISERVER_CLIENTS = ("kube-controller-manager", "kube-scheduler")
 LANGUAGES = ("bash", "python", "go")
 DEPLOY_MANIFESTS = REPO_ROOT / "shared-manifests" / "deploy"
 CLUSTER_CONFIG = WRAPPER_MODULE / "kind-cluster.yaml"
@@ -214,7 +216,23 @@ class KindCluster:
 
     # ----- disruption ----------------------------------------------------------
     def restart_component(self, name: str) -> None:
-        """Restart a static-pod component: its manifest out of the kubelet's directory, then back.
+        """Restart a static-pod component; after the API server, its in-cluster clients too.
+
+        The controller-manager and scheduler are restarted with it for the reason
+        LocalCluster.restart_component gives: their informers' backoff grows with
+        every restart; started fresh, they list at once.
+        """
+        self._restart_static_pod(name)
+        if name == "kube-apiserver":
+            self._wait_apiserver_ready()
+            for client_name in APISERVER_CLIENTS:
+                self._restart_static_pod(client_name)
+            wait_controllers_recovered(
+                self.kubectl, self.kubeconfig, f"read `docker exec {CONTROL_PLANE_NODE} crictl logs`"
+            )
+
+    def _restart_static_pod(self, name: str) -> None:
+        """The manifest out of the kubelet's directory, then back.
 
         The kubelet stops a static pod whose manifest is gone and starts it
         again when the manifest returns, as after a node reboot.
@@ -226,11 +244,6 @@ class KindCluster:
         finally:
             self._node_exec(["mv", parked, manifest], f"moving the {name} manifest back")
         self._wait_container(name, running=True)
-        if name == "kube-apiserver":
-            self._wait_apiserver_ready()
-            wait_controllers_recovered(
-                self.kubectl, self.kubeconfig, f"read `docker exec {CONTROL_PLANE_NODE} crictl logs`"
-            )
 
     def compact_etcd(self) -> int:
         """Compact etcd's history up to now with etcdctl in the etcd container; returns the revision.

@@ -142,6 +142,26 @@ def test_a_component_restarted_elsewhere_is_the_one_stopped(tmp_path):
         second.stop()
 
 
+def test_an_api_server_restart_restarts_its_clients_fresh(tmp_path, monkeypatch):
+    """The controller-manager, scheduler and kwok start again after the new API server is ready, so no
+    reflector backoff (which grows with every restart) decides when the cluster works again."""
+    from clusterkit import local
+
+    order: list[tuple[str, str]] = []
+    monkeypatch.setattr(local.LocalCluster, "stop_component", lambda self, name: order.append(("stop", name)))
+    monkeypatch.setattr(local.LocalCluster, "start_component", lambda self, name: order.append(("start", name)))
+    monkeypatch.setattr(local, "ensure_binaries", lambda names: {"kubectl": Path("kubectl")})
+    monkeypatch.setattr(local, "wait_controllers_recovered", lambda *args: order.append(("probe", "")))
+    local.LocalCluster(tmp_path).restart_component("kube-apiserver")
+    assert order == [
+        ("stop", "kube-apiserver"),
+        ("start", "kube-apiserver"),
+        *[(verb, name) for name in local.APISERVER_CLIENTS for verb in ("stop", "start")],
+        ("probe", ""),
+    ]
+    assert set(local.APISERVER_CLIENTS) == {"kube-controller-manager", "kube-scheduler", "kwok"}
+
+
 def _wait_until(condition, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -346,6 +366,11 @@ def test_kind_restarts_the_api_server_by_moving_its_static_pod_manifest(fake_too
     readyz = [i for i, c in enumerate(recorded) if c[0] == "kubectl" and "--raw=/readyz" in c]
     assert readyz and readyz[0] > back
     assert not (fake_tools / "parked").read_text().split(), "the manifest was left out of the kubelet's directory"
+    for client_name in ("kube-controller-manager", "kube-scheduler"):
+        moved = recorded.index(
+            [*node, "mv", f"/etc/kubernetes/manifests/{client_name}.yaml", f"/etc/kubernetes/{client_name}.yaml"]
+        )
+        assert moved > readyz[0], f"{client_name} restarted before the new API server was ready"
 
 
 def test_kind_compacts_etcd_with_etcdctl_in_its_container(fake_tools, tmp_path):
