@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -36,6 +37,10 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 APISERVER_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kwok")
 READY_DEADLINE_SECONDS = {"etcd": 60, "kube-apiserver": 120}
 DEFAULT_READY_DEADLINE_SECONDS = 90
+# free_ports: where to look (below the kernel's ephemeral range, above well-known services) and how hard.
+EPHEMERAL_RANGE_DEFAULT = (32768, 60999)
+PORT_SEARCH_FLOOR = 10000
+PORT_PICK_ATTEMPTS = 1000
 STOP_GRACE_SECONDS = 10
 # Every kubectl call of the providers gives up after this (kubectl's own --request-timeout).
 KUBECTL_TIMEOUT_SECONDS = 30
@@ -125,17 +130,48 @@ def _reap(pid: int) -> None:
 
 
 def free_ports(count: int) -> list[int]:
-    """Ask the kernel for ``count`` distinct free ports on loopback."""
+    """``count`` distinct ports free on loopback, outside the kernel's ephemeral port range.
+
+    A component restarted on its port (an API server restart restarts four of them) leaves that
+    port unbound for a moment. A port of the ephemeral range can be taken in that moment as the
+    local end of any outgoing connection on the machine, and the restart then fails with "address
+    already in use" (seen with seven clusters sharing this machine). A port outside the range is
+    only ever taken by an explicit bind.
+    """
+    candidates = _ports_outside_ephemeral_range()
+    chooser = random.SystemRandom()
+    ports: list[int] = []
     sockets = []
     try:
-        for _ in range(count):
+        for _ in range(PORT_PICK_ATTEMPTS):
+            if len(ports) == count:
+                return ports
+            port = chooser.choice(candidates)
+            if port in ports:
+                continue
             s = socket.socket()
-            s.bind((LOOPBACK, 0))
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:  # in use: try another
+                s.close()
+                continue
             sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
+            ports.append(port)
+        if len(ports) == count:
+            return ports
+        raise ClusterError(f"found only {len(ports)} of {count} free loopback ports outside the ephemeral range")
     finally:
         for s in sockets:
             s.close()
+
+
+def _ports_outside_ephemeral_range() -> range:
+    low, high = EPHEMERAL_RANGE_DEFAULT
+    with contextlib.suppress(OSError, ValueError):
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    below = range(PORT_SEARCH_FLOOR, low)
+    above = range(high + 1, 65536)
+    return below if len(below) >= len(above) else above
 
 
 class LocalCluster:

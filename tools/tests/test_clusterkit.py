@@ -9,6 +9,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import sys
 import time
 from pathlib import Path
@@ -76,9 +77,33 @@ def test_ca_is_reused_when_present(tmp_path):
     assert CertificateAuthority(tmp_path).certificate == first
 
 
-def test_free_ports_are_distinct():
+def test_free_ports_are_distinct_and_outside_the_ephemeral_range():
     ports = free_ports(6)
     assert len(set(ports)) == 6
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert not [port for port in ports if low <= port <= high], "an outgoing connection could take these ports"
+
+
+def test_free_ports_skips_a_port_in_use(monkeypatch):
+    from clusterkit import local
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    busy = taken.getsockname()[1]
+    offered: list[int] = []
+    real_choice = local.random.SystemRandom.choice
+
+    def busy_first(chooser, candidates):
+        offered.append(busy if not offered else real_choice(chooser, candidates))
+        return offered[-1]
+
+    monkeypatch.setattr(local.random.SystemRandom, "choice", busy_first)
+    try:
+        ports = free_ports(1)
+    finally:
+        taken.close()
+    assert offered[0] == busy and len(offered) >= 2, "the busy port was not offered first"
+    assert ports != [busy] and len(ports) == 1
 
 
 def test_process_alive_only_while_it_is_ours(tmp_path):
