@@ -28,23 +28,11 @@ import (
 // (applyconfigurations/...) are typed builders of exactly such partial
 // objects: only what is set is sent.
 
-// Labels and names every child carries.
+// What the pod serves, and where.
 const (
-	NameLabel      = "app.kubernetes.io/name"
-	InstanceLabel  = "app.kubernetes.io/instance"
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	AppName        = "staticsite"
-	// ManagerName is the field manager of every write, the managed-by label
-	// and the events' source component.
-	ManagerName = "staticsite-controller"
-
-	ContentHashAnnotation = "sites.example.com/content-hash"
-	webRoot               = "/usr/share/nginx/html"
-	httpPort              = 80
+	webRoot  = "/usr/share/nginx/html"
+	httpPort = 80
 )
-
-// ManagedSelector is what the children's informers list and watch.
-var ManagedSelector = ManagedByLabel + "=" + ManagerName
 
 // The kinds of children, in the order they are rendered, applied and checked
 // for conflicts.
