@@ -179,7 +179,12 @@ func (l *leaseLock) Create(ctx context.Context, record resourcelock.LeaderElecti
 	return err
 }
 
+// Update writes the Lease record of one attempt to acquire or renew it
+// (client-go's tryAcquireOrRenew reads the Lease, decides, and calls Update,
+// or Create when there is no Lease yet), and remembers a success as a
+// renewal. A release (an empty holder) passes only once releasing is set.
 func (l *leaseLock) Update(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
+	// exercise: leader-election begin
 	if record.HolderIdentity == "" && !l.releasing.Load() {
 		return errors.New("not releasing a Lease that may have been lost")
 	}
@@ -187,6 +192,7 @@ func (l *leaseLock) Update(ctx context.Context, record resourcelock.LeaderElecti
 	err := l.Interface.Update(ctx, record)
 	l.remember(started, record, err)
 	return err
+	// exercise: leader-election end
 }
 
 func (l *leaseLock) remember(started time.Time, record resourcelock.LeaderElectionRecord, err error) {

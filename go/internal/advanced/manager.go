@@ -28,11 +28,11 @@ import (
 //	    +------------------------------ watch events --------------------------+
 //
 //  1. Connect (kubeconfig as kubectl finds it, else the pod's service
-//     account: internal/cli), with a raised client-side rate limit.
+//     account: internal/cli), with no client-side rate limit (clientQPS).
 //  2. Serve /healthz, /readyz and /metrics.
 //  3. Start the informers. Their handlers only add keys to the queue.
 //  4. With --leader-elect, stand by until this process holds the Lease
-//     (client-go's leaderelection, which then keeps renewing it).
+//     (leader.go: client-go's leaderelection, which then keeps renewing it).
 //  5. Wait for the caches to be complete, then start the workers. Each takes
 //     a key, reconciles it, and reports the outcome to the queue (handleErr,
 //     the one place the retry policy lives).
@@ -91,7 +91,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // Manager holds the controller's parts.
 type Manager struct {
 	opts      Options
-	kube      kubernetes.Interface
 	election  kubernetes.Interface // the Lease's own client: see newManager
 	metrics   *Metrics
 	queue     Queue
@@ -166,7 +165,7 @@ func newManager(opts Options, config *rest.Config) (*Manager, func(), error) {
 		return nil, nil, &cli.ConfigError{Err: err}
 	}
 
-	m := &Manager{opts: opts, kube: kube, election: election}
+	m := &Manager{opts: opts, election: election}
 	m.metrics = NewMetrics(func() int { return m.queue.Len() })
 	m.metrics.RegisterClientGoMetrics()
 	m.queue = NewQueue(m.metrics.Workqueue)
