@@ -81,6 +81,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 	// and must never be modified.
 	cached, err := r.Caches.Sites.ByNamespace(namespace).Get(name)
 	if apierrors.IsNotFound(err) {
+		r.forget(namespace, name)
 		return nil
 	}
 	if err != nil {
@@ -157,7 +158,7 @@ func (r *Reconciler) finalize(ctx context.Context, site *StaticSite) error {
 	if err := removeRegistryEntry(ctx, r.Kube.CoreV1(), site.Namespace, site.Name); err != nil {
 		return err
 	}
-	r.forget(site)
+	r.forget(site.Namespace, site.Name)
 	remaining := slices.DeleteFunc(slices.Clone(site.Finalizers), func(f string) bool { return f == Finalizer })
 	_, err := r.patchFinalizers(ctx, site, remaining)
 	if apierrors.IsNotFound(err) {
@@ -256,10 +257,11 @@ func (r *Reconciler) remember(kind childKind, applied metav1.Object) {
 	r.applied.Store(appliedKey(kind, applied.GetNamespace(), applied.GetName()), applied)
 }
 
-// forget drops what applied holds of a site's children (it is going away).
-func (r *Reconciler) forget(site *StaticSite) {
+// forget drops what applied holds of a site's children (it is going away,
+// or gone).
+func (r *Reconciler) forget(namespace, siteName string) {
 	for _, kind := range childKinds {
-		r.applied.Delete(appliedKey(kind, site.Namespace, childName(kind.name, site.Name)))
+		r.applied.Delete(appliedKey(kind, namespace, childName(kind.name, siteName)))
 	}
 }
 

@@ -613,6 +613,30 @@ func TestGoneSiteIsNothingToDo(t *testing.T) {
 	wantList(t, "requests", e.requests(), nil)
 }
 
+func TestAGoneSiteLeavesNothingRemembered(t *testing.T) {
+	e := newTestEnv(t, newSite("web"))
+	ctx := context.Background()
+	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	remembered := func() (n int) {
+		e.r.applied.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	if n := remembered(); n != len(childKinds) {
+		t.Fatalf("%d applies remembered, want %d", n, len(childKinds))
+	}
+	if err := e.caches[Kind].Delete(toUnstructured(t, newSite("web"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	if n := remembered(); n != 0 {
+		t.Errorf("%d applies still remembered for a gone site", n)
+	}
+}
+
 func TestReconcileNeverModifiesTheCache(t *testing.T) {
 	e := newTestEnv(t, newSite("web"))
 	cached, _ := e.r.Caches.Sites.ByNamespace("ns").Get("web")
