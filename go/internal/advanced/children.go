@@ -1,6 +1,7 @@
 package advanced
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,12 +9,14 @@ import (
 	"reflect"
 	"sort"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // The objects a StaticSite owns, as the controller wants them, and how to
@@ -28,23 +31,11 @@ import (
 // (applyconfigurations/...) are typed builders of exactly such partial
 // objects: only what is set is sent.
 
-// Labels and names every child carries.
+// What the pod serves, and where.
 const (
-	NameLabel      = "app.kubernetes.io/name"
-	InstanceLabel  = "app.kubernetes.io/instance"
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	AppName        = "staticsite"
-	// ManagerName is the field manager of every write, the managed-by label
-	// and the events' source component.
-	ManagerName = "staticsite-controller"
-
-	ContentHashAnnotation = "sites.example.com/content-hash"
-	webRoot               = "/usr/share/nginx/html"
-	httpPort              = 80
+	webRoot  = "/usr/share/nginx/html"
+	httpPort = 80
 )
-
-// ManagedSelector is what the children's informers list and watch.
-var ManagedSelector = ManagedByLabel + "=" + ManagerName
 
 // The kinds of children, in the order they are rendered, applied and checked
 // for conflicts.
@@ -55,7 +46,88 @@ const (
 )
 
 // ChildKinds is that order.
-var ChildKinds = []string{KindConfigMap, KindDeployment, KindService}
+var ChildKinds = kindNames(childKinds)
+
+// childKind is one kind of child: all the reconciler does that depends on
+// the kind, so that no code switches on it. Each closure is one typed call
+// of client-go (kindOf builds them).
+type childKind struct {
+	name    string                                                             // KindConfigMap, KindDeployment or KindService
+	desired func(site *StaticSite) any                                         // the apply configuration (desiredConfigMap...)
+	cached  func(caches Caches, namespace, name string) (metav1.Object, error) // from the informer
+	get     func(ctx context.Context, kube kubernetes.Interface, namespace, name string) (metav1.Object, error)
+	apply   func(ctx context.Context, kube kubernetes.Interface, namespace, resourceVersion string, desired any, options metav1.ApplyOptions) (metav1.Object, error)
+}
+
+// childKinds is the table of the three kinds, in ChildKinds order.
+var childKinds = []childKind{
+	kindOf(KindConfigMap, desiredConfigMap,
+		func(c Caches, namespace string) namespacedLister[*corev1.ConfigMap] {
+			return c.ConfigMaps.ConfigMaps(namespace)
+		},
+		func(kube kubernetes.Interface, namespace string) childClient[*corev1.ConfigMap, *corev1ac.ConfigMapApplyConfiguration] {
+			return kube.CoreV1().ConfigMaps(namespace)
+		}),
+	kindOf(KindDeployment, desiredDeployment,
+		func(c Caches, namespace string) namespacedLister[*appsv1.Deployment] {
+			return c.Deployments.Deployments(namespace)
+		},
+		func(kube kubernetes.Interface, namespace string) childClient[*appsv1.Deployment, *appsv1ac.DeploymentApplyConfiguration] {
+			return kube.AppsV1().Deployments(namespace)
+		}),
+	kindOf(KindService, desiredService,
+		func(c Caches, namespace string) namespacedLister[*corev1.Service] {
+			return c.Services.Services(namespace)
+		},
+		func(kube kubernetes.Interface, namespace string) childClient[*corev1.Service, *corev1ac.ServiceApplyConfiguration] {
+			return kube.CoreV1().Services(namespace)
+		}),
+}
+
+// kindOf is the table row of one kind, from its typed parts. It turns
+// every answer into a metav1.Object, and an error into a nil interface (not
+// an interface holding a nil pointer, which would not compare equal to nil).
+func kindOf[T metav1.Object, A interface{ WithResourceVersion(value string) A }](
+	name string,
+	desired func(*StaticSite) A,
+	lister func(caches Caches, namespace string) namespacedLister[T],
+	client func(kube kubernetes.Interface, namespace string) childClient[T, A],
+) childKind {
+	object := func(obj T, err error) (metav1.Object, error) {
+		if err != nil {
+			return nil, err
+		}
+		return obj, nil
+	}
+	return childKind{
+		name:    name,
+		desired: func(site *StaticSite) any { return desired(site) },
+		cached: func(caches Caches, namespace, childName string) (metav1.Object, error) {
+			return object(lister(caches, namespace).Get(childName))
+		},
+		get: func(ctx context.Context, kube kubernetes.Interface, namespace, childName string) (metav1.Object, error) {
+			return object(client(kube, namespace).Get(ctx, childName, metav1.GetOptions{}))
+		},
+		apply: func(ctx context.Context, kube kubernetes.Interface, namespace, resourceVersion string, child any, options metav1.ApplyOptions) (metav1.Object, error) {
+			configuration, ok := child.(A)
+			if !ok {
+				return nil, fmt.Errorf("cannot apply %T as a %s", child, name)
+			}
+			if resourceVersion != "" {
+				configuration = configuration.WithResourceVersion(resourceVersion)
+			}
+			return object(client(kube, namespace).Apply(ctx, configuration, options))
+		},
+	}
+}
+
+func kindNames(kinds []childKind) []string {
+	names := make([]string, len(kinds))
+	for i, kind := range kinds {
+		names[i] = kind.name
+	}
+	return names
+}
 
 // ConfigMapMaxBytes is the most a ConfigMap holds: its keys and values
 // together, in UTF-8 bytes (the API server's limit, 1 MiB).
@@ -201,7 +273,8 @@ func ownerSiteKey(obj metav1.Object) string {
 //   - a ConfigMap's data must be equal, not a superset: a file removed from
 //     spec.content must be removed from the ConfigMap.
 func needsApply(desired any, actual metav1.Object) (bool, error) {
-	if actual == nil || reflect.ValueOf(actual).IsNil() {
+	// exercise: compare-before-write begin
+	if actual == nil {
 		return true, nil
 	}
 	want, err := asJSON(desired)
@@ -221,6 +294,7 @@ func needsApply(desired any, actual metav1.Object) (bool, error) {
 		}
 	}
 	return !contains(have, want), nil
+	// exercise: compare-before-write end
 }
 
 func orEmpty(value any) any {

@@ -148,8 +148,7 @@ func TestConfigMapDataMustBeEqual(t *testing.T) {
 }
 
 func TestMissingChildNeedsApply(t *testing.T) {
-	var missing *corev1.Service
-	if drifted, _ := needsApply(desiredService(fixtureSite(t)), missing); !drifted {
+	if drifted, _ := needsApply(desiredService(fixtureSite(t)), nil); !drifted {
 		t.Error("a missing Service needs no apply")
 	}
 }

@@ -19,11 +19,12 @@ import (
 // (the namespace is terminating, the API server is down) is logged by
 // client-go and dropped: it never fails or blocks a reconcile.
 
-// The events' reasons.
+// The events' reasons. A Warning names the problem with the Ready
+// condition's own reason (site.go): one constant for both.
 const (
-	EventSynced        = "Synced"        // Normal: the reconcile applied at least one child
-	EventChildConflict = "ChildConflict" // Warning: a child's name is taken
-	EventInvalidSpec   = "InvalidSpec"   // Warning: the spec asks for what cannot be (name, size, a refused child)
+	EventSynced        = "Synced"            // Normal: the reconcile applied at least one child
+	EventChildConflict = ReasonChildConflict // Warning: a child's name is taken
+	EventInvalidSpec   = ReasonInvalidSpec   // Warning: the spec asks for what cannot be (name, size, a refused child)
 )
 
 // newEventRecorder starts a broadcaster that writes events through the API

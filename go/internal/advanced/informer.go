@@ -107,7 +107,7 @@ func NewInformers(kube kubernetes.Interface, dyn dynamic.Interface, namespace st
 		return nil, err
 	}
 	for kind, informer := range map[string]cache.SharedIndexInformer{
-		"ConfigMap": configMaps.Informer(), "Deployment": deployments.Informer(), "Service": services.Informer(),
+		KindConfigMap: configMaps.Informer(), KindDeployment: deployments.Informer(), KindService: services.Informer(),
 	} {
 		handler := newChildHandler(kind, enqueue, i.Caches.Sites)
 		if err := i.handle(informer, handler.onChange); err != nil {
@@ -158,7 +158,7 @@ func (h *childHandler) onChange(obj any, deleted bool) {
 	objectKey := child.GetNamespace() + "/" + child.GetName()
 	key := ownerSiteKey(child)
 	switch {
-	case key == "" && h.kind == "ConfigMap" && child.GetName() == RegistryName:
+	case key == "" && h.kind == KindConfigMap && child.GetName() == RegistryName:
 		var registry *corev1.ConfigMap
 		if !deleted {
 			registry, _ = obj.(*corev1.ConfigMap)

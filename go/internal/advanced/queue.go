@@ -52,7 +52,12 @@ func NewQueue(provider workqueue.MetricsProvider) Queue {
 	)
 }
 
-// Workers take keys from the queue and reconcile them.
+// Workers take keys from the queue and reconcile them. The loop is
+// sample-controller's: the informers' handlers enqueue keys (Queue.Add);
+// Run starts runWorker goroutines; each repeats processNextWorkItem, which
+// takes a key, calls Reconcile (sample-controller's syncHandler) and gives
+// the outcome to handleErr, the error handler and the one place of the
+// retry policy.
 type Workers struct {
 	Queue     Queue
 	Reconcile func(ctx context.Context, key string) error
@@ -66,14 +71,17 @@ type Workers struct {
 func (w *Workers) Run(stop, work context.Context, n int) {
 	var running sync.WaitGroup
 	for range n {
-		running.Go(func() {
-			for w.processNextWorkItem(stop, work) {
-			}
-		})
+		running.Go(func() { w.runWorker(stop, work) })
 	}
 	<-stop.Done()
 	w.Queue.ShutDown() // wakes the workers waiting in Get
 	running.Wait()
+}
+
+// runWorker processes keys until the queue shuts down or stop is done.
+func (w *Workers) runWorker(stop, work context.Context) {
+	for w.processNextWorkItem(stop, work) {
+	}
 }
 
 // processNextWorkItem reconciles one key; false means "stop working".

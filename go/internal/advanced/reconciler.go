@@ -2,20 +2,17 @@ package advanced
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -42,17 +39,18 @@ import (
 // backoff) belongs to the work queue, and the workers' handleErr applies it,
 // as in sample-controller.
 
-// Reconciler reconciles sites. Reads come from the informers' caches; what
-// goes to the API server is a GET of a child missing from the cache,
-// server-side apply of children, merge patches of a site's finalizers, of
-// its status subresource and of the registry ConfigMap, creating that
-// ConfigMap, and events: the verbs of shared-manifests/rbac/rbac.yaml.
+// Reconciler reconciles sites. Reads come from the informers' caches; its
+// requests to the API server are in api.go, its events go through Recorder.
 type Reconciler struct {
 	Kube     kubernetes.Interface
 	Sites    dynamic.NamespaceableResourceInterface // the dynamic client for SiteResource
 	Caches   Caches
 	Recorder record.EventRecorder
 	Now      func() metav1.Time // the clock of lastTransitionTime; metav1.Now when nil
+
+	// applied holds, by child (appliedKey), the object the controller's last
+	// apply of it returned, until the cache has caught up with it (latest).
+	applied sync.Map
 }
 
 // ChildConflictError is returned when a child's name is taken by an object
@@ -83,6 +81,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 	// and must never be modified.
 	cached, err := r.Caches.Sites.ByNamespace(namespace).Get(name)
 	if apierrors.IsNotFound(err) {
+		r.forget(namespace, name)
 		return nil
 	}
 	if err != nil {
@@ -107,10 +106,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 	// the content size rule came later). Retrying would not help: the next
 	// spec change re-enqueues the site.
 	if !isServiceName(site.Name) {
-		return r.reportProblem(ctx, site, invalidNameVerdict(site.Name), EventInvalidSpec, nil)
+		return r.reportProblem(ctx, site, invalidNameVerdict(site.Name), nil)
 	}
 	if size := contentSize(site.Spec.Content); size > ConfigMapMaxBytes {
-		return r.reportProblem(ctx, site, tooLargeVerdict(size), EventInvalidSpec, nil)
+		return r.reportProblem(ctx, site, tooLargeVerdict(size), nil)
 	}
 
 	// 5. Ensure the site's key in the namespace's registry.
@@ -118,7 +117,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 		return err
 	}
 
-	// 6. Look up the three children; refuse to touch an object that is not ours.
+	// 6. Look up the three children (those missing from the cache with live
+	// GETs, at the same time); refuse to touch an object that is not ours.
 	children, err := r.lookUpChildren(ctx, site)
 	if err != nil {
 		return err
@@ -127,14 +127,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 		return err
 	}
 
-	// 7. Apply the children that are missing or drifted. One the API server
-	// refuses as invalid (422) is the spec's fault, like an invalid name:
-	// reported, not retried (a retry would be refused the same).
+	// 7. Apply the children that are missing or drifted (at the same time).
+	// One the API server refuses as invalid (422) is the spec's fault, like
+	// an invalid name: reported, not retried (a retry would be refused the same).
 	deployment, err := r.applyChildren(ctx, site, children)
 	var refused *childRefusedError
 	if errors.As(err, &refused) {
 		verdict := refusedChildVerdict(refused.Kind, refused.Name, refused.Reason)
-		return r.reportProblem(ctx, site, verdict, EventInvalidSpec, ownDeployment(site, children))
+		return r.reportProblem(ctx, site, verdict, ownDeployment(site, children))
 	}
 	if err != nil {
 		return err
@@ -147,7 +147,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 
 // ----- steps 2 and 3: the finalizer ---------------------------------------
 
+// finalize removes the site's registry key, then its finalizer.
 func (r *Reconciler) finalize(ctx context.Context, site *StaticSite) error {
+	// exercise: finalizer begin
 	if !slices.Contains(site.Finalizers, Finalizer) {
 		return nil // already finalized; another finalizer is holding the site
 	}
@@ -156,12 +158,14 @@ func (r *Reconciler) finalize(ctx context.Context, site *StaticSite) error {
 	if err := removeRegistryEntry(ctx, r.Kube.CoreV1(), site.Namespace, site.Name); err != nil {
 		return err
 	}
+	r.forget(site.Namespace, site.Name)
 	remaining := slices.DeleteFunc(slices.Clone(site.Finalizers), func(f string) bool { return f == Finalizer })
 	_, err := r.patchFinalizers(ctx, site, remaining)
 	if apierrors.IsNotFound(err) {
 		return nil // gone meanwhile: nothing left to hold
 	}
 	return err
+	// exercise: finalizer end
 }
 
 func (r *Reconciler) ensureFinalizer(ctx context.Context, site *StaticSite) (*StaticSite, error) {
@@ -169,31 +173,6 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, site *StaticSite) (*St
 		return site, nil
 	}
 	return r.patchFinalizers(ctx, site, append(slices.Clone(site.Finalizers), Finalizer))
-}
-
-// patchFinalizers sets metadata.finalizers and returns the updated site.
-//
-// A merge patch replaces the whole list, so it carries the resourceVersion
-// we read: if the site changed since (someone else added or removed a
-// finalizer), the API server answers 409 Conflict and the retry starts from
-// the new list, instead of silently dropping the other change. (The RBAC
-// allows patch, not update, on sites.)
-func (r *Reconciler) patchFinalizers(ctx context.Context, site *StaticSite, finalizers []string) (*StaticSite, error) {
-	if finalizers == nil {
-		finalizers = []string{} // [] in the patch, not null
-	}
-	patch, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"finalizers": finalizers, "resourceVersion": site.ResourceVersion},
-	})
-	if err != nil {
-		return nil, err
-	}
-	updated, err := r.Sites.Namespace(site.Namespace).Patch(ctx, site.Name, types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: ManagerName})
-	if err != nil {
-		return nil, err
-	}
-	return siteFrom(updated)
 }
 
 // ----- step 5: the registry -----------------------------------------------
@@ -212,67 +191,82 @@ func (r *Reconciler) ensureRegistryEntry(ctx context.Context, site *StaticSite) 
 
 // ----- steps 6 and 7: the children ----------------------------------------
 
-// childSet holds the site's children by kind; a missing child is absent.
-type childSet map[string]metav1.Object
+// childSet holds the site's children in childKinds order; a missing child is nil.
+type childSet []metav1.Object
 
+// lookUpChildren finds each child in the cache, else with a live GET. The
+// caches hold only objects labelled managed-by=staticsite-controller: one
+// that is missing may still exist unlabelled (someone else's: a conflict),
+// which only a live GET can tell. The GETs (all three for a new site) are
+// independent, so they are sent at the same time.
 func (r *Reconciler) lookUpChildren(ctx context.Context, site *StaticSite) (childSet, error) {
-	children := childSet{}
-	for _, kind := range ChildKinds {
-		child, err := r.lookUp(ctx, kind, site.Namespace, childName(kind, site.Name))
-		if err != nil {
+	children := make(childSet, len(childKinds))
+	errs := make([]error, len(childKinds))
+	var missing []int
+	for i, kind := range childKinds {
+		name := childName(kind.name, site.Name)
+		cached, err := kind.cached(r.Caches, site.Namespace, name)
+		switch {
+		case apierrors.IsNotFound(err):
+			r.applied.Delete(appliedKey(kind, site.Namespace, name))
+			missing = append(missing, i)
+		case err != nil:
 			return nil, err
-		}
-		if child != nil {
-			children[kind] = child
+		default:
+			children[i] = r.latest(kind, cached)
 		}
 	}
-	return children, nil
+	concurrently(missing, func(i int) {
+		children[i], errs[i] = r.getChild(ctx, childKinds[i], site.Namespace, childName(childKinds[i].name, site.Name))
+	})
+	return children, errors.Join(errs...)
 }
 
-// lookUp finds a child in the cache, else with a live GET. The caches hold
-// only objects labelled managed-by=staticsite-controller: one that is
-// missing may still exist unlabelled (someone else's: a conflict), which
-// only a live GET can tell. It returns nil when the object does not exist.
-func (r *Reconciler) lookUp(ctx context.Context, kind, namespace, name string) (metav1.Object, error) {
-	var (
-		obj metav1.Object
-		err error
-	)
-	switch kind {
-	case KindConfigMap:
-		obj, err = r.Caches.ConfigMaps.ConfigMaps(namespace).Get(name)
-	case KindDeployment:
-		obj, err = r.Caches.Deployments.Deployments(namespace).Get(name)
-	case KindService:
-		obj, err = r.Caches.Services.Services(namespace).Get(name)
+// latest is the freshest object the controller knows for a cached child:
+// the cached one, or the one its own last apply returned while the cache
+// has not caught up with that apply yet (a reconcile may start, say after
+// the status write of the one that applied, before the watch has delivered
+// the apply). Without it, the reconcile would find the cache's old object
+// drifted and apply again; the reference confirms such a drift with a live
+// GET, which this answers from memory. resourceVersions of one resource
+// compare as numbers (k8s.io/apimachinery/pkg/util/resourceversion): a
+// newer cached object (someone changed the child after our apply) wins, as
+// does any object the numbers cannot order. Every apply makes a watch event
+// that enqueues the site again, so its entry is dropped on the next
+// reconcile: applied holds a child only for that moment.
+func (r *Reconciler) latest(kind childKind, cached metav1.Object) metav1.Object {
+	key := appliedKey(kind, cached.GetNamespace(), cached.GetName())
+	remembered, ok := r.applied.Load(key)
+	if !ok {
+		return cached
 	}
-	if apierrors.IsNotFound(err) {
-		return r.get(ctx, kind, namespace, name)
+	applied := remembered.(metav1.Object)
+	if applied.GetUID() == cached.GetUID() {
+		order, err := resourceversion.CompareResourceVersion(applied.GetResourceVersion(), cached.GetResourceVersion())
+		if err == nil && order > 0 {
+			return applied
+		}
 	}
-	return obj, err
+	r.applied.CompareAndDelete(key, remembered)
+	return cached
 }
 
-// get reads a child from the API server; nil when it does not exist.
-func (r *Reconciler) get(ctx context.Context, kind, namespace, name string) (metav1.Object, error) {
-	var (
-		obj metav1.Object
-		err error
-	)
-	switch kind {
-	case KindConfigMap:
-		obj, err = r.Kube.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
-	case KindDeployment:
-		obj, err = r.Kube.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
-	case KindService:
-		obj, err = r.Kube.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+// remember keeps what an apply returned, for latest.
+func (r *Reconciler) remember(kind childKind, applied metav1.Object) {
+	applied.SetManagedFields(nil) // as the informers strip them: nothing reads them
+	r.applied.Store(appliedKey(kind, applied.GetNamespace(), applied.GetName()), applied)
+}
+
+// forget drops what applied holds of a site's children (it is going away,
+// or gone).
+func (r *Reconciler) forget(namespace, siteName string) {
+	for _, kind := range childKinds {
+		r.applied.Delete(appliedKey(kind, namespace, childName(kind.name, siteName)))
 	}
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return obj, nil
+}
+
+func appliedKey(kind childKind, namespace, name string) string {
+	return kind.name + "/" + namespace + "/" + name
 }
 
 // refuseConflict returns a ChildConflictError (after the status and event)
@@ -283,7 +277,7 @@ func (r *Reconciler) refuseConflict(ctx context.Context, site *StaticSite, child
 		return nil
 	}
 	verdict := conflictVerdict(kind, childName)
-	if err := r.reportProblem(ctx, site, verdict, EventChildConflict, ownDeployment(site, children)); err != nil {
+	if err := r.reportProblem(ctx, site, verdict, ownDeployment(site, children)); err != nil {
 		return err
 	}
 	return &ChildConflictError{Message: verdict.Message}
@@ -292,123 +286,95 @@ func (r *Reconciler) refuseConflict(ctx context.Context, site *StaticSite, child
 // firstConflict is the kind and name of the first existing child, in
 // ChildKinds order, that the site does not control.
 func firstConflict(site *StaticSite, children childSet) (kind, name string, found bool) {
-	for _, kind := range ChildKinds {
-		if child, ok := children[kind]; ok && !isControlledBy(child, site) {
-			return kind, child.GetName(), true
+	// exercise: conflict begin
+	for i, child := range children {
+		if child != nil && !isControlledBy(child, site) {
+			return childKinds[i].name, child.GetName(), true
 		}
 	}
 	return "", "", false
+	// exercise: conflict end
 }
 
 // ownDeployment is the site's Deployment if the site controls it, for the
-// readyReplicas of a status that reports a conflict.
+// readyReplicas of a status that reports a problem.
 func ownDeployment(site *StaticSite, children childSet) *appsv1.Deployment {
-	if deployment, ok := children[KindDeployment].(*appsv1.Deployment); ok && isControlledBy(deployment, site) {
+	if deployment, ok := children[deploymentIndex].(*appsv1.Deployment); ok && isControlledBy(deployment, site) {
 		return deployment
 	}
 	return nil
 }
 
-// desiredChild is the apply configuration of the site's child of that kind.
-func desiredChild(site *StaticSite, kind string) any {
-	switch kind {
-	case KindConfigMap:
-		return desiredConfigMap(site)
-	case KindDeployment:
-		return desiredDeployment(site)
-	default:
-		return desiredService(site)
-	}
-}
+// deploymentIndex is the Deployment's place in childKinds.
+var deploymentIndex = slices.Index(ChildKinds, KindDeployment)
 
-// applyChildren applies each child that is missing or drifted, records a
-// Synced event naming those it applied, and returns the Deployment as it now
-// is. It returns a ChildConflictError when the live object turns out not to
-// be the site's, and a childRefusedError when the API server refuses a child
-// as invalid.
+// applyChildren applies each child that is missing or drifted, all at the
+// same time (they are independent: the Deployment mounts the ConfigMap by
+// name and waits for it if need be), records a Synced event naming those it
+// applied, and returns the Deployment as it now is. When the API server
+// refuses a child as invalid, it returns a childRefusedError (the first
+// refused in ChildKinds order); the children applied meanwhile stay applied
+// and are named in the event.
+//
+// The drift is the cached object's (or, see latest, the last applied
+// one's), and the apply carries its resourceVersion (applyChild): no live
+// GET confirms it.
 func (r *Reconciler) applyChildren(ctx context.Context, site *StaticSite, children childSet) (*appsv1.Deployment, error) {
-	var applied []string
-	defer func() {
-		if len(applied) > 0 {
-			r.Recorder.Event(siteReference(site), corev1.EventTypeNormal, EventSynced, "applied "+strings.Join(applied, ", "))
-		}
-	}()
-	for _, kind := range ChildKinds {
-		desired := desiredChild(site, kind)
-		actual, exists := children[kind]
-		drifted, err := needsApply(desired, actual)
+	desired := make([]any, len(childKinds))
+	var drifted []int
+	for i, kind := range childKinds {
+		desired[i] = kind.desired(site)
+		needed, err := needsApply(desired[i], children[i])
 		if err != nil {
 			return nil, err
 		}
-		if exists && drifted {
-			// Confirm the drift live: the cache may not have caught up with
-			// our own last apply yet. The live object is what a forced apply
-			// would take over, so whose it is is checked again on it: someone
-			// may have re-owned it, or deleted it and created their own,
-			// since the cache showed it as ours.
-			if actual, err = r.get(ctx, kind, site.Namespace, actual.GetName()); err != nil {
-				return nil, err
-			}
-			if actual == nil {
-				delete(children, kind)
-			} else {
-				children[kind] = actual
-			}
-			if err := r.refuseConflict(ctx, site, children); err != nil {
-				return nil, err
-			}
-			if drifted, err = needsApply(desired, actual); err != nil {
-				return nil, err
-			}
+		if needed {
+			drifted = append(drifted, i)
 		}
-		if !drifted {
-			continue
-		}
-		result, err := r.apply(ctx, desired)
-		if apierrors.IsInvalid(err) {
-			return nil, &childRefusedError{Kind: kind, Name: childName(kind, site.Name), Reason: err.Error()}
-		}
-		if err != nil {
-			return nil, err
-		}
-		children[kind] = result
-		applied = append(applied, kind+" "+result.GetName())
 	}
-	deployment, _ := children[KindDeployment].(*appsv1.Deployment)
+	errs := make([]error, len(childKinds))
+	concurrently(drifted, func(i int) {
+		var applied metav1.Object
+		if applied, errs[i] = r.applyChild(ctx, childKinds[i], desired[i], children[i], site.Namespace); errs[i] == nil {
+			children[i] = applied
+			r.remember(childKinds[i], applied)
+		}
+	})
+	var names []string
+	for _, i := range drifted {
+		if errs[i] == nil {
+			names = append(names, childKinds[i].name+" "+children[i].GetName())
+		}
+	}
+	if len(names) > 0 {
+		r.Recorder.Event(siteReference(site), corev1.EventTypeNormal, EventSynced, "applied "+strings.Join(names, ", "))
+	}
+	for _, i := range drifted {
+		if apierrors.IsInvalid(errs[i]) {
+			return nil, &childRefusedError{Kind: childKinds[i].name, Name: childName(childKinds[i].name, site.Name), Reason: errs[i].Error()}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	deployment, _ := children[deploymentIndex].(*appsv1.Deployment)
 	return deployment, nil
 }
 
-// apply sends a child with server-side apply: the controller owns the fields
-// it lists (Force takes them over from whoever changed them: drift to
-// repair), and the API server keeps every other field.
-func (r *Reconciler) apply(ctx context.Context, desired any) (metav1.Object, error) {
-	options := metav1.ApplyOptions{FieldManager: ManagerName, Force: true}
-	switch child := desired.(type) {
-	case *corev1ac.ConfigMapApplyConfiguration:
-		return r.Kube.CoreV1().ConfigMaps(*child.Namespace).Apply(ctx, child, options)
-	case *appsv1ac.DeploymentApplyConfiguration:
-		return r.Kube.AppsV1().Deployments(*child.Namespace).Apply(ctx, child, options)
-	case *corev1ac.ServiceApplyConfiguration:
-		return r.Kube.CoreV1().Services(*child.Namespace).Apply(ctx, child, options)
-	}
-	return nil, fmt.Errorf("cannot apply %T", desired)
-}
+// ----- steps 4, 6, 7 and 8: the status ------------------------------------
 
-// ----- steps 4, 6 and 8: the status ---------------------------------------
-
-// reportProblem sets Ready=False for a problem. The Warning event goes with
-// the change of status, not with every retry.
-func (r *Reconciler) reportProblem(ctx context.Context, site *StaticSite, verdict Verdict, reason string, deployment *appsv1.Deployment) error {
+// reportProblem sets Ready=False for a problem, with a Warning event of the
+// verdict's reason. The event goes with the change of status, not with
+// every retry.
+func (r *Reconciler) reportProblem(ctx context.Context, site *StaticSite, verdict Verdict, deployment *appsv1.Deployment) error {
 	written, err := r.writeStatus(ctx, site, verdict, deployment)
 	if written {
-		r.Recorder.Event(siteReference(site), corev1.EventTypeWarning, reason, verdict.Message)
+		r.Recorder.Event(siteReference(site), corev1.EventTypeWarning, verdict.Reason, verdict.Message)
 	}
 	return err
 }
 
-// writeStatus writes the status through the status subresource if it
-// changed; it tells whether it did. (A PATCH of the site itself ignores
-// status: with a status subresource, the two are written separately.)
+// writeStatus writes the status if it changed; it tells whether it did.
 func (r *Reconciler) writeStatus(ctx context.Context, site *StaticSite, verdict Verdict, deployment *appsv1.Deployment) (bool, error) {
 	now := metav1.Now
 	if r.Now != nil {
@@ -418,11 +384,6 @@ func (r *Reconciler) writeStatus(ctx context.Context, site *StaticSite, verdict 
 	if !changed {
 		return false, nil
 	}
-	patch, err := json.Marshal(map[string]any{"status": status})
-	if err != nil {
-		return false, err
-	}
-	_, err = r.Sites.Namespace(site.Namespace).Patch(ctx, site.Name, types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: ManagerName}, "status")
+	err := r.patchStatus(ctx, site, status)
 	return err == nil, err
 }

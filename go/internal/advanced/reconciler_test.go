@@ -151,13 +151,44 @@ func reconciledEnv(t *testing.T) *testEnv {
 	return e
 }
 
-// cacheDriftedDeployment: the cache's Deployment "web" shows an older image, so
-// the reconciler sees drift and must confirm it against the live object.
-func (e *testEnv) cacheDriftedDeployment() {
+// cacheDriftedDeployment: the cache's Deployment "web" shows an older image
+// at resourceVersion version, so the reconciler sees drift.
+func (e *testEnv) cacheDriftedDeployment(version string) {
 	deployment, _ := e.r.Caches.Deployments.Deployments("ns").Get("web")
 	stale := deployment.DeepCopy()
 	stale.Spec.Template.Spec.Containers[0].Image = "nginx:1.25"
+	stale.ResourceVersion = version
 	e.cache(stale)
+}
+
+// concurrent sorts got[from:to]: requests sent at the same time, whose
+// order is the scheduler's (want lists them sorted).
+func concurrent(got []string, from, to int) []string {
+	if len(got) >= to {
+		slices.Sort(got[from:to])
+	}
+	return got
+}
+
+// appliedResourceVersion is the resourceVersion the apply of that resource
+// carried ("" for none).
+func (e *testEnv) appliedResourceVersion(resource string) string {
+	for _, action := range e.actions {
+		if patch, ok := action.(clienttesting.PatchAction); ok && patch.GetPatchType() == types.ApplyPatchType &&
+			action.GetResource().Resource == resource {
+			var applied struct {
+				Metadata struct {
+					ResourceVersion string `json:"resourceVersion"`
+				} `json:"metadata"`
+			}
+			if err := json.Unmarshal(patch.GetPatch(), &applied); err != nil {
+				e.t.Fatal(err)
+			}
+			return applied.Metadata.ResourceVersion
+		}
+	}
+	e.t.Fatalf("no apply of %s", resource)
+	return ""
 }
 
 func (e *testEnv) clearActions() {
@@ -243,14 +274,14 @@ func TestReconcileNewSite(t *testing.T) {
 	if err := e.r.Reconcile(context.Background(), "ns/web"); err != nil {
 		t.Fatal(err)
 	}
-	wantList(t, "requests", e.requests(), []string{
+	wantList(t, "requests", concurrent(concurrent(e.requests(), 3, 6), 6, 9), []string{
 		"patch staticsites web",                 // 3. the finalizer
 		"patch configmaps staticsite-registry",  // 5. the registry: missing,
 		"create configmaps staticsite-registry", //    so created
-		"get configmaps web-content",            // 6. not in the cache: a live GET
+		"get configmaps web-content",            // 6. not in the cache: live GETs, at the same time
 		"get deployments web",
 		"get services web",
-		"patch apply configmaps web-content", // 7. server-side apply
+		"patch apply configmaps web-content", // 7. server-side apply, at the same time
 		"patch apply deployments web",
 		"patch apply services web",
 		"patch staticsites/status web", // 8. the status
@@ -314,16 +345,41 @@ func TestDeploymentRolledOutMakesTheSiteAvailable(t *testing.T) {
 	}
 }
 
-func TestStaleCacheIsConfirmedLiveBeforeApplying(t *testing.T) {
-	e := reconciledEnv(t)
-	ctx := context.Background()
-	// The cache still shows an older spec; the live object is right.
-	e.cacheDriftedDeployment()
+// rememberApplied makes the reconciler remember the Deployment "web" as its
+// last apply returned it, at resourceVersion version.
+func (e *testEnv) rememberApplied(version string) {
+	deployment, _ := e.r.Caches.Deployments.Deployments("ns").Get("web")
+	applied := deployment.DeepCopy()
+	applied.ResourceVersion = version
+	e.r.remember(childKinds[deploymentIndex], applied)
+}
 
-	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
+func TestACacheBehindTheLastApplyIsAnsweredByIt(t *testing.T) {
+	e := reconciledEnv(t)
+	// The cache still shows the Deployment from before our last apply (an
+	// older resourceVersion, an older spec): the watch has not delivered the
+	// apply yet. What the apply returned is up to date: nothing to write.
+	e.rememberApplied("6")
+	e.cacheDriftedDeployment("5")
+
+	if err := e.r.Reconcile(context.Background(), "ns/web"); err != nil {
 		t.Fatal(err)
 	}
-	wantList(t, "requests", e.requests(), []string{"get deployments web"})
+	wantList(t, "requests", e.requests(), nil)
+}
+
+func TestADriftedCacheNewerThanTheLastApplyIsApplied(t *testing.T) {
+	e := reconciledEnv(t)
+	e.rememberApplied("6")
+	e.cacheDriftedDeployment("7") // someone changed it after our apply
+
+	if err := e.r.Reconcile(context.Background(), "ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	wantList(t, "requests", e.requests(), []string{"patch apply deployments web"})
+	if version := e.appliedResourceVersion("deployments"); version != "7" {
+		t.Errorf("applied with resourceVersion %q, want the cached object's", version)
+	}
 }
 
 func TestDriftIsRepaired(t *testing.T) {
@@ -347,12 +403,18 @@ func TestDriftIsRepaired(t *testing.T) {
 	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
 		t.Fatal(err)
 	}
-	wantList(t, "requests", e.requests(), []string{
+	wantList(t, "requests", concurrent(e.requests(), 1, 3), []string{
 		"get services web",
-		"get deployments web",
-		"patch apply deployments web",
+		"patch apply deployments web", // no live GET: the cache shows the edit
 		"patch apply services web",
 	})
+	cached, _ := e.r.Caches.Deployments.Deployments("ns").Get("web")
+	if version := e.appliedResourceVersion("deployments"); version != cached.ResourceVersion {
+		t.Errorf("Deployment applied with resourceVersion %q, want the cached %q", version, cached.ResourceVersion)
+	}
+	if version := e.appliedResourceVersion("services"); version != "" {
+		t.Errorf("a missing Service applied with resourceVersion %q", version)
+	}
 	wantList(t, "events", e.events(), []string{"Normal Synced applied Deployment web, Service web"})
 	repaired, _ := e.kube.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
 	if *repaired.Spec.Replicas != 1 {
@@ -449,14 +511,11 @@ func TestAChildRefusedAsInvalidIsReportedNotRetried(t *testing.T) {
 	}
 	message := "Deployment web cannot be written: " + refusal.Error()
 	wantList(t, "events", e.events(), []string{
-		"Normal Synced applied ConfigMap web-content", // applied before the refusal
+		"Normal Synced applied ConfigMap web-content, Service web", // applied alongside
 		"Warning InvalidSpec " + message,
 	})
 	if c := e.site("ns", "web").Status.Conditions[0]; c.Reason != ReasonInvalidSpec || c.Message != message {
 		t.Errorf("condition %+v", c)
-	}
-	if slices.Contains(e.writes(), "patch apply services web") {
-		t.Errorf("applied the Service after the refusal: %q", e.writes())
 	}
 }
 
@@ -464,15 +523,35 @@ func TestADriftedChildReOwnedMeanwhileIsAConflictNotTakenOver(t *testing.T) {
 	e := reconciledEnv(t)
 	ctx := context.Background()
 	// The cache shows our Deployment, drifted; the live one is now another site's.
-	e.cacheDriftedDeployment()
+	e.cacheDriftedDeployment("7")
 	live, _ := e.kube.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
 	live.OwnerReferences[0].UID, live.OwnerReferences[0].Name = "uid-other", "other"
 	live.Spec.Replicas = ptr.To(int32(7))
+	live.ResourceVersion = "8"
 	if _, err := e.kube.AppsV1().Deployments("ns").Update(ctx, live, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The apply carries the cached resourceVersion, so the API server
+	// refuses it (409): the object changed since. (The fake does not check
+	// the precondition: this reactor does.)
+	e.kube.PrependReactor("patch", "deployments", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		e.actions = append(e.actions, action.DeepCopy())
+		return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web",
+			errors.New("the object has been modified"))
+	})
 	e.clearActions()
 
+	if err := e.r.Reconcile(ctx, "ns/web"); err == nil || !apierrors.IsConflict(err) {
+		t.Fatalf("Reconcile = %v, want the 409 (a retry)", err)
+	}
+	if applied := e.appliedResourceVersion("deployments"); applied != "7" {
+		t.Errorf("applied with resourceVersion %q, want the cached one", applied)
+	}
+	wantList(t, "events", e.events(), nil)
+
+	// The retry reads a cache that shows the other site's Deployment: a conflict.
+	e.catchUp("ns")
+	e.clearActions()
 	err := e.r.Reconcile(ctx, "ns/web")
 	var conflict *ChildConflictError
 	if !errors.As(err, &conflict) {
@@ -532,6 +611,30 @@ func TestGoneSiteIsNothingToDo(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantList(t, "requests", e.requests(), nil)
+}
+
+func TestAGoneSiteLeavesNothingRemembered(t *testing.T) {
+	e := newTestEnv(t, newSite("web"))
+	ctx := context.Background()
+	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	remembered := func() (n int) {
+		e.r.applied.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	if n := remembered(); n != len(childKinds) {
+		t.Fatalf("%d applies remembered, want %d", n, len(childKinds))
+	}
+	if err := e.caches[Kind].Delete(toUnstructured(t, newSite("web"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.r.Reconcile(ctx, "ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	if n := remembered(); n != 0 {
+		t.Errorf("%d applies still remembered for a gone site", n)
+	}
 }
 
 func TestReconcileNeverModifiesTheCache(t *testing.T) {

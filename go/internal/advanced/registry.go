@@ -2,15 +2,12 @@ package advanced
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -134,16 +131,7 @@ func addRegistryEntry(ctx context.Context, configMaps corev1client.ConfigMapsGet
 	}
 	// Two workers may both get here: the one whose create fails with 409
 	// AlreadyExists patches the registry the other one created.
-	registry := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      RegistryName,
-			Namespace: namespace,
-			// No ownerReference: it belongs to the namespace, not to a site.
-			Labels: map[string]string{NameLabel: AppName, ManagedByLabel: ManagerName},
-		},
-		Data: map[string]string{name: url},
-	}
-	_, err = configMaps.ConfigMaps(namespace).Create(ctx, registry, metav1.CreateOptions{FieldManager: ManagerName})
+	err = createRegistry(ctx, configMaps, namespace, map[string]string{name: url})
 	if apierrors.IsAlreadyExists(err) {
 		return patchRegistry(ctx, configMaps, namespace, map[string]any{name: url})
 	}
@@ -158,15 +146,5 @@ func removeRegistryEntry(ctx context.Context, configMaps corev1client.ConfigMaps
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
-	return err
-}
-
-func patchRegistry(ctx context.Context, configMaps corev1client.ConfigMapsGetter, namespace string, data map[string]any) error {
-	patch, err := json.Marshal(map[string]any{"data": data})
-	if err != nil {
-		return err
-	}
-	_, err = configMaps.ConfigMaps(namespace).Patch(ctx, RegistryName, types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: ManagerName})
 	return err
 }

@@ -17,17 +17,6 @@ import (
 // is why a condition is computed from the previous one
 // (meta.SetStatusCondition keeps the time unless the status changes).
 
-// ConditionReady is the one condition type; `kubectl wait --for=condition=Ready` reads it.
-const ConditionReady = "Ready"
-
-// The Ready condition's reasons.
-const (
-	ReasonAvailable     = "Available"
-	ReasonProgressing   = "Progressing"
-	ReasonChildConflict = "ChildConflict"
-	ReasonInvalidSpec   = "InvalidSpec"
-)
-
 // Verdict is what the Ready condition says, before it gets a time and a generation.
 type Verdict struct {
 	Status  metav1.ConditionStatus

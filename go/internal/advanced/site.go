@@ -1,14 +1,17 @@
 // Package advanced is the StaticSite controller of shared-manifests/SPEC.md,
 // written with client-go in the style of kubernetes/sample-controller:
 //
+//	site.go        the StaticSite API and the controller's vocabulary (this file)
 //	informer.go    shared informers for StaticSites and their three child kinds
-//	queue.go       client-go's typed rate-limited work queue, wired with metrics
+//	queue.go       the work queue, and the workers' loop with its retry policy
 //	reconciler.go  one reconcile of one site, the SPEC's steps 1-8
-//	manager.go     the process: flags, endpoints, leader election, workers, shutdown
+//	api.go         every request the reconciler sends to the API server
+//	leader.go      leader election on a Lease
+//	manager.go     the process: wiring, endpoints, workers, shutdown
 //
 // and, beside them, what the reconciler computes (children.go, status.go,
 // registry.go, events.go), the command line (options.go) and what the
-// manager serves (endpoints.go). types.go is the StaticSite API.
+// manager serves (endpoints.go).
 package advanced
 
 import (
@@ -30,6 +33,34 @@ const (
 	APIVersion = Group + "/" + Version
 	// Finalizer holds a site until its registry key is removed.
 	Finalizer = Group + "/registry"
+)
+
+// Labels every child carries, and the name the controller writes under.
+const (
+	NameLabel      = "app.kubernetes.io/name"
+	InstanceLabel  = "app.kubernetes.io/instance"
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	AppName        = "staticsite"
+	// ManagerName is the field manager of every write, the managed-by label
+	// and the events' source component.
+	ManagerName = "staticsite-controller"
+	// ContentHashAnnotation on the pod template: a content change rolls the pods.
+	ContentHashAnnotation = Group + "/content-hash"
+)
+
+// ManagedSelector is what the children's informers list and watch.
+var ManagedSelector = ManagedByLabel + "=" + ManagerName
+
+// ConditionReady is the one condition type; `kubectl wait --for=condition=Ready` reads it.
+const ConditionReady = "Ready"
+
+// The Ready condition's reasons. A problem's Warning event carries the
+// same reason as the condition (events.go).
+const (
+	ReasonAvailable     = "Available"
+	ReasonProgressing   = "Progressing"
+	ReasonChildConflict = "ChildConflict"
+	ReasonInvalidSpec   = "InvalidSpec"
 )
 
 // SiteResource is what the dynamic client and the dynamic informer address.
