@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,10 +26,10 @@ import (
 // Why not client-go listers over the framework's informers: with --namespace
 // the cache is a multi-namespace cache whose informers hide their indexers.
 //
-// Each adapter embeds the lister interface it stands for and implements only
-// what the reconciler calls (X(namespace).Get, and List for sites): the
-// embedded interface is nil, so any other method would panic, loudly, rather
-// than quietly answer from nowhere.
+// A lister of all namespaces embeds the interface it stands for and
+// implements only what the reconciler calls, X(namespace): the embedded
+// interface is nil, so any other method would panic, loudly, rather than
+// quietly answer from nowhere. The namespace listers are complete.
 //
 // A lister's Get has no context; a read of the cache is a map lookup (the
 // cache blocks only for a kind it does not watch yet, and every kind read
@@ -56,10 +57,49 @@ func cachesFrom(reader client.Reader) advanced.Caches {
 	}
 }
 
-// get reads one object from the cache into obj.
-func get[T client.Object](reader client.Reader, namespace, name string, obj T) (T, error) {
-	err := reader.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, obj)
+// namespaceLister reads one kind in one namespace from the cache: client-go's
+// XNamespaceLister for X = T (and, with T = runtime.Object, the
+// GenericNamespaceLister of sites).
+type namespaceLister[T runtime.Object] struct {
+	reader    client.Reader
+	namespace string
+	newObject func() T
+	newList   func() client.ObjectList
+}
+
+func (l namespaceLister[T]) Get(name string) (T, error) {
+	obj := l.newObject()
+	err := l.reader.Get(context.Background(), client.ObjectKey{Namespace: l.namespace, Name: name}, any(obj).(client.Object))
 	return obj, err
+}
+
+func (l namespaceLister[T]) List(selector labels.Selector) ([]T, error) {
+	list := l.newList()
+	err := l.reader.List(context.Background(), list,
+		client.InNamespace(l.namespace), client.MatchingLabelsSelector{Selector: selector})
+	if err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	objects := make([]T, len(items))
+	for i, item := range items {
+		objects[i] = item.(T)
+	}
+	return objects, nil
+}
+
+func newSiteList() client.ObjectList {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(siteGVK.GroupVersion().WithKind(advanced.Kind + "List"))
+	return list
+}
+
+// siteNamespaceLister reads the sites of one namespace.
+func siteNamespaceLister(reader client.Reader, namespace string) namespaceLister[runtime.Object] {
+	return namespaceLister[runtime.Object]{reader, namespace, func() runtime.Object { return newSite() }, newSiteList}
 }
 
 type siteLister struct {
@@ -68,32 +108,7 @@ type siteLister struct {
 }
 
 func (l siteLister) ByNamespace(namespace string) toolscache.GenericNamespaceLister {
-	return siteNamespaceLister{reader: l.reader, namespace: namespace}
-}
-
-type siteNamespaceLister struct {
-	toolscache.GenericNamespaceLister
-	reader    client.Reader
-	namespace string
-}
-
-func (l siteNamespaceLister) Get(name string) (runtime.Object, error) {
-	return get(l.reader, l.namespace, name, newSite())
-}
-
-func (l siteNamespaceLister) List(selector labels.Selector) ([]runtime.Object, error) {
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(siteGVK.GroupVersion().WithKind(advanced.Kind + "List"))
-	err := l.reader.List(context.Background(), list,
-		client.InNamespace(l.namespace), client.MatchingLabelsSelector{Selector: selector})
-	if err != nil {
-		return nil, err
-	}
-	objects := make([]runtime.Object, len(list.Items))
-	for i := range list.Items {
-		objects[i] = &list.Items[i]
-	}
-	return objects, nil
+	return siteNamespaceLister(l.reader, namespace)
 }
 
 type configMapLister struct {
@@ -102,17 +117,8 @@ type configMapLister struct {
 }
 
 func (l configMapLister) ConfigMaps(namespace string) corelisters.ConfigMapNamespaceLister {
-	return configMapNamespaceLister{reader: l.reader, namespace: namespace}
-}
-
-type configMapNamespaceLister struct {
-	corelisters.ConfigMapNamespaceLister
-	reader    client.Reader
-	namespace string
-}
-
-func (l configMapNamespaceLister) Get(name string) (*corev1.ConfigMap, error) {
-	return get(l.reader, l.namespace, name, &corev1.ConfigMap{})
+	return namespaceLister[*corev1.ConfigMap]{l.reader, namespace,
+		func() *corev1.ConfigMap { return &corev1.ConfigMap{} }, func() client.ObjectList { return &corev1.ConfigMapList{} }}
 }
 
 type deploymentLister struct {
@@ -121,17 +127,8 @@ type deploymentLister struct {
 }
 
 func (l deploymentLister) Deployments(namespace string) appslisters.DeploymentNamespaceLister {
-	return deploymentNamespaceLister{reader: l.reader, namespace: namespace}
-}
-
-type deploymentNamespaceLister struct {
-	appslisters.DeploymentNamespaceLister
-	reader    client.Reader
-	namespace string
-}
-
-func (l deploymentNamespaceLister) Get(name string) (*appsv1.Deployment, error) {
-	return get(l.reader, l.namespace, name, &appsv1.Deployment{})
+	return namespaceLister[*appsv1.Deployment]{l.reader, namespace,
+		func() *appsv1.Deployment { return &appsv1.Deployment{} }, func() client.ObjectList { return &appsv1.DeploymentList{} }}
 }
 
 type serviceLister struct {
@@ -140,15 +137,6 @@ type serviceLister struct {
 }
 
 func (l serviceLister) Services(namespace string) corelisters.ServiceNamespaceLister {
-	return serviceNamespaceLister{reader: l.reader, namespace: namespace}
-}
-
-type serviceNamespaceLister struct {
-	corelisters.ServiceNamespaceLister
-	reader    client.Reader
-	namespace string
-}
-
-func (l serviceNamespaceLister) Get(name string) (*corev1.Service, error) {
-	return get(l.reader, l.namespace, name, &corev1.Service{})
+	return namespaceLister[*corev1.Service]{l.reader, namespace,
+		func() *corev1.Service { return &corev1.Service{} }, func() client.ObjectList { return &corev1.ServiceList{} }}
 }

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"controller-examples/go/internal/advanced"
 )
 
 // What the process serves besides reconciling. controller-runtime's manager
@@ -22,33 +23,25 @@ import (
 // staticsite_* metrics are added to that registry, and readiness is
 // SPEC.md's: the caches synced, or standing by for the Lease.
 
-// Metrics are SPEC.md's metrics, the same names in every language.
+// Metrics are SPEC.md's metrics: the hand-built controller's
+// (advanced.Metrics: staticsite_reconcile_total,
+// staticsite_reconcile_duration_seconds, staticsite_leader and
+// ObserveReconcile) registered in the framework's registry, and
+// staticsite_queue_depth read from the framework's queue.
 type Metrics struct {
-	Reconciles *prometheus.CounterVec // staticsite_reconcile_total{result="success"|"error"}
-	Duration   prometheus.Histogram   // staticsite_reconcile_duration_seconds
-	Leader     prometheus.Gauge       // staticsite_leader: 1 while this process reconciles
-	queue      atomic.Pointer[workqueue.TypedRateLimitingInterface[reconcile.Request]]
+	*advanced.Metrics
+	queue atomic.Pointer[workqueue.TypedRateLimitingInterface[reconcile.Request]]
 }
 
 // NewMetrics makes the metrics and registers them in registry.
 func NewMetrics(registry prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		Reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "staticsite_reconcile_total", Help: "Reconciles, by result.",
-		}, []string{"result"}),
-		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "staticsite_reconcile_duration_seconds", Help: "How long a reconcile took.",
-		}),
-		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "staticsite_leader", Help: "1 while this process is the one reconciling, else 0.",
-		}),
-	}
-	for _, result := range []string{"success", "error"} {
-		m.Reconciles.WithLabelValues(result) // both series exist from the start, at 0
-	}
+	m := &Metrics{}
+	// advanced.NewMetrics also fills a registry of its own, which nothing
+	// serves here: the collectors are registered again below.
+	m.Metrics = advanced.NewMetrics(m.queueLen)
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "staticsite_queue_depth", Help: "Keys waiting in the work queue.",
-	}, m.queueDepth)
+	}, func() float64 { return float64(m.queueLen()) })
 	for _, collector := range []prometheus.Collector{m.Reconciles, m.Duration, m.Leader, depth} {
 		if err := registry.Register(collector); err != nil {
 			return nil, err
@@ -60,16 +53,6 @@ func NewMetrics(registry prometheus.Registerer) (*Metrics, error) {
 // DefaultRegistry is controller-runtime's registry, the one its /metrics serves.
 var DefaultRegistry prometheus.Registerer = metrics.Registry
 
-// ObserveReconcile counts one reconcile.
-func (m *Metrics) ObserveReconcile(took time.Duration, err error) {
-	result := "success"
-	if err != nil {
-		result = "error"
-	}
-	m.Reconciles.WithLabelValues(result).Inc()
-	m.Duration.Observe(took.Seconds())
-}
-
 // newQueue is the controller's work queue (controller.Options.NewQueue):
 // client-go's rate-limited queue, as controller-runtime makes it, kept so
 // that staticsite_queue_depth can read its length.
@@ -80,12 +63,12 @@ func (m *Metrics) newQueue(name string, limiter workqueue.TypedRateLimiter[recon
 	return queue
 }
 
-func (m *Metrics) queueDepth() float64 {
+func (m *Metrics) queueLen() int {
 	queue := m.queue.Load()
 	if queue == nil {
 		return 0
 	}
-	return float64((*queue).Len())
+	return (*queue).Len()
 }
 
 // state is what the probes and staticsite_leader report, kept by two

@@ -66,7 +66,7 @@ var isRegistry = predicate.NewPredicateFuncs(func(obj client.Object) bool {
 
 // siteNames are the names of the namespace's cached sites.
 func siteNames(_ context.Context, reader client.Reader, namespace string) ([]string, error) {
-	sites, err := siteNamespaceLister{reader: reader, namespace: namespace}.List(labels.Everything())
+	sites, err := siteNamespaceLister(reader, namespace).List(labels.Everything())
 	if err != nil {
 		return nil, err
 	}
