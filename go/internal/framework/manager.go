@@ -25,7 +25,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -55,14 +54,6 @@ const Program = "staticsite-controller-runtime"
 
 // Options are SPEC.md's flags, parsed as the hand-built controller parses them.
 type Options = advanced.Options
-
-// The retry policy of SPEC.md's reference: per-key exponential backoff from
-// 5 ms, doubling, capped at 60 s. (controller-runtime's default caps at
-// 1000 s and adds an overall 10 per second bucket.)
-const (
-	retryBase = 5 * time.Millisecond
-	retryMax  = 60 * time.Second
-)
 
 // Main runs the controller with the given arguments and returns its exit
 // status: 0 after SIGTERM/SIGINT, 1 for an error (a lost Lease included), 2
@@ -240,7 +231,7 @@ func newReconciler(mgr manager.Manager, metrics *Metrics) (*Reconciler, error) {
 func addController(mgr manager.Manager, reconciler reconcile.Reconciler, metrics *Metrics, workers int) error {
 	owners := (&ownedBySiteName{}).predicate()
 	return builder.ControllerManagedBy(mgr).
-		Named("staticsite").
+		Named(advanced.QueueName). // the name in the framework's logs and work queue metrics
 		For(newSite()).
 		Owns(&corev1.ConfigMap{}, builder.WithPredicates(owners)).
 		Owns(&appsv1.Deployment{}, builder.WithPredicates(owners)).
@@ -248,7 +239,13 @@ func addController(mgr manager.Manager, reconciler reconcile.Reconciler, metrics
 		Watches(&corev1.ConfigMap{}, registryHandler(mgr.GetCache()), builder.WithPredicates(isRegistry)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,
-			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](retryBase, retryMax),
+			// The hand-built retry policy (5 ms doubling to 60 s, per key):
+			// controller-runtime's default caps at 1000 s and adds an overall
+			// 10 per second bucket.
+			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
+				advanced.RetryBaseDelay, advanced.RetryMaxDelay),
+			// A hung request cannot hold a worker (and a graceful shutdown) forever.
+			ReconciliationTimeout: advanced.ReconcileTimeout,
 			// The classic queue, the hand-built controller's: controller-runtime's
 			// priority queue (its default since v0.23) orders keys differently.
 			UsePriorityQueue: ptr.To(false),
