@@ -26,9 +26,9 @@ import (
 //
 //   - It lets the reconciles write until the process exits, and client-go
 //     gives up only a renew deadline after the start of the failing renew
-//     cycle, then tries to release the Lease (a GET and a PUT of up to a renew
-//     deadline each) from a record it read before the renewals failed: that
-//     PUT could clear a new leader's Lease. So leaseLock refuses a release
+//     cycle, then tries to release the Lease (a GET and a PUT) from a record
+//     it read before the renewals failed: that PUT could clear a new leader's
+//     Lease. So leaseLock refuses a release
 //     except after SIGTERM, bounds every Lease request by the last renewal +
 //     the renew deadline, and remembers when it last renewed.
 //   - fence refuses every write of the controller (children, status,

@@ -95,7 +95,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	klog.InfoS("Starting", "namespace", opts.Namespace, "workers", opts.Workers, "leaderElection", opts.LeaderElect,
+	namespace := opts.Namespace
+	if namespace == "" {
+		namespace = "(all)"
+	}
+	klog.InfoS("Starting", "namespace", namespace, "workers", opts.Workers, "leaderElection", opts.LeaderElect,
 		"identity", opts.Identity, "server", config.Host)
 	// Start serves the endpoints, starts the caches, stands by for the Lease,
 	// then starts the controller's workers; on ctx done it stops the workers,
