@@ -117,6 +117,10 @@ func newManager(ctx context.Context, config *rest.Config, opts Options) (manager
 		Cache:                  cacheOptions(opts.Namespace),
 		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress: opts.HealthAddr,
+		// On SIGTERM, wait for the reconciles in flight as the hand-built
+		// controller does: each is bounded by the reconcile timeout. (The
+		// framework's default gives up after 30 s and returns an error.)
+		GracefulShutdownTimeout: ptr.To(advanced.ReconcileTimeout),
 	}
 	if opts.LeaderElect {
 		lock, err := newLeaseLock(config, opts)
