@@ -12,6 +12,9 @@ from pathlib import Path
 from clusterkit.versions import REPO_ROOT
 
 LANGUAGES = ("bash", "python", "go")
+# The same controller built with a framework: the advanced track only, and not one of LANGUAGES, the
+# columns the benchmark compares (docs/frameworks.md).
+FRAMEWORKS = ("go-controller-runtime",)
 PYTHON = str(REPO_ROOT / ".venv" / "bin" / "python")
 GO_BIN = REPO_ROOT / "build" / "bin"
 
@@ -25,6 +28,7 @@ COMMANDS: dict[tuple[str, str], list[str]] = {
     ("advanced", "bash"): [str(REPO_ROOT / "bash" / "advanced" / "staticsite-controller")],
     ("advanced", "python"): [PYTHON, "-m", "controller_examples.advanced.manager"],
     ("advanced", "go"): [str(GO_BIN / "staticsite-controller")],
+    ("advanced", "go-controller-runtime"): [str(GO_BIN / "staticsite-controller-runtime")],
 }
 
 # Where each Python module lives, to tell "not implemented" from "broken".
