@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bench import audit
+from bench import plan as cost
 from bench.phases import CONVERGENCE, PHASES, WRITTEN
 from bench.plan import DEFAULT, LARGE, SWEEP
 from bench.required import REQUIRED, REQUIRED_EVENTS, required_writes
@@ -160,17 +161,26 @@ def _how_to_read(results: dict) -> list[str]:
         "also slows the API server it waits for. All N sites share one namespace, so one registry ConfigMap: "
         "every create and delete writes that one object. None of this is asserted in a test.",
         f"- **Time.** This run took {took}. Before it started, the cost model of `tools/bench/plan.py` estimated "
-        f"{plan['estimate_seconds'] / 60:.0f} min: per run, 5 s + 0.025 s per site (namespace, start-up, resync, "
-        "clean-up) plus seconds per site per implementation from the run of 2026-11-26 (N = 1,000 medians of "
-        "create + update + delete: floor 0.14 + 0.04 for the fair floor's delete, Bash 0.82, Python 0.21, "
-        "Go 0.20, an unknown implementation 0.30), plus 5 min for list-pods, watch-pods and the warm starts. "
-        "With 5 repetitions of N = 10, 100 and 1,000 for the floor and 3 implementations, that is about "
-        "2 hours (N = 1,000 alone: about 25 min a repetition with Bash at its 2026-11-26 speed), over the "
-        f"90-minute limit; so the run has a budget ({settings['budget_minutes']:g} min): the first repetition "
-        "of every N always runs, and a later one starts only if the projected end (the model, scaled by "
-        "measured over modelled time so far) is within it. The header says how many ran at each N."
+        f"{plan['estimate_seconds'] / 60:.0f} min for everything planned: per run {_model()}, plus "
+        f"{cost.PROGRAMS_SECONDS / 60:.0f} min for list-pods, watch-pods and the warm starts. The per-site "
+        "figures are the run of 2026-11-26 (N = 1,000 medians of create + update + delete; the fair floor "
+        "adds its delete to the old floor's). By that model 5 repetitions of N = 10, 100 and 1,000 for the "
+        "floor, Bash, Python and Go take about 150 min (one repetition at N = 1,000: about 25 min, 14 of them "
+        "Bash's), over the 90-minute limit; so the run has a budget "
+        f"({settings['budget_minutes']:g} min): the first repetition of every N always runs, and a later one "
+        "starts only if the projected end (the model, scaled by measured over modelled time so far) is within "
+        "it. The header says how many ran at each N."
         + (f" Not run for the budget: {_skipped(plan)}." if plan["skipped"] else ""),
     ]
+
+
+def _model() -> str:
+    per_site = ", ".join(f"{who} {seconds:.2f}" for who, seconds in cost.PER_SITE_SECONDS.items())
+    return (
+        f"{cost.RUN_OVERHEAD_SECONDS:g} s + {cost.RUN_OVERHEAD_PER_SITE_SECONDS:g} s per site (namespace, start-up, "
+        f"resync, clean-up) + seconds per site by implementation ({per_site}; "
+        f"{cost.UNKNOWN_PER_SITE_SECONDS:.2f} for one the model does not know)"
+    )
 
 
 def _skipped(plan: dict) -> str:
