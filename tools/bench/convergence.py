@@ -57,7 +57,9 @@ def measure_controller(bench: Bench, language: str, size: int, rep: int, workers
     say(f"{language} controller: N={size}, --workers={workers}, repetition {rep}")
     namespace = create_namespace(bench.api, f"{language}-{size}")
     controllers.create_site(bench.api, namespace, PROBE_SITE)
-    kubeconfig = controllers.controller_kubeconfig(bench.cluster, bench.api, bench.work_dir / "controller.kubeconfig")
+    kubeconfig = controllers.controller_kubeconfig(
+        bench.cluster, bench.api, bench.work_dir / "controller.kubeconfig", bench.settings.token_seconds(size)
+    )
     log_position, cpu_before = bench.audit_log.position(), children_cpu_seconds()
     windows: dict[str, Window] = {}
     key = {"language": language, "size": size, "workers": workers}

@@ -229,7 +229,10 @@ def _list_deployments(api: client.ApiClient, namespace: str):
 def measure_floor(bench: Bench, size: int, rep: int, workers: int) -> bool:
     say(f"floor client: N={size}, {workers} writers, repetition {rep}")
     namespace = create_namespace(bench.api, f"floor-{size}")
-    writer = KubeApi(service_account_client(bench.cluster, bench.api, bench.work_dir / "floor.kubeconfig", USER_AGENT))
+    kubeconfig = bench.work_dir / "floor.kubeconfig"
+    writer = KubeApi(
+        service_account_client(bench.cluster, bench.api, kubeconfig, USER_AGENT, bench.settings.token_seconds(size))
+    )
     floor = FloorClient(writer, workers)
     names = sites.site_names(size)
     timeout = bench.settings.phase_timeout(size)

@@ -34,9 +34,11 @@ def admin_client(cluster) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(cluster.kubeconfig))
 
 
-def service_account_client(cluster, api: client.ApiClient, path: Path, user_agent: str) -> client.ApiClient:
+def service_account_client(cluster, api: client.ApiClient, path: Path, user_agent: str,
+                           lifetime_seconds: int) -> client.ApiClient:  # fmt: skip
     """A client with the controller's ServiceAccount credentials, so its requests are audited."""
-    sa_client = config.new_client_from_config(config_file=str(controllers.controller_kubeconfig(cluster, api, path)))
+    kubeconfig = controllers.controller_kubeconfig(cluster, api, path, lifetime_seconds)
+    sa_client = config.new_client_from_config(config_file=str(kubeconfig))
     sa_client.user_agent = user_agent
     return sa_client
 

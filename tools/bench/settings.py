@@ -68,9 +68,14 @@ class Settings:
         """How long one phase of N sites may take before it counts as failed.
 
         Generous (2 minutes plus 0.6 s per site) but bounded, so a slow implementation costs the run a known
-        amount of time, and short enough that a run stays within the ServiceAccount token's hour.
+        amount of time.
         """
         return 120 + 0.6 * size
+
+    def token_seconds(self, size: int) -> int:
+        """How long a run's ServiceAccount token lives: its three phases at their limit, and 10 minutes more
+        (at least the usual hour). An expired token would fail a large run halfway, as 401s."""
+        return max(3600, int(3 * self.phase_timeout(size) + 600))
 
 
 def say(message: str) -> None:
