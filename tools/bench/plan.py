@@ -22,7 +22,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 
-from bench.settings import FLOOR, LARGE_SIZE, OPT_IN_IMPLEMENTATIONS, SWEEP_SIZE, SWEEP_WORKERS, Settings, say
+from bench.settings import FLOOR, OPT_IN_IMPLEMENTATIONS, SWEEP_WORKERS, Settings, say
 
 DEFAULT, LARGE, SWEEP = "default", "opt-in N = 10,000", "opt-in workers sweep"
 
@@ -78,13 +78,13 @@ def make_plan(settings: Settings, present: list[str], rng: random.Random) -> lis
     opt_in = [name for name in OPT_IN_IMPLEMENTATIONS if name in present]
     if settings.sweep:
         blocks += [
-            block(SWEEP_SIZE, workers, rep, opt_in, SWEEP)
+            block(settings.sweep_size, workers, rep, opt_in, SWEEP)
             for workers in SWEEP_WORKERS
-            if workers != settings.workers or SWEEP_SIZE not in settings.sizes
+            if workers != settings.workers or settings.sweep_size not in settings.sizes
             for rep in range(1, settings.sweep_reps + 1)
         ]
     if settings.large:
-        blocks.append(block(LARGE_SIZE, settings.workers, 1, opt_in, LARGE))
+        blocks.append(block(settings.large_size, settings.workers, 1, opt_in, LARGE))
     return blocks
 
 

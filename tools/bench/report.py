@@ -17,9 +17,7 @@ from bench.required import REQUIRED, REQUIRED_EVENTS, required_writes
 from bench.settings import (
     FLOOR,
     LANGUAGES,
-    LARGE_SIZE,
     OPT_IN_IMPLEMENTATIONS,
-    SWEEP_SIZE,
     SWEEP_WORKERS,
 )
 from bench.stats import lookup
@@ -329,10 +327,10 @@ def _cost_growth(results: dict) -> list[str]:
     """Time per site and peak RSS per site against N: the default sizes and the opt-in N = 10,000."""
     sizes = sorted({row["key"]["size"] for row in results["medians"] if row["measure"] == CONVERGENCE})
     who = [FLOOR, *_advanced(results)]
-    large = [block for block in results["plan"]["blocks"] if block["kind"] == LARGE]
+    large = {block["size"] for block in results["plan"]["blocks"] if block["kind"] == LARGE}
     rows = []
     for size in sizes:
-        label = f"{size:,}" + (" (opt-in, 1 repetition)" if size == LARGE_SIZE and large else "")
+        label = f"{size:,}" + (" (opt-in, 1 repetition)" if size in large else "")
         for phase in PHASES:
             key = {"size": size, "workers": _workers(results), "phase": phase}
             rows.append([label, f"{phase}, ms per site",
@@ -360,19 +358,20 @@ def _sweep(results: dict) -> list[str]:
             "## Workers sweep",
             "",
             f"Not run (opt-in: `make bench-sweep`, --workers {', '.join(map(str, SWEEP_WORKERS))} at "
-            f"N = {SWEEP_SIZE:,} for {', '.join(OPT_IN_IMPLEMENTATIONS)} and the floor).",
+            f"N = 1,000 for {', '.join(OPT_IN_IMPLEMENTATIONS)} and the floor).",
         ]
     who = [FLOOR, *OPT_IN_IMPLEMENTATIONS]
+    size = sweep[0]["size"]
     rows = []
     for workers in SWEEP_WORKERS:
         for phase in PHASES:
-            key = {"size": SWEEP_SIZE, "workers": workers, "phase": phase}
+            key = {"size": size, "workers": workers, "phase": phase}
             rows.append([str(workers), phase, *(_figure(results, CONVERGENCE, name, seconds, **key) for name in who)])
     reps = results["settings"]["sweep_reps"]
     return [
         "## Workers sweep",
         "",
-        f"N = {SWEEP_SIZE:,}, until Ready (or gone); the floor with as many writers. Workers other than "
+        f"N = {size:,}, until Ready (or gone); the floor with as many writers. Workers other than "
         f"{_workers(results)}: {reps} repetition{'s' if reps != 1 else ''} each (opt-in).",
         "",
         *_table(["--workers", "phase", *who], rows),

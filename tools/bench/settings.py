@@ -23,8 +23,6 @@ ADVANCED = tuple(
 )
 # The opt-in measurements are of these two only (the issue's targets name them).
 OPT_IN_IMPLEMENTATIONS = ("python", "go")
-LARGE_SIZE = 10_000
-SWEEP_SIZE = 1_000
 SWEEP_WORKERS = (1, 4, 16)
 
 
@@ -41,7 +39,9 @@ class Settings:
     seed: int = 0  # BENCH_SEED: the order of floor and implementations in each repetition (random if unset)
     budget_minutes: float = 70  # BENCH_BUDGET_MINUTES: no repetition beyond a size's first starts past it (0: none)
     large: bool = False  # BENCH_LARGE=1: N = 10,000 for Python and Go (and the floor), one repetition
+    large_size: int = 10_000  # BENCH_LARGE_SIZE: that N (smaller only to try the pipeline out)
     sweep: bool = False  # BENCH_SWEEP=1: --workers 1, 4, 16 at N = 1,000 for Python and Go (and the floor)
+    sweep_size: int = 1_000  # BENCH_SWEEP_SIZE: that N (smaller only to try the pipeline out)
     sweep_reps: int = 1  # BENCH_SWEEP_REPS: repetitions of the sweep's workers 1 and 16 (4 is the default's)
     only: tuple[str, ...] = ()  # BENCH_ONLY=python,go: measure only these StaticSite implementations
     watch_events: int = 20  # pods created one by one for watch-pods' latency
@@ -59,7 +59,9 @@ class Settings:
             seed=int(environment.get("BENCH_SEED") or secrets.randbelow(2**31)),
             budget_minutes=float(environment.get("BENCH_BUDGET_MINUTES", "70")),
             large=_flag("BENCH_LARGE"),
+            large_size=int(environment.get("BENCH_LARGE_SIZE", "10000")),
             sweep=_flag("BENCH_SWEEP"),
+            sweep_size=int(environment.get("BENCH_SWEEP_SIZE", "1000")),
             sweep_reps=int(environment.get("BENCH_SWEEP_REPS", "1")),
             only=tuple(name for name in environment.get("BENCH_ONLY", "").split(",") if name),
         )
