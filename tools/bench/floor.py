@@ -158,11 +158,9 @@ def _watch_rollouts(api: client.ApiClient, floor: FloorClient, namespace: str, n
             deployment["metadata"]["name"], 0
         ):
             return False  # not yet written by this phase's apply
-        status = deployment.get("status") or {}
-        wanted = deployment["spec"].get("replicas", 1)
-        return status.get("observedGeneration", 0) >= deployment["metadata"]["generation"] and all(
-            status.get(field, 0) == wanted for field in ("replicas", "updatedReplicas", "readyReplicas")
-        )
+        # The reference's own rule; the replicas wanted are the Deployment's (the floor applied the site's).
+        wanted = {"spec": {"replicas": deployment["spec"].get("replicas", 1)}}
+        return rollout_verdict(wanted, deployment).status == "True"
 
     wait_all(_list_deployments(api, namespace), names, rolled_out, timeout=timeout, what="rollouts",
              on_satisfied=floor.report_rollout)  # fmt: skip

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 
 from bench.settings import FLOOR, OPT_IN_IMPLEMENTATIONS, SWEEP_WORKERS, Settings, say
 
-DEFAULT, LARGE, SWEEP = "default", "opt-in N = 10,000", "opt-in workers sweep"
+DEFAULT, LARGE, SWEEP = "default", "opt-in large N", "opt-in workers sweep"
 
 # ----- the cost model -----------------------------------------------------------------------------
 # Seconds per site of one run's create + update + delete, from the run of 2026-11-26 (docs/bench/results.json

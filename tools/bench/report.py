@@ -379,15 +379,19 @@ def _sweep(results: dict) -> list[str]:
 
 
 def _orders(results: dict) -> list[str]:
-    rows = [[block["kind"], f"{block['size']:,}", str(block["workers"]), str(block["rep"]), ", ".join(block["order"])]
-            for block in results["plan"]["blocks"]]  # fmt: skip
+    skipped = [(block["kind"], block["size"], block["workers"], block["rep"]) for block in results["plan"]["skipped"]]
+
+    def ran(block: dict) -> str:
+        return "no: the budget" if (block["kind"], block["size"], block["workers"], block["rep"]) in skipped else "yes"
+
+    rows = [[block["kind"], f"{block['size']:,}", str(block["workers"]), str(block["rep"]), ", ".join(block["order"]),
+             ran(block)] for block in results["plan"]["blocks"]]  # fmt: skip
     return [
         "## The order of every block",
         "",
-        f"Seed {results['plan']['seed']} (`BENCH_SEED` replays it); a block not run for the time budget is in "
-        "`results.json` under `plan.skipped`.",
+        f"Seed {results['plan']['seed']} (`BENCH_SEED` replays it).",
         "",
-        *_table(["block", "N", "workers", "repetition", "order"], rows),
+        *_table(["block", "N", "workers", "repetition", "order", "ran"], rows),
     ]
 
 

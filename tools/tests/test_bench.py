@@ -354,7 +354,8 @@ def test_report_states_repetitions_seed_orders_and_what_the_budget_left_out():
     text = report.render(_results())
     assert "Repetitions: 2 at N = 10" in text
     assert "seed 42" in text
-    assert _row(text, "| default | 10 | 4 | 1")[4] == "go, floor, python, bash"
+    assert _row(text, "| default | 10 | 4 | 1")[4:] == ["go, floor, python, bash", "yes"]
+    assert _row(text, "| default | 10 | 4 | 3")[5] == "no: the budget"
     assert "Not run for the budget: N = 10 repetition 3." in text
     assert "This run took 60 min" in text and "estimated 10 min" in text
 
