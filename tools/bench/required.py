@@ -15,9 +15,9 @@ conflict, one replica and no one else writing (what the bench creates):
 Reads are not in the table: a controller chooses how it learns what exists (SPEC requires a live GET of a
 child absent from its label-selected cache; the floor is told). Events are counted apart: SPEC writes them
 in the background, off the reconcile's path. Labels are the audit log's ``verb resource[/subresource]``
-(a server-side apply and a merge patch are both ``patch``), so the table compares directly with the counts.
-The first site of a namespace also creates the registry (a ``patch`` answered 404, then a ``create``): once
-per namespace, not per site, so not in the table.
+(a server-side apply and a merge patch are both ``patch``; the registry ConfigMap is told apart from the
+sites' own), so the table compares directly with the counts. The first site of a namespace also creates the
+registry (a ``patch`` answered 404, then a ``create``): once per namespace, not per site, so not in the table.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from bench.audit import REGISTRY_TARGET
 from bench.phases import PHASES
 
 
@@ -35,13 +36,13 @@ class Required:
 
 
 FINALIZER_ADD = Required("patch staticsites", "finalizer added, with the resourceVersion, before any other write")
-REGISTRY_ADD = Required("patch configmaps", "registry key `NAME: URL` (merge patch)")
+REGISTRY_ADD = Required(f"patch {REGISTRY_TARGET}", "registry key `NAME: URL` (merge patch)")
 APPLY_CONFIG_MAP = Required("patch configmaps", "ConfigMap `NAME-content` (server-side apply)")
 APPLY_DEPLOYMENT = Required("patch deployments", "Deployment `NAME` (server-side apply)")
 APPLY_SERVICE = Required("patch services", "Service `NAME` (server-side apply)")
 PROGRESSING = Required("patch staticsites/status", "status `Ready=False/Progressing`, after the applies")
 AVAILABLE = Required("patch staticsites/status", "status `Ready=True/Available`, once rolled out")
-REGISTRY_REMOVE = Required("patch configmaps", "registry key removed (`NAME: null`)")
+REGISTRY_REMOVE = Required(f"patch {REGISTRY_TARGET}", "registry key removed (`NAME: null`)")
 FINALIZER_REMOVE = Required("patch staticsites", "finalizer removed, with the resourceVersion")
 SYNCED_EVENT = "Synced event"
 

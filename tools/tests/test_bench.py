@@ -47,6 +47,15 @@ def test_audit_ignores_other_users_and_torn_lines():
     assert audit.parse_line(_audit_line()[:40], USER) is None  # the line being written when the log was read
 
 
+def test_the_registry_is_told_apart_from_the_sites_config_maps():
+    line = json.loads(_audit_line(resource="configmaps"))
+    line["objectRef"]["name"] = "staticsite-registry"
+    assert audit.parse_line(json.dumps(line), USER).label == "patch configmaps (registry)"
+    line["objectRef"]["name"] = "site-0001-content"
+    assert audit.parse_line(json.dumps(line), USER).label == "patch configmaps"
+    assert audit.writes({"patch configmaps (registry)": 3, "create events": 1}) == 3
+
+
 def test_non_resource_requests_are_discovery_or_their_path():
     assert audit.parse_line(_audit_line(verb="get", resource=None, uri="/apis/apps/v1?timeout=32s"), USER).target == (
         "discovery"
