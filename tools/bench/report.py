@@ -400,7 +400,9 @@ def _language_cells(results: dict, measure: str, track: str, fmt, statistic: str
     cells = []
     for language in results["implementations"][track]:
         row = lookup(results["medians"], measure, language=language, **key)
-        cells.append(cell(row, fmt, _absent(results, track, language), statistic))
+        # The median with the range of the repetitions; a percentile alone (it describes the range itself).
+        shown = (lambda _, row=row: _spread(row, fmt)) if statistic == "median" else fmt
+        cells.append(cell(row, shown, _absent(results, track, language), statistic))
     return cells
 
 
