@@ -138,7 +138,8 @@ def _how_to_read(results: dict) -> list[str]:
         "and nothing else: no informer, queue, cache, comparison or read. It is told what to write. Each site's "
         "chain starts as the bench's request for that site returns, on as many concurrent writers as the "
         f"controllers have workers ({_workers(results)}); its events go out on one background thread, as SPEC "
-        "has the controllers do. It is a Python client, so a Go controller can beat it.",
+        "has the controllers do. It is a Python client in the bench's own process (the bench's load and watches "
+        "share its interpreter), so a controller can beat it: a ratio below 1 need not be noise.",
         "- **Two milestones per phase.** *written*: every site's status is for its new generation, so the "
         "implementation has written the children (SPEC writes the status after the applies): its own work, "
         "before any rollout has to finish. *Ready*: every site Ready for its new generation (create, update), "
