@@ -21,7 +21,8 @@ BATS := $(CURDIR)/tools/node_modules/bats/bin/bats
 GO_BIN_DIR := $(CURDIR)/build/bin
 
 .PHONY: help setup venv go-build bats require-tools cluster-binaries cluster-up cluster-down \
-	cluster-status unit unit-python unit-go unit-bash unit-tools conformance test bench bench-report lint clean
+	cluster-status unit unit-python unit-go unit-bash unit-tools conformance test bench bench-large bench-sweep \
+	bench-report lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -95,8 +96,17 @@ $(BENCH_STAMP): $(VENV)/.installed tools/pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e 'tools[bench]'
 	touch $@
 
-bench: $(BENCH_STAMP) go-build cluster-binaries require-tools ## run the measured comparison; BENCH_SIZES, BENCH_REPS configure it
+# The defaults (N = 10, 100, 1,000; 5 repetitions; --workers 4; a 70-minute budget) are in
+# tools/bench/settings.py; BENCH_SIZES, BENCH_REPS, BENCH_WORKERS, BENCH_SEED, BENCH_BUDGET_MINUTES,
+# BENCH_ONLY and BENCH_PODS change them.
+bench: $(BENCH_STAMP) go-build cluster-binaries require-tools ## run the measured comparison (about 70 min on 2 cores)
 	$(PY) -m bench
+
+bench-large: ## make bench, plus N = 10,000 for Python and Go (one repetition, opt-in)
+	BENCH_LARGE=1 $(MAKE) --no-print-directory bench
+
+bench-sweep: ## make bench, plus --workers 1 and 16 at N = 1,000 for Python and Go (opt-in)
+	BENCH_SWEEP=1 $(MAKE) --no-print-directory bench
 
 bench-report: $(BENCH_STAMP) ## render build/bench/report.md and the plot again from results.json (no measuring)
 	$(PY) -m bench report

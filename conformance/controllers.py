@@ -44,8 +44,8 @@ def install_api_and_rbac(cluster) -> None:
     kubectl(cluster, "wait", "--for=condition=Established", "crd/staticsites.sites.example.com", "--timeout=60s")
 
 
-def controller_kubeconfig(cluster, api, path: Path) -> Path:
-    return service_account_kubeconfig(cluster, api, CONTROLLER_NAMESPACE, CONTROLLER_ACCOUNT, path)
+def controller_kubeconfig(cluster, api, path: Path, lifetime_seconds: int = 3600) -> Path:
+    return service_account_kubeconfig(cluster, api, CONTROLLER_NAMESPACE, CONTROLLER_ACCOUNT, path, lifetime_seconds)
 
 
 class Controller:

@@ -64,14 +64,17 @@ def kubectl(
     return result
 
 
-def service_account_kubeconfig(cluster, api: client.ApiClient, namespace: str, name: str, path: Path) -> Path:
+def service_account_kubeconfig(cluster, api: client.ApiClient, namespace: str, name: str, path: Path,
+                               lifetime_seconds: int = 3600) -> Path:  # fmt: skip
     """A kubeconfig that authenticates as ServiceAccount ``namespace/name``.
 
     The token comes from the TokenRequest API, so this works the same on
-    every provider; the server and CA are the admin kubeconfig's.
+    every provider; the server and CA are the admin kubeconfig's. It expires
+    after ``lifetime_seconds`` (the bench's largest runs need more than an hour).
     """
     core = client.CoreV1Api(api)
-    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    spec = client.V1TokenRequestSpec(audiences=[], expiration_seconds=lifetime_seconds)
+    request = client.AuthenticationV1TokenRequest(spec=spec)
     token = core.create_namespaced_service_account_token(name, namespace, request).status.token
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     admin_cluster = admin["clusters"][0]["cluster"]

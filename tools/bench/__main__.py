@@ -4,27 +4,28 @@
 change to the report, or once the cold build has been recorded), without measuring anything.
 
 The order keeps measurements apart: the lines of code (no cluster), then on the `local` cluster the floor
-and the controllers (repetition by repetition, so repetition i of every language ran close together in
-time and their ratios compare like with like), list-pods and watch-pods, and last the cluster's own
-warm starts. The cluster is started if none runs (``CLUSTER_DIR`` chooses its directory, as for
-clusterkit) and stopped at the end only if the bench started it.
+and the controllers (block by block, bench/plan.py: repetition i of every implementation at one N runs
+close together in time, in a shuffled order, so their ratios compare like with like), list-pods and
+watch-pods, and last the cluster's own warm starts. The cluster is started if none runs (``CLUSTER_DIR``
+chooses its directory, as for clusterkit) and stopped at the end only if the bench started it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import shutil
 import sys
 from datetime import UTC, datetime
 
-from bench import cluster, convergence, floor, listing, loc, machine, report, stats
+from bench import cluster, convergence, floor, listing, loc, machine, plan, report, stats
 from bench.audit import AuditLog
 from bench.context import Bench
 from bench.kubeutil import admin_client
 from bench.phases import PHASES, fail_phases
 from bench.samples import Samples
-from bench.settings import DOCS_DIR, FLOOR, LANGUAGES, OUT_DIR, Settings, say
+from bench.settings import ADVANCED, DOCS_DIR, FLOOR, LANGUAGES, OUT_DIR, Settings, say
 from bench.suite import controllers, implementations
 from clusterkit.providers import get_provider
 
@@ -46,7 +47,21 @@ def measure_all() -> int:
     work_dir = OUT_DIR / "work"
     work_dir.mkdir(parents=True, exist_ok=True)
     results: dict = {"started": _now(), "settings": dataclasses.asdict(settings), "implementations": _present()}
-    say(f"sizes {settings.sizes}, {settings.reps} repetitions; implementations: {results['implementations']}")
+    present = [
+        name
+        for name in ADVANCED
+        if results["implementations"]["advanced"][name] and (not settings.only or name in settings.only)
+    ]
+    blocks = plan.make_plan(settings, present, random.Random(settings.seed))
+    estimate = plan.plan_seconds(blocks)
+    results["plan"] = {"seed": settings.seed, "blocks": [block.as_json() for block in blocks], "measured": present,
+                       "estimate_seconds": estimate, "skipped": []}  # fmt: skip
+    missing = [name for name in ADVANCED if not results["implementations"]["advanced"][name]]
+    say(
+        f"sizes {settings.sizes}, {settings.reps} repetitions, --workers {settings.workers}, seed {settings.seed}; "
+        f"StaticSite implementations measured: {present}; missing (no program): {missing}"
+    )
+    say(f"{len(blocks)} blocks; the cost model estimates {estimate / 60:.0f} min (budget {settings.budget_minutes:g})")
     results["loc"] = loc.count_lines()
     results["machine"] = machine.machine()
     local = get_provider("local")
@@ -55,7 +70,7 @@ def measure_all() -> int:
     try:
         controllers.install_api_and_rbac(local)
         results["versions"] = machine.versions(local, bench.api)
-        _measure(bench, results["implementations"])
+        _measure(bench, results, blocks)
     finally:
         if started_here:
             local.down()
@@ -84,14 +99,23 @@ def rerender() -> int:
 
 
 def _present() -> dict[str, dict[str, bool]]:
+    """Per track, every implementation the bench knows, and whether its program exists (else: "missing")."""
     return {
-        track: {language: implementations.command(track, language) is not None for language in LANGUAGES}
-        for track in ("basics", "intermediate", "advanced")
+        track: {name: implementations.command(track, name) is not None for name in names}
+        for track, names in (("basics", LANGUAGES), ("intermediate", LANGUAGES), ("advanced", ADVANCED))
     }
 
 
-def _measure(bench: Bench, present: dict[str, dict[str, bool]]) -> None:
-    _convergence(bench, [language for language in LANGUAGES if present["advanced"][language]])
+def _measure(bench: Bench, results: dict, blocks: list[plan.Block]) -> None:
+    present = results["implementations"]
+    # Unrecorded warm-up: the first run on a fresh cluster pays for its cold caches.
+    warm_up = dataclasses.replace(bench, samples=Samples(), requests=[])
+    floor.measure_floor(warm_up, bench.settings.sizes[0], rep=0, workers=bench.settings.workers)
+    progress = plan.Progress(blocks, bench.settings.budget_minutes * 60)
+    try:
+        _convergence(bench, blocks, progress)
+    finally:
+        results["plan"]["skipped"] = [block.as_json() for block in progress.skipped]
     listing.measure_list_pods(bench, [language for language in LANGUAGES if present["basics"][language]])
     for language in LANGUAGES:
         if present["intermediate"][language]:
@@ -99,22 +123,27 @@ def _measure(bench: Bench, present: dict[str, dict[str, bool]]) -> None:
     cluster.measure_warm_starts(bench)
 
 
-def _convergence(bench: Bench, languages: list[str]) -> None:
-    sizes = bench.settings.sizes
-    # Unrecorded warm-up: the first run on a fresh cluster pays for its cold caches.
-    floor.measure_floor(dataclasses.replace(bench, samples=Samples(), requests=[]), sizes[0], rep=0)
-    # A language that failed at N (typically: a phase hit its time limit) is not run again at N or above in
-    # later repetitions: it would most likely fail again, an expensive way to learn nothing new.
+def _convergence(bench: Bench, blocks: list[plan.Block], progress: plan.Progress) -> None:
+    # An implementation that failed at N (typically: a phase hit its time limit) is not run again at N or
+    # above in later blocks: it would most likely fail again, an expensive way to learn nothing new.
     failed_at: dict[str, int] = {}
-    for rep in range(1, bench.settings.reps + 1):
-        for size in sizes:
-            floor.measure_floor(bench, size, rep)
-            for language in languages:
-                if language in failed_at and size >= failed_at[language]:
-                    reason = f"not run: failed at N={failed_at[language]}"
-                    fail_phases(bench, list(PHASES), reason, rep, {"language": language, "size": size})
-                elif not convergence.measure_controller(bench, language, size, rep):
-                    failed_at[language] = min(size, failed_at.get(language, size))
+    for block in blocks:
+        if not progress.may_start(block):
+            continue
+        say(f"block: N={block.size}, --workers {block.workers}, repetition {block.rep} ({block.kind}); "
+            f"order: {', '.join(block.order)}")  # fmt: skip
+        for who in block.order:
+            key = {"language": who, "size": block.size, "workers": block.workers}
+            if who in failed_at and block.size >= failed_at[who]:
+                fail_phases(bench, list(PHASES), f"not run: failed at N={failed_at[who]}", block.rep, key)
+                continue
+            if who == FLOOR:
+                completed = floor.measure_floor(bench, block.size, block.rep, block.workers)
+            else:
+                completed = convergence.measure_controller(bench, who, block.size, block.rep, block.workers)
+            if not completed:
+                failed_at[who] = min(block.size, failed_at.get(who, block.size))
+            progress.run_done(who, block.size)
 
 
 def _summaries(bench: Bench) -> dict:
@@ -128,7 +157,10 @@ def _summaries(bench: Bench) -> dict:
         "cold_build": cluster.cold_build(),
         "samples": samples,
         "medians": stats.summarize(samples),
-        "ratios": stats.paired_ratios(samples, "convergence", baseline=FLOOR),
+        "ratios": [
+            *stats.paired_ratios(samples, "convergence", baseline=FLOOR),
+            *stats.paired_ratios(samples, "written", baseline=FLOOR),
+        ],
         "audit": {
             "available": bench.audit_log.available(),
             "reason": audit_reason,

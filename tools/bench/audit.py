@@ -49,9 +49,17 @@ def parse_line(line: str, user: str) -> Request | None:
     )
 
 
+# The one ConfigMap every site of a namespace writes: told apart from the sites' own ConfigMaps, since it is
+# where the writes of N sites meet (SPEC.md, "Finalizer and registry").
+REGISTRY = "staticsite-registry"
+REGISTRY_TARGET = "configmaps (registry)"
+
+
 def _target(event: dict) -> str:
     reference = event.get("objectRef")
     if reference:
+        if reference["resource"] == "configmaps" and reference.get("name") == REGISTRY:
+            return REGISTRY_TARGET
         subresource = reference.get("subresource")
         return f"{reference['resource']}/{subresource}" if subresource else reference["resource"]
     # No object: a non-resource URL. Discovery (/api, /apis/...) is what kubectl asks before its requests.

@@ -25,7 +25,7 @@ class Bench:
     requests: list[dict] = field(default_factory=list)  # per run and window: counts by verb and resource
 
     def count_requests(
-        self, who: str, size: int, rep: int, log_position: audit.Position, windows: dict[str, Window]
+        self, who: str, size: int, rep: int, log_position: audit.Position, windows: dict[str, Window], *, workers: int
     ) -> None:
         """Count the audited requests of one run (from ``log_position`` on) in each of its windows.
 
@@ -35,7 +35,7 @@ class Bench:
         if not self.audit_log.available():
             return
         requests = self.audit_log.requests_since(log_position)
-        key = {"language": who, "size": size}
+        key = {"language": who, "size": size, "workers": workers}
         for window, (start, end) in windows.items():
             in_window = audit.in_window(requests, start, end)
             counts = audit.count(in_window)

@@ -37,14 +37,14 @@ RESYNC_SETTLE_SECONDS = 2.0
 TOUCH_ANNOTATION = "controller-examples/bench-touched"
 
 
-def create(api: client.ApiClient, namespace: str, names: list[str], timeout: float) -> None:
+def create(api: client.ApiClient, namespace: str, names: list[str], timeout: float) -> float:
     sites.create_sites(api, namespace, names)
-    sites.wait_ready(api, namespace, names, timeout)
+    return sites.wait_ready(api, namespace, names, timeout)
 
 
-def update(api: client.ApiClient, namespace: str, names: list[str], timeout: float) -> None:
+def update(api: client.ApiClient, namespace: str, names: list[str], timeout: float) -> float:
     sites.update_sites(api, namespace, names)
-    sites.wait_ready(api, namespace, names, timeout)
+    return sites.wait_ready(api, namespace, names, timeout)
 
 
 def delete(api: client.ApiClient, namespace: str, names: list[str], timeout: float) -> None:
@@ -52,21 +52,25 @@ def delete(api: client.ApiClient, namespace: str, names: list[str], timeout: flo
     sites.wait_gone(api, namespace, names, timeout)
 
 
-def measure_controller(bench: Bench, language: str, size: int, rep: int) -> bool:
+def measure_controller(bench: Bench, language: str, size: int, rep: int, workers: int) -> bool:
     """One run; its figures go to ``bench``. False when a phase failed (the caller then skips larger N)."""
-    say(f"{language} controller: N={size}, repetition {rep}")
+    say(f"{language} controller: N={size}, --workers={workers}, repetition {rep}")
     namespace = create_namespace(bench.api, f"{language}-{size}")
     controllers.create_site(bench.api, namespace, PROBE_SITE)
-    kubeconfig = controllers.controller_kubeconfig(bench.cluster, bench.api, bench.work_dir / "controller.kubeconfig")
+    kubeconfig = controllers.controller_kubeconfig(
+        bench.cluster, bench.api, bench.work_dir / "controller.kubeconfig", bench.settings.token_seconds(size)
+    )
     log_position, cpu_before = bench.audit_log.position(), children_cpu_seconds()
     windows: dict[str, Window] = {}
-    key = {"language": language, "size": size}
+    key = {"language": language, "size": size, "workers": workers}
     launched_wall, launched = time.time(), time.monotonic()
-    controller = controllers.Controller(bench.cluster, language, kubeconfig, bench.work_dir, f"--namespace={namespace}")
+    controller = controllers.Controller(
+        bench.cluster, language, kubeconfig, bench.work_dir, f"--namespace={namespace}", f"--workers={workers}"
+    )
     memory = PeakRss(controller.process.pid)
     try:
         completed = _startup(bench, namespace, key, rep, launched_wall, launched, windows) and run_phases(
-            bench, _steps(bench, controller, namespace, size, rep), key, rep, windows
+            bench, _steps(bench, controller, namespace, key, rep), key, rep, windows
         )
     finally:
         controller.stop()
@@ -74,7 +78,7 @@ def measure_controller(bench: Bench, language: str, size: int, rep: int) -> bool
         bench.samples.add("peak_rss", memory.stop(), rep=rep, **key)
         bench.samples.add("cpu_seconds", children_cpu_seconds() - cpu_before, rep=rep, **key)
         _clean_up(bench.api, namespace, size)
-    bench.count_requests(language, size, rep, log_position, windows)
+    bench.count_requests(language, size, rep, log_position, windows, workers=workers)
     if not completed:
         say(f"{language} N={size} failed; the end of {controller.log}:\n{controller.log_tail(10)}")
     return completed
@@ -94,23 +98,22 @@ def _startup(bench: Bench, namespace: str, key: dict, rep: int, launched_wall: f
     return True
 
 
-def _steps(bench: Bench, controller, namespace: str, size: int, rep: int) -> dict[str, Callable[[], object]]:
-    api, names, timeout = bench.api, sites.site_names(size), bench.settings.phase_timeout(size)
+def _steps(bench: Bench, controller, namespace: str, key: dict, rep: int) -> dict[str, Callable[[], float | None]]:
+    api, names, timeout = bench.api, sites.site_names(key["size"]), bench.settings.phase_timeout(key["size"])
     return {
         "create": lambda: create(api, namespace, names, timeout),
-        "resync": lambda: _noop_resync(bench, controller, namespace, names, rep),
+        "resync": lambda: _noop_resync(bench, controller, namespace, names, rep, key),
         "update": lambda: update(api, namespace, names, timeout),
         "delete": lambda: delete(api, namespace, names, timeout),
     }
 
 
-def _noop_resync(bench: Bench, controller, namespace: str, names: list[str], rep: int) -> None:
+def _noop_resync(bench: Bench, controller, namespace: str, names: list[str], rep: int, key: dict) -> None:
     """Touch every site's metadata and wait until the controller has reconciled them all.
 
     The writes it made meanwhile are counted from the audit log afterwards; here only the number of
     reconciles is recorded (from the controller's own counter) to show the touch was seen.
     """
-    key = {"language": controller.language, "size": len(names)}
     custom = client.CustomObjectsApi(bench.api)
     touch = {"metadata": {"annotations": {TOUCH_ANNOTATION: str(time.time())}}}
     try:

@@ -34,9 +34,11 @@ def admin_client(cluster) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(cluster.kubeconfig))
 
 
-def service_account_client(cluster, api: client.ApiClient, path: Path, user_agent: str) -> client.ApiClient:
+def service_account_client(cluster, api: client.ApiClient, path: Path, user_agent: str,
+                           lifetime_seconds: int) -> client.ApiClient:  # fmt: skip
     """A client with the controller's ServiceAccount credentials, so its requests are audited."""
-    sa_client = config.new_client_from_config(config_file=str(controllers.controller_kubeconfig(cluster, api, path)))
+    kubeconfig = controllers.controller_kubeconfig(cluster, api, path, lifetime_seconds)
+    sa_client = config.new_client_from_config(config_file=str(kubeconfig))
     sa_client.user_agent = user_agent
     return sa_client
 
@@ -79,18 +81,22 @@ def wait_all(
     timeout: float,
     what: str,
     on_satisfied: Callable[[Object | None], object] | None = None,
+    observe: Callable[[str, Object | None], object] | None = None,
 ) -> dict[str, Object]:
     """Block until ``satisfied`` holds for every named object (None: the object does not exist).
 
     List, then watch from the list's resourceVersion, keeping the set of names still pending: each event
     costs one check, not one per object. A watch that ends (server timeout, 410 Gone) means list again.
-    ``on_satisfied`` is called once per name, as soon as its object first satisfies the condition.
+    ``on_satisfied`` is called once per name, as soon as its object first satisfies the condition;
+    ``observe`` with every (name, object) checked, to follow a second condition on the same watch.
     Returns the objects as last seen, by name. Raises TimeoutError naming how many are still pending.
     """
     deadline = time.monotonic() + timeout
     pending, seen_satisfied = set(names), set()
 
     def check(objects: dict[str, Object], name: str) -> None:
+        if observe is not None:
+            observe(name, objects.get(name))
         if not satisfied(objects.get(name)):
             pending.add(name)
             return

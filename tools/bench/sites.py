@@ -7,6 +7,8 @@ all N requests issued at once from a small thread pool, then a wait (a watch) fo
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Callable
 
 from kubernetes import client
 
@@ -32,7 +34,20 @@ def list_load(api: client.ApiClient, namespace: str):
     )
 
 
-def create_sites(api: client.ApiClient, namespace: str, names: list[str]) -> list[dict]:
+Then = Callable[[dict], object] | None  # called with each answer as it returns (the floor starts its writes)
+
+
+def _each(request: Callable[[str], dict], names: list[str], then: Then) -> list[dict]:
+    def one(name: str) -> dict:
+        answer = request(name)
+        if then is not None:
+            then(answer)
+        return answer
+
+    return in_parallel(one, names)
+
+
+def create_sites(api: client.ApiClient, namespace: str, names: list[str], then: Then = None) -> list[dict]:
     custom = client.CustomObjectsApi(api)
 
     def create(name: str) -> dict:
@@ -40,22 +55,22 @@ def create_sites(api: client.ApiClient, namespace: str, names: list[str]) -> lis
         manifest["metadata"]["labels"] = LOAD_LABEL
         return custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest)
 
-    return in_parallel(create, names)
+    return _each(create, names, then)
 
 
-def update_sites(api: client.ApiClient, namespace: str, names: list[str]) -> list[dict]:
+def update_sites(api: client.ApiClient, namespace: str, names: list[str], then: Then = None) -> list[dict]:
     """A content change: a new generation, a new ConfigMap and a new pod template (a rollout)."""
-    return in_parallel(
-        lambda name: controllers.patch_site_spec(
-            api, namespace, name, {"content": {"index.html": f"<h1>{name} v2</h1>"}}
-        ),
-        names,
-    )
+
+    def change(name: str) -> dict:
+        return controllers.patch_site_spec(api, namespace, name, {"content": {"index.html": f"<h1>{name} v2</h1>"}})
+
+    return _each(change, names, then)
 
 
-def delete_sites(api: client.ApiClient, namespace: str, names: list[str]) -> None:
+def delete_sites(api: client.ApiClient, namespace: str, names: list[str], then: Then = None) -> None:
+    """Delete every site; ``then`` gets the delete's answer (the site with its deletionTimestamp)."""
     custom = client.CustomObjectsApi(api)
-    in_parallel(lambda name: custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name), names)
+    _each(lambda name: custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name), names, then)
 
 
 def is_ready(site: dict | None) -> bool:
@@ -71,8 +86,37 @@ def is_ready(site: dict | None) -> bool:
     )
 
 
-def wait_ready(api: client.ApiClient, namespace: str, names: list[str], timeout: float) -> dict[str, dict]:
-    return wait_all(list_load(api, namespace), names, is_ready, timeout=timeout, what=f"{len(names)} sites Ready")
+def is_written(site: dict | None) -> bool:
+    """The status is for the current generation (any condition): the controller has written the children.
+
+    SPEC's step 8 writes the status after the applies of step 7, so this is "all children written" seen
+    from outside, the same for every implementation, before any rollout has to finish.
+    """
+    return site is not None and (site.get("status") or {}).get("observedGeneration") == site["metadata"]["generation"]
+
+
+class FirstTime:
+    """The moment a condition first held for every named object (time.monotonic()), or None."""
+
+    def __init__(self, names: list[str], condition: Callable[[dict | None], bool]):
+        self.pending = set(names)
+        self.condition = condition
+        self.when: float | None = None
+
+    def see(self, name: str, obj: dict | None) -> None:
+        if self.when is not None or name not in self.pending or not self.condition(obj):
+            return
+        self.pending.discard(name)
+        if not self.pending:
+            self.when = time.monotonic()
+
+
+def wait_ready(api: client.ApiClient, namespace: str, names: list[str], timeout: float) -> float:
+    """Until every site is Ready for its generation; returns when they were all written (time.monotonic())."""
+    written = FirstTime(names, is_written)
+    wait_all(list_load(api, namespace), names, is_ready, timeout=timeout, what=f"{len(names)} sites Ready",
+             observe=written.see)  # fmt: skip
+    return written.when if written.when is not None else time.monotonic()
 
 
 def wait_observed(api: client.ApiClient, namespace: str, name: str, timeout: float) -> None:

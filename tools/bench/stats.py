@@ -1,9 +1,11 @@
 """Medians and ratios over the raw samples (plain functions of JSON-shaped data, unit-tested).
 
-A figure is the median of its repetitions: one slow outlier (a GC pause, another process waking up) moves a
-mean, not a median. A ratio between two figures is taken pair by pair: repetition i of one with repetition
-i of the other, which ran minutes apart on the same cluster, then the median of those ratios. Comparing
-only figures of one run keeps the machine out of the ratio.
+A figure is the median of its repetitions, shown with their minimum and maximum: one slow outlier (a GC
+pause, another process waking up) moves a mean, not a median, and the range shows how far to trust it.
+A ratio between two figures is the ratio of their medians (so a table's ratio is what its two medians
+say), with the spread of the paired ratios beside it: repetition i of one over repetition i of the other,
+which ran in the same block minutes apart; their minimum and maximum show how much the ratio moves from
+one repetition to the next. Comparing only figures of one run keeps the machine out of the ratio.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def summarize(samples: list[dict]) -> list[dict]:
                 "measure": rows[0]["measure"],
                 "key": rows[0]["key"],
                 "median": median(values),
+                "min": min(values, default=None),
+                "max": max(values, default=None),
                 "p90": percentile(values, 0.9),
                 "ok": len(values),
                 "failed": len(rows) - len(values),
@@ -54,10 +58,12 @@ def summarize(samples: list[dict]) -> list[dict]:
 
 
 def paired_ratios(samples: list[dict], measure: str, baseline: str, field: str = "language") -> list[dict]:
-    """For each group of ``measure`` whose ``field`` is not ``baseline``: median of value / baseline's value.
+    """For each group of ``measure`` whose ``field`` is not ``baseline``: its ratio to the baseline's group.
 
-    Repetitions are paired by their number and by every other key (size, phase...); a pair where either
-    side failed is left out, and a group with no pair has no ratio.
+    ``ratio`` is median(values) / median(baseline's values), over the successful repetitions of each;
+    ``paired_min``, ``paired_median``, ``paired_max`` are over value / baseline's value of the same
+    repetition, paired by repetition number and every other key (size, workers, phase...). A pair where
+    either side failed is left out, and a group with no pair has no ratio.
     """
     by_rep: dict[tuple, dict[int, float]] = defaultdict(dict)
     for sample in samples:
@@ -71,7 +77,18 @@ def paired_ratios(samples: list[dict], measure: str, baseline: str, field: str =
         baseline_values = by_rep.get(_group_key(measure, {**key, field: baseline}), {})
         pairs = [values[rep] / baseline_values[rep] for rep in values if baseline_values.get(rep)]
         if pairs:
-            ratios.append({"measure": measure, "key": key, "to": baseline, "ratio": median(pairs), "pairs": len(pairs)})
+            ratios.append(
+                {
+                    "measure": measure,
+                    "key": key,
+                    "to": baseline,
+                    "ratio": median(values.values()) / median(baseline_values.values()),
+                    "paired_min": min(pairs),
+                    "paired_median": median(pairs),
+                    "paired_max": max(pairs),
+                    "pairs": len(pairs),
+                }
+            )
     return ratios
 
 
@@ -88,11 +105,12 @@ def lookup(rows: list[dict], measure: str, **key: str | int) -> dict | None:
 
 
 def median_requests(runs: list[dict]) -> list[dict]:
-    """Audit counts per (language, size, window), each label the median over the repetitions."""
+    """Audit counts per (language, size, workers, window), each label the median over the repetitions."""
     groups: dict[tuple, list[dict[str, int]]] = defaultdict(list)
     for run in runs:
-        groups[(run["language"], run["size"], run["window"])].append(run["counts"])
+        groups[(run["language"], run["size"], run.get("workers"), run["window"])].append(run["counts"])
     return [
-        {"language": language, "size": size, "window": window, "counts": median_counts(counts), "runs": len(counts)}
-        for (language, size, window), counts in groups.items()
-    ]
+        {"language": language, "size": size, "workers": workers, "window": window, "counts": median_counts(counts),
+         "runs": len(counts)}
+        for (language, size, workers, window), counts in groups.items()
+    ]  # fmt: skip

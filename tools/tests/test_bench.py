@@ -47,6 +47,15 @@ def test_audit_ignores_other_users_and_torn_lines():
     assert audit.parse_line(_audit_line()[:40], USER) is None  # the line being written when the log was read
 
 
+def test_the_registry_is_told_apart_from_the_sites_config_maps():
+    line = json.loads(_audit_line(resource="configmaps"))
+    line["objectRef"]["name"] = "staticsite-registry"
+    assert audit.parse_line(json.dumps(line), USER).label == "patch configmaps (registry)"
+    line["objectRef"]["name"] = "site-0001-content"
+    assert audit.parse_line(json.dumps(line), USER).label == "patch configmaps"
+    assert audit.writes({"patch configmaps (registry)": 3, "create events": 1}) == 3
+
+
 def test_non_resource_requests_are_discovery_or_their_path():
     assert audit.parse_line(_audit_line(verb="get", resource=None, uri="/apis/apps/v1?timeout=32s"), USER).target == (
         "discovery"
@@ -149,30 +158,48 @@ def test_summary_is_the_median_of_successes_with_failures_counted():
     assert go["median"] is None and go["failed"] == 1
 
 
-def test_ratios_pair_repetitions_then_take_the_median():
+def test_summary_has_the_range_of_the_repetitions():
+    python = stats.lookup(stats.summarize(_convergence_samples()), "convergence", language="python", size=10,
+                          phase="create")  # fmt: skip
+    assert (python["min"], python["median"], python["max"]) == (3.0, 4.0, 10.0)
+
+
+def test_ratio_is_of_the_medians_with_the_paired_ratios_range_beside_it():
     ratios = stats.paired_ratios(_convergence_samples(), "convergence", baseline="floor")
     python = stats.lookup(ratios, "convergence", language="python", size=10, phase="create")
-    # Pairs: 3/1, 4/2, 10/10 -> their median, 2.0.
-    assert (python["ratio"], python["pairs"]) == (2.0, 3)
+    # Medians: python 4, floor 2 -> 2.0. Pairs: 3/1, 4/2, 10/10 -> 3, 2, 1.
+    assert python["ratio"] == 2.0
+    assert (python["paired_min"], python["paired_median"], python["paired_max"], python["pairs"]) == (1.0, 2.0, 3.0, 3)
     bash = stats.lookup(ratios, "convergence", language="bash", size=10, phase="create")
-    assert (bash["ratio"], bash["pairs"]) == (1.0, 1)  # only repetition 1 succeeded
+    assert bash["pairs"] == 1  # only repetition 1 succeeded: one pair, 1/1
+    assert bash["ratio"] == 0.5  # its one success over the floor's median (2)
     assert stats.lookup(ratios, "convergence", language="go", size=10, phase="create") is None
 
 
-def test_pairing_is_not_the_ratio_of_medians():
+def test_the_ratio_of_medians_differs_from_the_median_of_pairs():
     samples = Samples()
     for rep, (floor, other) in enumerate([(1.0, 2.0), (5.0, 5.0), (9.0, 18.0)], start=1):
         samples.add("convergence", floor, rep=rep, language="floor", size=1, phase="create")
         samples.add("convergence", other, rep=rep, language="go", size=1, phase="create")
     (ratio,) = stats.paired_ratios(samples.as_json(), "convergence", baseline="floor")
-    assert ratio["ratio"] == 2.0  # ratios 2, 1, 2; the medians' ratio would be 5/5 = 1
+    assert ratio["ratio"] == 1.0  # medians 5 and 5: what the table's two medians say
+    assert ratio["paired_median"] == 2.0  # pairs 2, 1, 2
+
+
+def test_pairs_are_matched_on_workers_too():
+    samples = Samples()
+    samples.add("convergence", 1.0, rep=1, language="floor", size=1, workers=1, phase="create")
+    samples.add("convergence", 4.0, rep=1, language="floor", size=1, workers=16, phase="create")
+    samples.add("convergence", 2.0, rep=1, language="go", size=1, workers=16, phase="create")
+    (ratio,) = stats.paired_ratios(samples.as_json(), "convergence", baseline="floor")
+    assert ratio["ratio"] == 0.5 and ratio["key"]["workers"] == 16
 
 
 def test_median_counts_treat_an_unseen_label_as_zero():
     runs = [{"patch configmaps": 4, "create events": 1}, {"patch configmaps": 6}, {"patch configmaps": 5}]
     assert stats.median_counts(runs) == {"create events": 0, "patch configmaps": 5}
     grouped = stats.median_requests(
-        [{"language": "go", "size": 10, "window": "run", "counts": counts} for counts in runs]
+        [{"language": "go", "size": 10, "workers": 4, "window": "run", "counts": counts} for counts in runs]
     )
     (group,) = grouped
     assert group["counts"] == {"create events": 0, "patch configmaps": 5} and group["runs"] == 3
@@ -251,28 +278,51 @@ def test_cold_build_is_the_latest_build_of_every_binary(tmp_path, monkeypatch):
 
 
 # ----- the report ------------------------------------------------------------------------
-def _results(audit_available: bool = True) -> dict:
-    samples = _convergence_samples()
-    requests = [
-        {"language": "python", "size": 10, "rep": 1, "window": "run", "counts": {"patch configmaps": 20}},
-        {"language": "floor", "size": 10, "rep": 1, "window": "run", "counts": {"patch configmaps": 10}},
+def _report_samples() -> list[dict]:
+    """Convergence and "written" samples at --workers 4 (the run's), as a run records them."""
+    return [
+        {**sample, "key": {**sample["key"], "workers": 4}}
+        for sample in _convergence_samples() + [{**sample, "measure": "written"} for sample in _convergence_samples()]
     ]
+
+
+def _results(audit_available: bool = True) -> dict:
+    samples = _report_samples()
+    requests = [
+        {"language": "python", "size": 10, "workers": 4, "rep": 1, "window": "run", "counts": {"patch configmaps": 20}},
+        {"language": "floor", "size": 10, "workers": 4, "rep": 1, "window": "run", "counts": {"patch configmaps": 10}},
+        {"language": "floor", "size": 10, "workers": 4, "rep": 1, "window": "create",
+         "counts": {"patch staticsites": 10, "patch configmaps": 20, "create events": 10}},
+    ]  # fmt: skip
+    advanced = {name: True for name in ("bash", "python", "go", "go-controller-runtime", "python-kopf")}
     return {
+        "started": "2026-11-26T19:00:00+00:00",
         "finished": "2026-11-26T20:00:00+00:00",
         "machine": {"hostname": "ci", "cpus": 2, "cpu_model": "x", "memory_gib": 24, "kernel": "6", "os": "Debian"},
         "versions": {key: "v" for key in ("kube_apiserver", "etcd", "kwok", "go", "python", "bash", "jq", "kubectl")},
-        "settings": {"sizes": [10], "reps": 3, "pods": 10000, "watch_events": 20, "warm_starts": 3},
+        "settings": {"sizes": [10], "reps": 3, "pods": 10000, "watch_events": 20, "warm_starts": 3, "workers": 4,
+                     "budget_minutes": 70, "sweep_reps": 1},
         "implementations": {
             "basics": {"bash": True, "python": True, "go": True},
             "intermediate": {"bash": True, "python": True, "go": True},
-            "advanced": {"bash": True, "python": True, "go": True},
+            "advanced": {**advanced, "go-controller-runtime": False, "python-kopf": False},
+        },
+        "plan": {
+            "seed": 42,
+            "estimate_seconds": 600.0,
+            "measured": ["bash", "python", "go"],
+            "blocks": [{"size": 10, "workers": 4, "rep": rep, "order": ["go", "floor", "python", "bash"],
+                        "kind": "default"} for rep in (1, 2, 3)],
+            "skipped": [{"size": 10, "workers": 4, "rep": 3, "order": ["go", "floor", "python", "bash"],
+                         "kind": "default"}],
         },
         "medians": stats.summarize(samples),
-        "ratios": stats.paired_ratios(samples, "convergence", baseline="floor"),
+        "ratios": [*stats.paired_ratios(samples, "convergence", baseline="floor"),
+                   *stats.paired_ratios(samples, "written", baseline="floor")],
         "audit": {"available": audit_available, "reason": "no audit log", "medians": stats.median_requests(requests)},
         "cold_build": None,
         "loc": {"bash": {"basics": 10}, "python": {"basics": 20, "shared": 5}, "go": {"basics": 30}},
-    }
+    }  # fmt: skip
 
 
 def _row(text: str, start: str) -> list[str]:
@@ -280,24 +330,43 @@ def _row(text: str, start: str) -> list[str]:
     return [cell.strip() for cell in line.strip("|").split("|")]
 
 
-def test_report_shows_figures_ratios_failures_and_missing_implementations():
+def test_report_shows_medians_ranges_ratios_failures_and_missing_implementations():
     results = _results()
     results["implementations"]["advanced"]["go"] = False
     text = report.render(results)
     assert "Measured on **ci**, 2026-11-26: 2 CPUs" in text
-    floor, bash, python, go = _row(text, "| 10 | create")[2:]
-    assert floor == "2.00 s"
-    assert python == "4.00 s (2.0x)"
-    assert bash == "1.00 s (1 of 2 failed) (1.0x)"
-    assert go == "missing"
-    assert _row(text, "| 10 | update")[2:] == ["not measured", "not measured", "not measured", "missing"]
+    floor, bash, python, go, controller_runtime, kopf = _row(text, "| 10 | create | Ready")[3:]
+    assert floor == "2.00 s [1.00 s-10.0 s]"
+    assert python == "4.00 s [3.00 s-10.0 s] x2.00 [1.00-3.00]"
+    assert bash == "1.00 s [1.00 s-1.00 s] (1 of 2 failed) x0.50 [1.00-1.00]"
+    assert [go, controller_runtime, kopf] == ["missing"] * 3
+    assert _row(text, "| 10 | create | written")[5] == "4.00 s [3.00 s-10.0 s] x2.00 [1.00-3.00]"
+    assert _row(text, "| 10 | update | Ready")[3:] == ["not measured", "not measured", "not measured"] + ["missing"] * 3
 
 
-def test_report_says_failed_never_zero():
-    text = report.render(_results())  # go ran and failed every repetition
-    assert _row(text, "| 10 | create")[5] == "failed"
-    assert _row(text, "| `patch configmaps`")[1:] == ["10", "not measured", "20", "not measured"]
+def test_report_says_failed_never_zero_and_not_run_for_an_implementation_left_out():
+    results = _results()  # go ran and failed every repetition
+    results["plan"]["measured"] = ["bash", "go"]
+    text = report.render(results)
+    assert _row(text, "| 10 | create | Ready")[5:7] == ["not run", "failed"]
+    assert _row(text, "| `patch configmaps`")[1:5] == ["10", "not measured", "not run", "not measured"]
     assert _row(text, "| shared")[1:] == ["missing", "5", "missing"]
+
+
+def test_report_sets_spec_requests_beside_the_audited_ones():
+    text = report.render(_results())
+    assert _row(text, "| create | 7 + 1 ev")[2] == "3.00 + 1.00 ev (0.00 reads)"  # the floor's audited create
+    assert _row(text, "| delete | `patch staticsites`")[2] == "finalizer removed, with the resourceVersion"
+
+
+def test_report_states_repetitions_seed_orders_and_what_the_budget_left_out():
+    text = report.render(_results())
+    assert "Repetitions: 2 at N = 10" in text
+    assert "seed 42" in text
+    assert _row(text, "| default | 10 | 4 | 1")[4:] == ["go, floor, python, bash", "yes"]
+    assert _row(text, "| default | 10 | 4 | 3")[5] == "no: the budget"
+    assert "Not run for the budget: N = 10 repetition 3." in text
+    assert "This run took 60 min" in text and "estimated 10 min" in text
 
 
 def test_report_explains_a_missing_audit_log():

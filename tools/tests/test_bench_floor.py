@@ -1,0 +1,178 @@
+"""Unit tests of the bench's floor (its requests against SPEC's per-phase list) and of its plan (seeded
+shuffling, the budget). A fake writer records the requests the floor's per-site functions make; no cluster."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+from bench import floor, plan
+from bench.required import REQUIRED, REQUIRED_EVENTS, required_counts
+from bench.settings import FLOOR, Settings
+from kubernetes.client import ApiException
+
+PLURALS = {"ConfigMap": "configmaps", "Deployment": "deployments", "Service": "services"}
+
+
+class RecordingWriter:
+    """The floor's KubeApi, faked: each call is recorded by its audit label and answered like the server."""
+
+    def __init__(self, registry_exists: bool = True):
+        self.requests: list[str] = []
+        self.registry_exists = registry_exists
+
+    def patch_site(self, namespace, name, patch):
+        self.requests.append("patch staticsites")
+        return _site(name, finalizers=patch["metadata"]["finalizers"])
+
+    def patch_config_map(self, namespace, name, patch):
+        self.requests.append("patch configmaps (registry)")
+        if not self.registry_exists:
+            raise ApiException(status=404)
+        return {"metadata": {"name": name}, "data": patch["data"]}
+
+    def create_config_map(self, namespace, body):
+        self.requests.append("create configmaps (registry)")
+        self.registry_exists = True
+        return body
+
+    def apply(self, obj):
+        self.requests.append(f"patch {PLURALS[obj['kind']]}")
+        answer = copy.deepcopy(obj)
+        answer["metadata"]["generation"] = 1
+        return answer
+
+    def patch_site_status(self, namespace, name, patch):
+        self.requests.append("patch staticsites/status")
+        return {**_site(name), "status": patch["status"]}
+
+
+def _site(name: str = "site-0000", finalizers: list | None = None, generation: int = 1) -> dict:
+    metadata = {"name": name, "namespace": "ns", "uid": "u-1", "generation": generation, "resourceVersion": "7"}
+    if finalizers is not None:
+        metadata["finalizers"] = finalizers
+    return {
+        "apiVersion": "sites.example.com/v1alpha1",
+        "kind": "StaticSite",
+        "metadata": metadata,
+        "spec": {"replicas": 1, "image": "nginx:1.27.3", "content": {"index.html": "<h1>hi</h1>"}},
+    }
+
+
+def _rolled_out(deployment: dict) -> dict:
+    return {**deployment, "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1}}
+
+
+def _labels(phase: str) -> list[str]:
+    return [request.label for request in REQUIRED[phase]]
+
+
+def _run_phase(phase: str, writer: RecordingWriter) -> list[str]:
+    """The floor's writes for one site in ``phase``; returns the events it recorded."""
+    recorded: list[str] = []
+
+    def record(site, message):
+        recorded.append(message)
+
+    if phase == "delete":
+        floor.write_deleted(writer, _site(finalizers=["sites.example.com/registry"]))
+        return recorded
+    write = floor.write_created if phase == "create" else floor.write_updated
+    site = write(writer, record, _site())
+    deployment = next(child for child in floor.desired_children(site) if child["kind"] == "Deployment")
+    floor.write_available(writer, site, _rolled_out({**deployment, "metadata": {**deployment["metadata"],
+                                                                                 "generation": 1}}))  # fmt: skip
+    return recorded
+
+
+@pytest.mark.parametrize("phase", ["create", "update", "delete"])
+def test_the_floor_makes_exactly_the_required_requests_in_specs_order(phase):
+    writer = RecordingWriter()
+    events = _run_phase(phase, writer)
+    assert writer.requests == _labels(phase)
+    assert len(events) == REQUIRED_EVENTS[phase]
+
+
+def test_the_required_table_counts_what_spec_asks_per_site():
+    assert required_counts("create") == {
+        "patch staticsites": 1,  # the finalizer
+        "patch configmaps (registry)": 1,
+        "patch configmaps": 1,  # the content
+        "patch deployments": 1,
+        "patch services": 1,
+        "patch staticsites/status": 2,  # Progressing, then Available
+    }
+    assert required_counts("update") == {"patch configmaps": 1, "patch deployments": 1, "patch staticsites/status": 2}
+    assert required_counts("delete") == {"patch configmaps (registry)": 1, "patch staticsites": 1}
+    assert REQUIRED["create"][0].label == "patch staticsites"  # the finalizer before anything else
+    assert REQUIRED["delete"][-1].label == "patch staticsites"  # the finalizer last
+
+
+def test_the_first_site_of_a_namespace_creates_the_registry():
+    writer = RecordingWriter(registry_exists=False)
+    _run_phase("create", writer)
+    assert writer.requests[:4] == [
+        "patch staticsites",
+        "patch configmaps (registry)",  # answered 404
+        "create configmaps (registry)",
+        "patch configmaps",  # the content, applied
+    ]
+
+
+def test_the_floor_announces_the_children_it_applied():
+    (message,) = _run_phase("update", RecordingWriter())
+    assert message == "applied ConfigMap site-0000-content, Deployment site-0000"
+
+
+# ----- the plan ------------------------------------------------------------------------------
+def _settings(**changes) -> Settings:
+    return Settings(**{"sizes": (10, 100), "reps": 5, "pods": 10, "seed": 3, **changes})
+
+
+def test_every_block_runs_the_floor_and_each_implementation_once():
+    blocks = plan.make_plan(_settings(), ["bash", "python", "go"], random.Random(3))
+    assert [(block.size, block.rep) for block in blocks] == [(n, rep) for n in (10, 100) for rep in range(1, 6)]
+    assert all(sorted(block.order) == sorted([FLOOR, "bash", "python", "go"]) for block in blocks)
+
+
+def test_the_order_is_shuffled_per_block_and_replayed_by_the_seed():
+    orders = [block.order for block in plan.make_plan(_settings(), ["bash", "python", "go"], random.Random(3))]
+    assert len(set(orders)) > 1  # not one fixed order
+    again = [block.order for block in plan.make_plan(_settings(), ["bash", "python", "go"], random.Random(3))]
+    assert again == orders
+    other = [block.order for block in plan.make_plan(_settings(), ["bash", "python", "go"], random.Random(4))]
+    assert other != orders
+    assert plan.make_plan(_settings(), ["go"], random.Random(3))[0].as_json()["order"] in (["go", FLOOR], [FLOOR, "go"])
+
+
+def test_opt_in_blocks_are_python_and_go_only_and_marked():
+    blocks = plan.make_plan(_settings(sizes=(1000,), reps=1, large=True, sweep=True), ["bash", "python", "go"],
+                            random.Random(1))  # fmt: skip
+    sweep = [(block.workers, set(block.order)) for block in blocks if block.kind == plan.SWEEP]
+    assert sweep == [(1, {FLOOR, "python", "go"}), (16, {FLOOR, "python", "go"})]  # 4 is the default block's
+    (large,) = [block for block in blocks if block.kind == plan.LARGE]
+    assert (large.size, large.rep, set(large.order)) == (10_000, 1, {FLOOR, "python", "go"})
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_budget_stops_later_repetitions_never_the_first():
+    blocks = plan.make_plan(_settings(sizes=(1000,), reps=3), ["python"], random.Random(1))
+    clock = FakeClock()
+    progress = plan.Progress(blocks, budget_seconds=plan.block_seconds(blocks[0]) * 2, clock=clock)
+    assert progress.may_start(blocks[0])
+    clock.now = plan.block_seconds(blocks[0]) * 1.5  # slower than modelled: calibration 1.5
+    for who in blocks[0].order:
+        progress.run_done(who, 1000)
+    assert progress.calibration() == pytest.approx(1.5)
+    assert not progress.may_start(blocks[1])
+    assert progress.skipped == [blocks[1]]
+    unlimited = plan.Progress(blocks, budget_seconds=0, clock=clock)
+    assert unlimited.may_start(blocks[2])
