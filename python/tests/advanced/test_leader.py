@@ -10,7 +10,7 @@ from kubernetes.client import ApiException
 
 from controller_examples.advanced import leader
 from controller_examples.advanced.api import Fenced, KubeApi
-from controller_examples.advanced.leader import LeaderElector, validate_timing
+from controller_examples.advanced.leader import LeaderElector, LeaseTiming, validate_timing
 
 
 def not_found():
@@ -85,9 +85,14 @@ class Lost:
         self.called.set()
 
 
-def elector(identity, stop, timing=(3, 2, 1), fence=None, on_lost=None):
-    return LeaderElector(None, ("staticsite-system", "lease"), identity, timing, stop,
-                         fence or threading.Event(), on_lost or Lost())  # fmt: skip
+FAST = LeaseTiming(lease_duration=3, renew_deadline=2, retry_period=1)
+
+
+def elector(identity, stop, timing=FAST, fence=None, on_lost=None):
+    return LeaderElector(
+        None, lease_namespace="staticsite-system", lease_name="lease", identity=identity, timing=timing, stop=stop,
+        fence=fence or threading.Event(), on_lost=on_lost or Lost(),
+    )  # fmt: skip
 
 
 def test_the_first_candidate_creates_the_lease_and_leads(leases):
@@ -160,7 +165,7 @@ def test_a_renew_attempt_never_runs_past_the_renew_deadline(leases):
     """Each request's timeout is what is left of the attempt: at most the retry period, and never past the
     last renewal + the renew deadline, so hung requests end by the deadline and no request starts after."""
     lost = Lost()
-    candidate = elector("a", threading.Event(), timing=(3, 2, 1), on_lost=lost)
+    candidate = elector("a", threading.Event(), timing=FAST, on_lost=lost)
     candidate.acquire()
     candidate.renew_in_background()
 

@@ -3,7 +3,7 @@ the registry concerns, and the reconcile that adds its key and removes stray one
 
 import pytest
 
-from advanced.fakes import FakeCluster, make_site
+from advanced.fakes import FakeCluster, InlineExecutor, make_site
 from controller_examples.advanced.events import EventRecorder
 from controller_examples.advanced.reconciler import Reconciler
 from controller_examples.advanced.registry import REGISTRY_NAME, sites_to_repair, stray_keys
@@ -55,7 +55,7 @@ def cluster():
 
 
 def reconcile(cluster):
-    Reconciler(cluster, cluster.caches, EventRecorder(cluster)).reconcile("demo/hello")
+    Reconciler(cluster, cluster.caches, EventRecorder(cluster), requests=InlineExecutor()).reconcile("demo/hello")
 
 
 def registry_writes(cluster):

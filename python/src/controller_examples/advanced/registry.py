@@ -18,18 +18,23 @@ one merge patch.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from controller_examples.advanced.api import KubeApi, is_not_found
-from controller_examples.advanced.children import APP_NAME, MANAGED_BY_LABEL, MANAGER_NAME, NAME_LABEL
-from controller_examples.advanced.site import is_dns_1035_label, site_key, site_url
+from controller_examples.advanced.site import (
+    APP_NAME,
+    MANAGED_BY_LABEL,
+    MANAGER_NAME,
+    NAME_LABEL,
+    REGISTRY_NAME,
+    Object,
+    is_dns_1035_label,
+    site_key,
+    site_url,
+)
 
 if TYPE_CHECKING:  # informer.py imports this module: only the type, no import at run time
     from controller_examples.advanced.informer import Cache
-
-REGISTRY_NAME = "staticsite-registry"
-
-Object = dict[str, Any]
 
 
 def cached_registry(config_maps: Cache, namespace: str) -> Object | None:

@@ -44,6 +44,17 @@ def connect(kubeconfig: str | None, context: str | None) -> Connection:
 
     Raises CommandError, with a message containing "kubeconfig", when no usable configuration is found.
     """
+    configuration, namespace = load_configuration(kubeconfig, context)
+    api = client.CoreV1Api(client.ApiClient(configuration))
+    return Connection(api=api, host=configuration.host, namespace=namespace)
+
+
+def load_configuration(kubeconfig: str | None, context: str | None) -> tuple[client.Configuration, str]:
+    """The client configuration `connect` uses, and the default namespace, for a program that builds its own
+    API clients from it (the controller sizes its connection pool first).
+
+    Raises CommandError, with a message containing "kubeconfig", when no usable configuration is found.
+    """
     configuration = client.Configuration()
     paths = kubeconfig_paths(kubeconfig)
     if paths:
@@ -60,8 +71,7 @@ def connect(kubeconfig: str | None, context: str | None) -> Connection:
     configuration.retries = False
     # TCP keepalive, as client-go sets it, so that a watch notices a peer that vanished without closing.
     configuration.keep_alive = True
-    api = client.CoreV1Api(client.ApiClient(configuration))
-    return Connection(api=api, host=configuration.host, namespace=namespace)
+    return configuration, namespace
 
 
 def refuse_unverified_tls(configuration: client.Configuration) -> None:
