@@ -31,7 +31,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client import ApiException
@@ -110,7 +110,7 @@ class KubeApi:
             response.read()
             if not 200 <= response.status <= 299:
                 raise ApiException.from_response(http_resp=response, body=None, data=None)
-            applied: Object = json.loads(response.data)
+            applied: Object = json.loads(cast(bytes, response.data))  # set by read()
             return applied
         finally:
             response.response.release_conn()

@@ -205,7 +205,7 @@ def _contains(actual: Any, desired: Any) -> bool:
         return isinstance(actual, list) and all(
             any(_contains(candidate, item) for candidate in actual) for item in desired
         )
-    return actual == desired
+    return bool(actual == desired)
 
 
 def resource_version(obj: Object) -> int:

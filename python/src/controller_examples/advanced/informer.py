@@ -193,8 +193,10 @@ class Informer(SharedInformer):
             log.info("the watch of %s expired (410 Gone): listing again", self.resource)
         elif isinstance(error, BaseException):
             log.warning("list/watch of %s failed, retrying: %s", self.resource, explain(error))
-        else:  # an ERROR event the watch did not turn into an exception: a Status object
-            log.warning("watch of %s: %s", self.resource, (error or {}).get("message", error))
+        elif isinstance(error, dict):  # an ERROR event the watch did not turn into an exception: a Status object
+            log.warning("watch of %s: %s", self.resource, error.get("message", error))
+        else:
+            log.warning("watch of %s: %s", self.resource, error)
 
 
 class Informers:

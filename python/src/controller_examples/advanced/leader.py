@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.leaderelection.electionconfig import Config
@@ -89,7 +89,7 @@ class LeaderElector:
     ) -> None:
         self._lock = LeaseLock(lease_name, lease_namespace, identity)
         self._api = _WithBudget(client.CoordinationV1Api(_without_retries(api_client)))
-        self._lock.api_instance = self._api
+        self._lock.api_instance = cast(client.CoordinationV1Api, self._api)  # it answers the same calls
         config = Config(
             self._lock, timing.lease_duration, timing.renew_deadline, timing.retry_period, _not_used,
             onstopped_leading=None,
@@ -154,10 +154,10 @@ class LeaderElector:
         found, record = self._lock.get(self._lock.name, self._lock.namespace)  # also the current resourceVersion
         if not found or record.holder_identity != self._lock.identity:
             return False
-        return self._lock.update(self._lock.name, self._lock.namespace, _released_record())
+        return bool(self._lock.update(self._lock.name, self._lock.namespace, _released_record()))
 
     def _renew_until_released(self) -> None:
-        pause = self._retry_period
+        pause: float = self._retry_period
         while not self._releasing.wait(pause):
             started = time.monotonic()
             if self._attempt(self._attempt_deadline()):

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from http.server import ThreadingHTTPServer
+from http.server import HTTPServer
 from typing import NoReturn
 
 from kubernetes import client
@@ -184,7 +184,7 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def _listen(what: str, address: Address, start: Callable[[], ThreadingHTTPServer]) -> ThreadingHTTPServer:
+def _listen(what: str, address: Address, start: Callable[[], HTTPServer]) -> HTTPServer:
     try:
         return start()
     except OSError as error:

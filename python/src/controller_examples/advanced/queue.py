@@ -59,7 +59,7 @@ class ItemExponentialBackoff:
             exponent = self._failures.get(key, 0)
             self._failures[key] = exponent + 1
         # 2**32 base delays are far beyond any sensible cap; stopping there keeps the float finite.
-        return min(self._cap, self._base * 2 ** min(exponent, 32))
+        return min(self._cap, self._base * 2.0 ** min(exponent, 32))
 
     def forget(self, key: str) -> None:
         """The key succeeded: its next failure starts from the base delay again."""

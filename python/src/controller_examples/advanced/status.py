@@ -83,7 +83,8 @@ def refused_child_verdict(kind: str, name: str, reason: str) -> Verdict:
 
 
 def ready_replicas(deployment: Object | None) -> int:
-    return ((deployment or {}).get("status") or {}).get("readyReplicas", 0)
+    ready: int = ((deployment or {}).get("status") or {}).get("readyReplicas", 0)
+    return ready
 
 
 def desired_status(site: Object, verdict: Verdict, ready: int, now: datetime) -> Object:
@@ -115,7 +116,8 @@ def ready_condition(site: Object) -> Object | None:
 def transition_time(previous: Object | None, status: str, now: datetime) -> str:
     """The previous condition's time if its status is unchanged, else now (RFC 3339, whole seconds, UTC)."""
     if previous is not None and previous.get("status") == status and previous.get("lastTransitionTime"):
-        return previous["lastTransitionTime"]
+        time: str = previous["lastTransitionTime"]
+        return time
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -19,6 +19,7 @@ several files set one (its merger lets the last file win, kubectl the first).
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 from kubernetes import client, config
@@ -150,7 +151,7 @@ def _looked_at() -> str:
     return os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
 
 
-def _read_yaml(path: str) -> dict:
+def _read_yaml(path: str) -> dict[str, Any]:
     with open(path, encoding="utf-8") as file:
         document = yaml.safe_load(file)
     if document is None:
