@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+from helpers import wait_until
 from kubernetes import client
 from kubernetes.client import ApiException
 
@@ -184,13 +185,6 @@ def test_the_budget_refuses_a_request_when_nothing_is_left():
     api.deadline = time.monotonic() - 0.001
     with pytest.raises(TimeoutError):
         api.read_namespaced_lease("lease", "staticsite-system")
-
-
-def wait_until(check, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(

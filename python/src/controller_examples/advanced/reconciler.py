@@ -36,11 +36,10 @@ from controller_examples.advanced.children import (
 from controller_examples.advanced.events import NORMAL, WARNING, Recorder
 from controller_examples.advanced.informer import Caches
 from controller_examples.advanced.registry import (
-    add_entry,
+    RegistryWriter,
     cached_registry,
     cached_site_names,
     has_entry,
-    remove_entry,
     stray_keys,
 )
 from controller_examples.advanced.site import FINALIZER, SYNCED, Object, is_dns_1035_label, site_key, site_url
@@ -91,6 +90,7 @@ class Reconciler:
         # sizes it for every worker).
         self._requests = requests or ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix="request")
         self._last_applied = LastApplied()
+        self._registry = RegistryWriter(api)
 
     def reconcile(self, key: str) -> None:
         """Bring the site `key` and its children to the desired state; raise if it should be retried."""
@@ -149,7 +149,7 @@ class Reconciler:
         if FINALIZER not in finalizers:
             return  # already finalized; another finalizer is holding the site
         # Always patched, never checked in the cache first: a key added a moment ago may not be cached yet.
-        remove_entry(self._api, metadata["namespace"], metadata["name"])
+        self._registry.remove_entry(metadata["namespace"], metadata["name"])
         try:
             self._patch_finalizers(site, [finalizer for finalizer in finalizers if finalizer != FINALIZER])
         except Exception as error:
@@ -183,7 +183,7 @@ class Reconciler:
         registry = cached_registry(self._caches.children["ConfigMap"], namespace)
         stray = stray_keys(registry, cached_site_names(self._caches.sites, namespace))
         if stray or not has_entry(registry, name, url):
-            add_entry(self._api, namespace, name, url, stray)
+            self._registry.add_entry(namespace, name, url, stray)
 
     # ----- steps 6 and 7: the children --------------------------------------------------------------
     def _look_up_children(self, site: Object) -> dict[str, Object | None]:
