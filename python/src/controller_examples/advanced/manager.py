@@ -112,7 +112,7 @@ def main(argv: Sequence[str]) -> None:
     options = parse_options(argv)
     configure_logging()
     stop = stop_on_signals()
-    api_client = api_client_for(options)
+    api_client = connect_api(options)
     manager = Manager(options, api_client, stop)
     servers = [
         _listen("metrics", options.metrics_addr, lambda: serve_metrics(options.metrics_addr, manager.metrics)),
@@ -145,7 +145,7 @@ def exit_lost() -> NoReturn:
     os._exit(1)
 
 
-def api_client_for(options: Options) -> client.ApiClient:
+def connect_api(options: Options) -> client.ApiClient:
     """An API client for the cluster kubectl would use (else in-cluster), with a connection pool to match."""
     configuration, _ = load_configuration(options.kubeconfig, options.context)
     # Every worker, each with the requests it sends at once (a reconcile applies its children in parallel:
