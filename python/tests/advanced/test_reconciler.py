@@ -1,6 +1,7 @@
 """The reconciler's decisions, against an in-memory cluster that records every request."""
 
 import copy
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -363,3 +364,24 @@ def test_an_event_that_cannot_be_written_does_not_fail_the_reconcile(cluster):
     reconciler_for(cluster).reconcile(KEY)
 
     assert site_in(cluster)["status"]["conditions"][0]["reason"] == "Progressing"
+
+
+def test_the_three_applies_of_a_reconcile_are_in_flight_at_once(cluster):
+    # Each apply waits until all three have started: applied one after another, the first would wait alone
+    # and the barrier would break (after its timeout) instead of opening.
+    cluster.put(make_site())
+    barrier = threading.Barrier(3, timeout=10)
+    apply = cluster.apply
+
+    def apply_together(obj):
+        barrier.wait()
+        return apply(obj)
+
+    cluster.apply = apply_together
+    reconciler = Reconciler(cluster, cluster.caches, EventRecorder(cluster), now=lambda: NOW)  # a real pool
+
+    reconciler.reconcile(KEY)
+
+    applied = {request[1] for request in cluster.writes() if request[0] == "apply"}
+    assert applied == {"ConfigMap", "Deployment", "Service"}
+    assert cluster.events[0]["message"] == "applied ConfigMap hello-content, Deployment hello, Service hello"
