@@ -111,7 +111,7 @@ bench-sweep: ## make bench, plus --workers 1 and 16 at N = 1,000 for Python and 
 bench-report: $(BENCH_STAMP) ## render build/bench/report.md and the plot again from results.json (no measuring)
 	$(PY) -m bench report
 
-lint: venv ## pre-commit hooks (ruff, shellcheck, gofmt, go vet, yamllint)
+lint: venv ## pre-commit hooks (ruff, mypy, shellcheck, gofmt, go vet, yamllint)
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 clean: ## remove build outputs (not the binary cache in ~/.cache)

@@ -1,5 +1,6 @@
-"""Helpers shared by the tests: pods as the API server sends them."""
+"""Helpers shared by the tests: pods as the API server sends them, and polling with a deadline."""
 
+import time
 from typing import Any
 
 
@@ -31,3 +32,11 @@ def make_pod(
     if phase is not None:
         status["phase"] = phase
     return {"metadata": metadata, "spec": spec, "status": status}
+
+
+def wait_until(check, what, timeout=10.0):
+    """Poll `check` until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)

@@ -2,15 +2,14 @@
 
 import copy
 import itertools
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from kubernetes.client import ApiException
 
-from controller_examples.advanced.children import MANAGED_BY_LABEL
 from controller_examples.advanced.informer import Caches
-from controller_examples.advanced.site import API_VERSION, KIND
-
-Object = dict[str, Any]
+from controller_examples.advanced.site import API_VERSION, KIND, MANAGED_BY_LABEL, Object
 
 
 def make_site(
@@ -172,3 +171,16 @@ class FakeCache:
 
     def list_keys(self) -> list[str]:
         return [f"{namespace}/{name}" for kind, namespace, name in self._cluster.objects if kind == self._kind]
+
+
+class InlineExecutor(Executor):
+    """Runs each submitted call at once, in the caller's thread: the requests a reconciler sends "at the same
+    time" then reach the fake cluster in a fixed order (the order they were submitted in)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:
+            future.set_exception(error)
+        return future

@@ -5,12 +5,13 @@ import threading
 import time
 
 import pytest
+from helpers import wait_until
 from kubernetes import client
 from kubernetes.client import ApiException
 
 from controller_examples.advanced import leader
 from controller_examples.advanced.api import Fenced, KubeApi
-from controller_examples.advanced.leader import LeaderElector, validate_timing
+from controller_examples.advanced.leader import LeaderElector, LeaseTiming, validate_timing
 
 
 def not_found():
@@ -85,9 +86,14 @@ class Lost:
         self.called.set()
 
 
-def elector(identity, stop, timing=(3, 2, 1), fence=None, on_lost=None):
-    return LeaderElector(None, ("staticsite-system", "lease"), identity, timing, stop,
-                         fence or threading.Event(), on_lost or Lost())  # fmt: skip
+FAST = LeaseTiming(lease_duration=3, renew_deadline=2, retry_period=1)
+
+
+def elector(identity, stop, timing=FAST, fence=None, on_lost=None):
+    return LeaderElector(
+        None, lease_namespace="staticsite-system", lease_name="lease", identity=identity, timing=timing, stop=stop,
+        fence=fence or threading.Event(), on_lost=on_lost or Lost(),
+    )  # fmt: skip
 
 
 def test_the_first_candidate_creates_the_lease_and_leads(leases):
@@ -160,7 +166,7 @@ def test_a_renew_attempt_never_runs_past_the_renew_deadline(leases):
     """Each request's timeout is what is left of the attempt: at most the retry period, and never past the
     last renewal + the renew deadline, so hung requests end by the deadline and no request starts after."""
     lost = Lost()
-    candidate = elector("a", threading.Event(), timing=(3, 2, 1), on_lost=lost)
+    candidate = elector("a", threading.Event(), timing=FAST, on_lost=lost)
     candidate.acquire()
     candidate.renew_in_background()
 
@@ -179,13 +185,6 @@ def test_the_budget_refuses_a_request_when_nothing_is_left():
     api.deadline = time.monotonic() - 0.001
     with pytest.raises(TimeoutError):
         api.read_namespaced_lease("lease", "staticsite-system")
-
-
-def wait_until(check, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,13 @@
-"""The manager: its command line, and the retry policy applied to a reconcile's outcome."""
+"""The command line (options.py), the workers' retry policy (queue.py), and the manager's wiring."""
+
+import threading
 
 import pytest
 from kubernetes import client
 
-from controller_examples.advanced.manager import Manager, parse_options
+from controller_examples.advanced.leader import LeaseTiming
+from controller_examples.advanced.manager import Manager
+from controller_examples.advanced.options import parse_options
 
 
 def test_defaults_are_the_specs():
@@ -14,7 +18,7 @@ def test_defaults_are_the_specs():
     assert not options.leader_elect
     assert options.leader_election_namespace == "staticsite-system"
     assert options.leader_election_id == "staticsite-controller"
-    assert (options.lease_duration, options.renew_deadline, options.retry_period) == (15, 10, 2)
+    assert options.lease_timing == LeaseTiming(lease_duration=15, renew_deadline=10, retry_period=2)
     assert options.health_addr == ("127.0.0.1", 8081)
     assert options.metrics_addr == ("127.0.0.1", 8080)
     assert options.identity.endswith(f"_{__import__('os').getpid()}")
@@ -32,7 +36,7 @@ def test_every_flag_is_read():
 
     assert (options.kubeconfig, options.context, options.namespace, options.workers) == ("/k", "c", "ns", 2)
     assert (options.leader_elect, options.leader_election_namespace, options.leader_election_id) == (True, "le", "id")
-    assert (options.identity, options.lease_duration, options.renew_deadline, options.retry_period) == ("me", 4, 3, 1)
+    assert (options.identity, options.lease_timing) == ("me", LeaseTiming(4, 3, 1))
     assert (options.health_addr, options.metrics_addr) == (("0.0.0.0", 9), ("localhost", 10))
 
 
@@ -69,7 +73,7 @@ class FakeReconciler:
 def manager():
     # No request is made: the informers are built but never started.
     api_client = client.ApiClient(client.Configuration(host="https://127.0.0.1:1"))
-    manager = Manager(parse_options([]), api_client, stop=None)
+    manager = Manager(parse_options([]), api_client, stop=threading.Event())
     yield manager
     manager._queue.shutdown()
 
@@ -78,11 +82,18 @@ def sample(manager, name, **labels):
     return manager.metrics.registry.get_sample_value(name, labels or None)
 
 
-def test_a_failed_reconcile_is_counted_and_retried_with_backoff(manager, caplog):
-    manager._reconciler = FakeReconciler(RuntimeError("boom"))
+def process(manager, key):
+    """One turn of a worker: the key is queued, taken and reconciled."""
+    manager._queue.add(key)
+    assert manager._workers.process_next_work_item()
 
-    manager._process("demo/a")
-    manager._process("demo/a")
+
+def test_a_failed_reconcile_is_counted_and_retried_with_backoff(manager, caplog):
+    manager._workers.sync_handler = FakeReconciler(RuntimeError("boom")).reconcile
+
+    process(manager, "demo/a")
+    manager._queue.add("demo/a")  # the backoff is too long for the test to wait: the key is added at once
+    assert manager._workers.process_next_work_item()
 
     assert sample(manager, "staticsite_reconcile_total", result="error") == 2
     assert manager._queue.num_requeues("demo/a") == 2
@@ -91,11 +102,11 @@ def test_a_failed_reconcile_is_counted_and_retried_with_backoff(manager, caplog)
 
 
 def test_a_successful_reconcile_forgets_the_failures(manager):
-    manager._reconciler = FakeReconciler(RuntimeError("boom"))
-    manager._process("demo/a")
-    manager._reconciler = FakeReconciler()
+    manager._workers.sync_handler = FakeReconciler(RuntimeError("boom")).reconcile
+    process(manager, "demo/a")
+    manager._workers.sync_handler = FakeReconciler().reconcile
 
-    manager._process("demo/a")
+    process(manager, "demo/a")
 
     assert manager._queue.num_requeues("demo/a") == 0
     assert sample(manager, "staticsite_reconcile_total", result="success") == 1

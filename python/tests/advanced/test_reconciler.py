@@ -1,12 +1,13 @@
 """The reconciler's decisions, against an in-memory cluster that records every request."""
 
 import copy
+import threading
 from datetime import UTC, datetime
 
 import pytest
 from kubernetes.client import ApiException
 
-from advanced.fakes import FakeCluster, make_site
+from advanced.fakes import FakeCluster, InlineExecutor, make_site
 from controller_examples.advanced.events import EventRecorder
 from controller_examples.advanced.reconciler import ChildConflictError, Reconciler
 
@@ -21,7 +22,7 @@ def cluster():
 
 
 def reconciler_for(cluster):
-    return Reconciler(cluster, cluster.caches, EventRecorder(cluster), now=lambda: NOW)
+    return Reconciler(cluster, cluster.caches, EventRecorder(cluster), now=lambda: NOW, requests=InlineExecutor())
 
 
 def site_in(cluster):
@@ -118,18 +119,35 @@ def test_a_deleted_child_is_applied_again_alone(cluster):
     assert cluster.events[-1]["message"] == "applied Service hello"
 
 
-def test_drift_seen_in_a_stale_cache_is_confirmed_live_before_writing(cluster):
+def test_a_cache_behind_our_own_last_apply_is_judged_on_what_the_apply_returned(cluster):
     cluster.put(make_site())
     reconciler = reconciler_for(cluster)
     reconciler.reconcile(KEY)
     stale = copy.deepcopy(cluster.find("Deployment", "demo", "hello"))
     stale["spec"]["replicas"] = 1  # as it was before our own last apply
+    stale["metadata"]["resourceVersion"] = "1"
     cluster.stale[("Deployment", "demo", "hello")] = stale
     cluster.requests.clear()
 
     reconciler.reconcile(KEY)
 
-    assert cluster.requests == [("get", "Deployment", "hello")]
+    assert cluster.requests == []  # no drift, and not even a GET to tell
+
+
+def test_a_change_made_after_our_last_apply_is_drift_and_is_repaired(cluster):
+    cluster.put(make_site())
+    reconciler = reconciler_for(cluster)
+    reconciler.reconcile(KEY)
+    edited = copy.deepcopy(cluster.find("Deployment", "demo", "hello"))
+    edited["spec"]["replicas"] = 5
+    edited["metadata"]["resourceVersion"] = "999"  # later than our apply's answer
+    cluster.put(edited)
+    cluster.requests.clear()
+
+    reconciler.reconcile(KEY)
+
+    assert cluster.writes() == [("apply", "Deployment", "hello"), ("create", "Event", "Synced")]
+    assert cluster.find("Deployment", "demo", "hello")["spec"]["replicas"] == 2
 
 
 def test_a_spec_change_is_applied_and_the_status_follows_the_generation(cluster):
@@ -260,22 +278,18 @@ def test_a_child_refused_as_invalid_gets_invalid_spec_and_is_not_retried(cluster
     condition = site_in(cluster)["status"]["conditions"][0]
     assert (condition["status"], condition["reason"], condition["message"]) == ("False", "InvalidSpec", message)
     assert [(event["reason"], event["message"]) for event in cluster.events] == [
-        ("Synced", "applied ConfigMap hello-content"),  # applied before the refusal
+        ("Synced", "applied ConfigMap hello-content, Service hello"),  # applied with the refused one
         ("InvalidSpec", message),
     ]
-    assert cluster.find("Service", "demo", "hello") is None  # nothing applied after the refusal
 
 
-def test_a_drifted_child_re_owned_meanwhile_is_a_conflict_and_is_not_taken_over(cluster):
+def test_a_child_re_owned_after_our_last_apply_is_a_conflict_and_is_not_taken_over(cluster):
     cluster.put(make_site())
     reconciler = reconciler_for(cluster)
     reconciler.reconcile(KEY)
-    ours = cluster.find("Deployment", "demo", "hello")
-    stale = copy.deepcopy(ours)
-    stale["spec"]["replicas"] = 1  # the cache shows our Deployment, drifted
-    cluster.stale[("Deployment", "demo", "hello")] = stale
-    theirs = copy.deepcopy(ours)  # live, it is now another site's, with their replicas
+    theirs = copy.deepcopy(cluster.find("Deployment", "demo", "hello"))  # now another site's, with their replicas
     theirs["metadata"]["ownerReferences"][0].update(name="other", uid="uid-other")
+    theirs["metadata"]["resourceVersion"] = "999"  # later than our apply's answer
     theirs["spec"]["replicas"] = 7
     cluster.put(theirs)
     cluster.requests.clear()
@@ -350,3 +364,24 @@ def test_an_event_that_cannot_be_written_does_not_fail_the_reconcile(cluster):
     reconciler_for(cluster).reconcile(KEY)
 
     assert site_in(cluster)["status"]["conditions"][0]["reason"] == "Progressing"
+
+
+def test_the_three_applies_of_a_reconcile_are_in_flight_at_once(cluster):
+    # Each apply waits until all three have started: applied one after another, the first would wait alone
+    # and the barrier would break (after its timeout) instead of opening.
+    cluster.put(make_site())
+    barrier = threading.Barrier(3, timeout=10)
+    apply = cluster.apply
+
+    def apply_together(obj):
+        barrier.wait()
+        return apply(obj)
+
+    cluster.apply = apply_together
+    reconciler = Reconciler(cluster, cluster.caches, EventRecorder(cluster), now=lambda: NOW)  # a real pool
+
+    reconciler.reconcile(KEY)
+
+    applied = {request[1] for request in cluster.writes() if request[0] == "apply"}
+    assert applied == {"ConfigMap", "Deployment", "Service"}
+    assert cluster.events[0]["message"] == "applied ConfigMap hello-content, Deployment hello, Service hello"

@@ -1,12 +1,15 @@
 """The registry is exact (SPEC.md, "Finalizer and registry"): which keys are stray, which sites a change of
 the registry concerns, and the reconcile that adds its key and removes stray ones in one merge patch."""
 
-import pytest
+import threading
 
-from advanced.fakes import FakeCluster, make_site
+import pytest
+from helpers import wait_until
+
+from advanced.fakes import FakeCluster, InlineExecutor, make_site
 from controller_examples.advanced.events import EventRecorder
 from controller_examples.advanced.reconciler import Reconciler
-from controller_examples.advanced.registry import REGISTRY_NAME, sites_to_repair, stray_keys
+from controller_examples.advanced.registry import REGISTRY_NAME, RegistryWriter, sites_to_repair, stray_keys
 
 FINALIZER = "sites.example.com/registry"
 
@@ -55,7 +58,7 @@ def cluster():
 
 
 def reconcile(cluster):
-    Reconciler(cluster, cluster.caches, EventRecorder(cluster)).reconcile("demo/hello")
+    Reconciler(cluster, cluster.caches, EventRecorder(cluster), requests=InlineExecutor()).reconcile("demo/hello")
 
 
 def registry_writes(cluster):
@@ -84,3 +87,84 @@ def test_the_key_of_a_site_being_deleted_is_left_to_its_finalizer(cluster):
     cluster.put(registry({"hello": url("hello"), "leaving": url("leaving")}))
     reconcile(cluster)
     assert registry_writes(cluster) == []
+
+
+class GatedCluster(FakeCluster):
+    """A fake cluster whose registry patches wait at a gate, so that others can queue up behind one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.patches: list[dict] = []
+
+    def patch_config_map(self, namespace, name, patch):
+        self.patches.append(patch)
+        self.gate.wait(timeout=10)
+        return super().patch_config_map(namespace, name, patch)
+
+
+def test_changes_made_while_a_patch_is_in_flight_go_together_in_the_next_one():
+    cluster = GatedCluster()
+    cluster.put(registry({"gone": "x"}))
+    writer = RegistryWriter(cluster)
+    first = threading.Thread(target=writer.add_entry, args=("demo", "a", url("a")))
+    first.start()
+    wait_until(lambda: len(cluster.patches) == 1, "the first patch")
+    others = [
+        threading.Thread(target=writer.add_entry, args=("demo", "b", url("b"))),
+        threading.Thread(target=writer.remove_entry, args=("demo", "gone")),
+    ]
+    for thread in others:
+        thread.start()
+    wait_until(lambda: len(writer._namespaces["demo"].next.changes) == 2, "both changes to wait")
+    cluster.gate.set()
+    for thread in [first, *others]:
+        thread.join(timeout=10)
+
+    assert cluster.patches == [{"data": {"a": url("a")}}, {"data": {"b": url("b"), "gone": None}}]
+    assert cluster.find("ConfigMap", "demo", REGISTRY_NAME)["data"] == {"a": url("a"), "b": url("b")}
+    assert writer._namespaces == {}  # nothing left behind once idle
+
+
+class FailingCluster(GatedCluster):
+    def patch_config_map(self, namespace, name, patch):
+        self.patches.append(patch)
+        self.gate.wait(timeout=10)
+        raise RuntimeError("down")
+
+
+def test_every_caller_of_a_failed_patch_gets_its_error():
+    cluster = FailingCluster()
+    writer = RegistryWriter(cluster)
+    errors = []
+
+    def add(name):
+        try:
+            writer.add_entry("demo", name, url(name))
+        except RuntimeError as error:
+            errors.append((name, str(error)))
+
+    threads = [threading.Thread(target=add, args=(name,)) for name in "abc"]
+    threads[0].start()
+    wait_until(lambda: len(cluster.patches) == 1, "the first patch")
+    for thread in threads[1:]:
+        thread.start()
+    wait_until(lambda: len(writer._namespaces["demo"].next.changes) == 2, "both changes to wait")
+    cluster.gate.set()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert sorted(errors) == [("a", "down"), ("b", "down"), ("c", "down")]
+    assert len(cluster.patches) == 2  # a alone, then b and c together
+    assert writer._namespaces == {}
+
+
+def test_removing_a_key_from_a_missing_registry_creates_nothing_and_adding_one_creates_it():
+    cluster = FakeCluster()
+    writer = RegistryWriter(cluster)
+
+    writer.remove_entry("demo", "a")
+    assert cluster.find("ConfigMap", "demo", REGISTRY_NAME) is None
+
+    writer.add_entry("demo", "b", url("b"), stray=["a"])
+    assert cluster.find("ConfigMap", "demo", REGISTRY_NAME)["data"] == {"b": url("b")}

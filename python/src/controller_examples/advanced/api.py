@@ -11,7 +11,9 @@ Two choices about the official client:
   response: slow for large objects, and a model round trip can drop fields it does not know. Passing
   `_preload_content=False` makes a method return the raw HTTP response instead, which we decode with
   `json`. The reconciler then works on exactly the JSON the API server sent, like the Go (unstructured)
-  and Bash (jq) versions.
+  and Bash (jq) versions. An answer the controller has no use for (the registry after a patch, about
+  90 KB with a thousand sites; a created registry or Event) is not even decoded: `discard` drains it from
+  the socket and hands the connection back.
 - **The typed methods, not the dynamic client.** `CoreV1Api.patch_namespaced_config_map` and friends
   name their endpoint as plainly as a URL does. The dynamic client would first fetch the API discovery
   documents and cache them in a file, which a read-only container cannot write.
@@ -29,18 +31,16 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client import ApiException
 
-from controller_examples.advanced.children import MANAGER_NAME
-from controller_examples.advanced.site import GROUP, PLURAL, VERSION
+from controller_examples.advanced.site import FIELD_MANAGER, GROUP, PLURAL, VERSION, Object
 from controller_examples.common.errors import causes, is_connection_failure, one_line, server_message
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
-FIELD_MANAGER = MANAGER_NAME
 
 # Where server-side apply PATCHes each kind of child (the paths the typed patch_namespaced_* methods use).
 APPLY_PATHS = {
@@ -55,8 +55,6 @@ REQUEST_TIMEOUT_SECONDS = 20
 # An event is written by a background thread (events.py), one at a time: a hung request would hold every
 # event behind it, so it gets less.
 EVENT_TIMEOUT_SECONDS = 5
-
-Object = dict[str, Any]
 
 
 class Fenced(RuntimeError):
@@ -82,7 +80,7 @@ class KubeApi:
     def get(self, kind: str, namespace: str, name: str) -> Object | None:
         """GET a child by kind and name; None when it does not exist."""
         try:
-            return self._call(self._read_child[kind], name, namespace)
+            return decode(self._send(self._read_child[kind], name, namespace))
         except ApiException as error:
             if is_not_found(error):
                 return None
@@ -112,36 +110,36 @@ class KubeApi:
             response.read()
             if not 200 <= response.status <= 299:
                 raise ApiException.from_response(http_resp=response, body=None, data=None)
-            return json.loads(response.data)
+            applied: Object = json.loads(cast(bytes, response.data))  # set by read()
+            return applied
         finally:
             response.response.release_conn()
 
     def patch_site(self, namespace: str, name: str, patch: Object) -> Object:
         """JSON merge patch of a site (its metadata: the controller never writes a site's spec)."""
-        return self._merge_patch_site(self._custom.patch_namespaced_custom_object, namespace, name, patch)
+        method = self._custom.patch_namespaced_custom_object
+        return decode(self._send(method, GROUP, VERSION, namespace, PLURAL, name, patch, _content_type=MERGE_PATCH))
 
     def patch_site_status(self, namespace: str, name: str, patch: Object) -> Object:
         """JSON merge patch of a site's status subresource (a PATCH of the site itself ignores `status`)."""
-        return self._merge_patch_site(self._custom.patch_namespaced_custom_object_status, namespace, name, patch)
+        method = self._custom.patch_namespaced_custom_object_status
+        return decode(self._send(method, GROUP, VERSION, namespace, PLURAL, name, patch, _content_type=MERGE_PATCH))
 
-    def _merge_patch_site(self, method: Callable[..., Any], namespace: str, name: str, patch: Object) -> Object:
-        return self._call(method, GROUP, VERSION, namespace, PLURAL, name, patch, _content_type=MERGE_PATCH)
+    def patch_config_map(self, namespace: str, name: str, patch: Object) -> None:
+        discard(self._send(self._core.patch_namespaced_config_map, name, namespace, patch, _content_type=MERGE_PATCH))
 
-    def patch_config_map(self, namespace: str, name: str, patch: Object) -> Object:
-        return self._call(self._core.patch_namespaced_config_map, name, namespace, patch, _content_type=MERGE_PATCH)
+    def create_config_map(self, namespace: str, body: Object) -> None:
+        discard(self._send(self._core.create_namespaced_config_map, namespace, body))
 
-    def create_config_map(self, namespace: str, body: Object) -> Object:
-        return self._call(self._core.create_namespaced_config_map, namespace, body)
+    def create_event(self, namespace: str, body: Object) -> None:
+        discard(self._send(self._core.create_namespaced_event, namespace, body, timeout=EVENT_TIMEOUT_SECONDS))
 
-    def create_event(self, namespace: str, body: Object) -> Object:
-        return self._call(self._core.create_namespaced_event, namespace, body, timeout=EVENT_TIMEOUT_SECONDS)
-
-    def _call(
+    def _send(
         self, method: Callable[..., Any], *args: Any, timeout: float = REQUEST_TIMEOUT_SECONDS, **kwargs: Any
-    ) -> Object:
-        """Call an API method for its raw response and decode it, unless fenced. Non-2xx raises ApiException."""
+    ) -> Any:
+        """Call an API method for its raw, unread response, unless fenced. Non-2xx raises ApiException."""
         self._check_fence()
-        return decode(method(*args, _preload_content=False, _request_timeout=timeout, **kwargs))
+        return method(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
 
     def _check_fence(self) -> None:
         if self._fence.is_set():
@@ -189,6 +187,13 @@ def explain(error: BaseException) -> str:
 def decode(response: Any) -> Object:
     """The JSON body of a raw response (from a call with `_preload_content=False`), as a dict."""
     try:
-        return json.loads(response.data)
+        body: Object = json.loads(response.data)
+        return body
     finally:
         response.release_conn()
+
+
+def discard(response: Any) -> None:
+    """Read a raw response's body off the connection unseen, and hand the connection back to the pool."""
+    response.drain_conn()
+    response.release_conn()

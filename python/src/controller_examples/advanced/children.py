@@ -13,14 +13,17 @@ Service `NAME`. All three carry the same labels, and one ownerReference marking 
 import hashlib
 from typing import Any
 
-from controller_examples.advanced.site import API_VERSION, KIND, site_key
-
-NAME_LABEL = "app.kubernetes.io/name"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-APP_NAME = "staticsite"
-MANAGER_NAME = "staticsite-controller"
-MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER_NAME}"  # what the children's informers list and watch
+from controller_examples.advanced.site import (
+    API_VERSION,
+    APP_NAME,
+    INSTANCE_LABEL,
+    KIND,
+    MANAGED_BY_LABEL,
+    MANAGER_NAME,
+    NAME_LABEL,
+    Object,
+    site_key,
+)
 
 CONTENT_HASH_ANNOTATION = "sites.example.com/content-hash"
 WEB_ROOT = "/usr/share/nginx/html"
@@ -31,8 +34,6 @@ CHILD_KINDS = ("ConfigMap", "Deployment", "Service")
 
 # The most a ConfigMap holds: its keys and values together, in UTF-8 bytes (the API server's limit, 1 MiB).
 CONFIG_MAP_MAX_BYTES = 1048576
-
-Object = dict[str, Any]
 
 
 def content_hash(content: dict[str, str]) -> str:
@@ -167,11 +168,13 @@ def owner_site_key(obj: Object) -> str | None:
 
 def first_conflict(site: Object, children: dict[str, Object | None]) -> tuple[str, str] | None:
     """(kind, name) of the first existing child, in CHILD_KINDS order, that this site does not control."""
+    # exercise: conflict begin
     for kind in CHILD_KINDS:
         child = children[kind]
         if child is not None and not is_controlled_by(child, site):
             return kind, child["metadata"]["name"]
     return None
+    # exercise: conflict end
 
 
 def needs_apply(desired: Object, actual: Object | None) -> bool:
@@ -184,11 +187,13 @@ def needs_apply(desired: Object, actual: Object | None) -> bool:
     - the ConfigMap's `data` must be equal, not a superset: a file removed from `spec.content` must be
       removed from the ConfigMap, and it is the one field whose set of keys follows the spec.
     """
+    # exercise: compare-before-write begin
     if actual is None:
         return True
     if desired["kind"] == "ConfigMap" and desired["data"] != actual.get("data", {}):
         return True
     return not _contains(actual, desired)
+    # exercise: compare-before-write end
 
 
 def _contains(actual: Any, desired: Any) -> bool:
@@ -200,4 +205,50 @@ def _contains(actual: Any, desired: Any) -> bool:
         return isinstance(actual, list) and all(
             any(_contains(candidate, item) for candidate in actual) for item in desired
         )
-    return actual == desired
+    return bool(actual == desired)
+
+
+def resource_version(obj: Object) -> int:
+    """The object's resourceVersion as a number. Versions of one resource are comparable integers since
+    Kubernetes 1.35 (KEP-5504, "Comparable Resource Version"): the larger is the later state."""
+    return int(obj["metadata"]["resourceVersion"])
+
+
+class LastApplied:
+    """What our last apply of each child returned, until the child's cache has caught up with it.
+
+    The informer's cache lags behind our own writes: a reconcile that runs right after an apply (the
+    Deployment's status changed, say) may still find the child as it was *before* that apply, and judge
+    it drifted. Asking the API server for the live object costs a GET per child per update; instead the
+    apply's answer is kept, and a child is judged on whichever is later, the cached object or that answer
+    (`fresher`). An object newer than our apply (someone edited it since) comes through the watch, so the
+    cache then wins. Entries go as soon as the cache has caught up, so this holds only writes in flight.
+    Workers reconcile different sites, so they touch different keys; each step is one dict operation.
+    """
+
+    def __init__(self) -> None:
+        self._objects: dict[str, Object] = {}
+
+    def remember(self, kind: str, applied: Object) -> None:
+        self._objects[_child_key(kind, applied)] = applied
+
+    def fresher(self, kind: str, cached: Object) -> Object:
+        """The cached object, or our last apply's answer when the cache has not seen it yet."""
+        key = _child_key(kind, cached)
+        applied = self._objects.get(key)
+        if applied is None:
+            return cached
+        if resource_version(cached) >= resource_version(applied):
+            self._objects.pop(key, None)
+            return cached
+        return applied
+
+    def forget_site(self, namespace: str, site_name: str) -> None:
+        """The site is finalized: its children go with it (garbage collection)."""
+        for kind in CHILD_KINDS:
+            self._objects.pop(f"{kind}/{namespace}/{child_name(kind, site_name)}", None)
+
+
+def _child_key(kind: str, obj: Object) -> str:
+    # Not from obj["kind"]: the items of a list answer (the informer's first list) carry no kind.
+    return f"{kind}/{obj['metadata']['namespace']}/{obj['metadata']['name']}"

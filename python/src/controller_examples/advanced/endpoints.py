@@ -12,7 +12,7 @@ import argparse
 import socket
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -38,7 +38,7 @@ class Metrics:
         )
 
 
-def serve_metrics(address: Address, metrics: Metrics) -> ThreadingHTTPServer:
+def serve_metrics(address: Address, metrics: Metrics) -> HTTPServer:
     """Serve /metrics on a background thread; returns the server (call `shutdown()` to stop it)."""
     # Without this, each counter and histogram also gets a `..._created` series (a timestamp).
     prometheus_client.disable_created_metrics()

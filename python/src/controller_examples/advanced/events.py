@@ -16,27 +16,21 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 from controller_examples.advanced.api import KubeApi, explain
-from controller_examples.advanced.children import MANAGER_NAME
-from controller_examples.advanced.site import API_VERSION, KIND, object_key, site_key
+from controller_examples.advanced.site import API_VERSION, KIND, MANAGER_NAME, Object, object_key, site_key
+from controller_examples.advanced.site import SYNCED as SYNCED  # re-exported: the bench's floor names it here
 
+# Event types; the reasons are the site's vocabulary (site.py: SYNCED, and the condition's reasons).
 NORMAL = "Normal"
 WARNING = "Warning"
-
-# Event reasons.
-SYNCED = "Synced"
-CHILD_CONFLICT = "ChildConflict"
-INVALID_SPEC = "InvalidSpec"
 
 # How many events may wait for the background writer; more are dropped (with a log line), not queued
 # without bound while the events API is down.
 EVENT_QUEUE_CAPACITY = 100
 
 log = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 class Recorder(Protocol):

@@ -51,9 +51,18 @@ from kubernetes.client import ApiException
 from kubernetes.informer import ADDED, DELETED, ERROR, MODIFIED, SharedInformer
 
 from controller_examples.advanced.api import decode, explain
-from controller_examples.advanced.children import CHILD_KINDS, MANAGED_SELECTOR, owner_site_key
-from controller_examples.advanced.registry import REGISTRY_NAME, cached_site_names, sites_to_repair
-from controller_examples.advanced.site import GROUP, PLURAL, VERSION, object_key, site_key
+from controller_examples.advanced.children import CHILD_KINDS, owner_site_key
+from controller_examples.advanced.registry import cached_site_names, sites_to_repair
+from controller_examples.advanced.site import (
+    GROUP,
+    MANAGED_SELECTOR,
+    PLURAL,
+    REGISTRY_NAME,
+    VERSION,
+    Object,
+    object_key,
+    site_key,
+)
 
 RESYNC_PERIOD_SECONDS = 600
 PAGE_SIZE = 500
@@ -67,8 +76,6 @@ _DNS_1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 _DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 log = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 class Cache(Protocol):
@@ -186,8 +193,10 @@ class Informer(SharedInformer):
             log.info("the watch of %s expired (410 Gone): listing again", self.resource)
         elif isinstance(error, BaseException):
             log.warning("list/watch of %s failed, retrying: %s", self.resource, explain(error))
-        else:  # an ERROR event the watch did not turn into an exception: a Status object
-            log.warning("watch of %s: %s", self.resource, (error or {}).get("message", error))
+        elif isinstance(error, dict):  # an ERROR event the watch did not turn into an exception: a Status object
+            log.warning("watch of %s: %s", self.resource, error.get("message", error))
+        else:
+            log.warning("watch of %s: %s", self.resource, error)
 
 
 class Informers:

@@ -37,8 +37,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.leaderelection.electionconfig import Config
@@ -54,6 +55,19 @@ JITTER_FACTOR = 1.2
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class LeaseTiming:
+    """The election's three durations, in seconds (client-go's defaults)."""
+
+    lease_duration: int = 15  # how long a claim lasts: a standby takes over a Lease unchanged for this long
+    renew_deadline: int = 10  # how long the leader keeps trying to renew before it assumes it lost the Lease
+    retry_period: int = 2  # how often a standby tries to acquire, and the leader to renew
+
+    def problem(self) -> str | None:
+        """What is wrong with these durations, or None."""
+        return validate_timing(self.lease_duration, self.renew_deadline, self.retry_period)
+
+
 class LeaderElector:
     """Acquire, renew in the background, and release one Lease.
 
@@ -63,23 +77,26 @@ class LeaderElector:
 
     def __init__(
         self,
-        api_client: client.ApiClient,
-        lease: tuple[str, str],  # (namespace, name)
+        api_client: client.ApiClient | None,
+        *,
+        lease_namespace: str,
+        lease_name: str,
         identity: str,
-        timing: tuple[int, int, int],  # (lease duration, renew deadline, retry period), in seconds
+        timing: LeaseTiming,
         stop: threading.Event,
         fence: threading.Event,
         on_lost: Callable[[], None],
     ) -> None:
-        namespace, name = lease
-        lease_duration, renew_deadline, retry_period = timing
-        self._lock = LeaseLock(name, namespace, identity)
+        self._lock = LeaseLock(lease_name, lease_namespace, identity)
         self._api = _WithBudget(client.CoordinationV1Api(_without_retries(api_client)))
-        self._lock.api_instance = self._api
-        config = Config(self._lock, lease_duration, renew_deadline, retry_period, _not_used, onstopped_leading=None)
+        self._lock.api_instance = cast(client.CoordinationV1Api, self._api)  # it answers the same calls
+        config = Config(
+            self._lock, timing.lease_duration, timing.renew_deadline, timing.retry_period, _not_used,
+            onstopped_leading=None,
+        )  # fmt: skip
         self._election = LeaderElection(config)
-        self._renew_deadline = renew_deadline
-        self._retry_period = retry_period
+        self._renew_deadline = timing.renew_deadline
+        self._retry_period = timing.retry_period
         self._stop = stop
         self._fence = fence
         self._on_lost = on_lost
@@ -137,10 +154,10 @@ class LeaderElector:
         found, record = self._lock.get(self._lock.name, self._lock.namespace)  # also the current resourceVersion
         if not found or record.holder_identity != self._lock.identity:
             return False
-        return self._lock.update(self._lock.name, self._lock.namespace, _released_record())
+        return bool(self._lock.update(self._lock.name, self._lock.namespace, _released_record()))
 
     def _renew_until_released(self) -> None:
-        pause = self._retry_period
+        pause: float = self._retry_period
         while not self._releasing.wait(pause):
             started = time.monotonic()
             if self._attempt(self._attempt_deadline()):
@@ -168,12 +185,15 @@ class LeaderElector:
 
     def _attempt(self, deadline: float) -> bool:
         """One try to acquire or renew, done by `deadline` (time.monotonic()); any failure is just a failed try."""
+        # exercise: leader-election begin
         self._api.deadline = deadline
         try:
-            return self._election.try_acquire_or_renew()
+            acquired: bool = self._election.try_acquire_or_renew()
+            return acquired
         except Exception as error:
             log.warning("lease %s: %s", self.lease_name, explain(error))
             return False
+        # exercise: leader-election end
 
     def _holder(self) -> str | None:
         record = self._election.observed_record

@@ -10,9 +10,9 @@ It wires the parts together, the way client-go's sample-controller and controlle
 2. Serve /healthz, /readyz and /metrics.
 3. Start the informers. Their handlers only add keys to the queue.
 4. With --leader-elect, stand by until this process holds the Lease, then keep renewing it.
-5. Wait for the caches to be complete, then start the workers. Each takes a key, reconciles it, and
-   reports the outcome to the queue: `forget` on success, `add_rate_limited` on failure (`handle_error`,
-   the one place the retry policy lives).
+5. Wait for the caches to be complete, then start the workers (`queue.Workers`). Each takes a key,
+   reconciles it, and reports the outcome to the queue: `forget` on success, `add_rate_limited` on
+   failure (`Workers.handle_error`, the one place the retry policy lives).
 6. On SIGTERM/SIGINT: stop handing out keys, let the reconciles in flight finish (the Lease is renewed
    meanwhile), release the Lease, exit 0.
    If the Lease cannot be renewed within the renew deadline, a standby may lead any moment: the API layer
@@ -20,76 +20,38 @@ It wires the parts together, the way client-go's sample-controller and controlle
    flight and without releasing the Lease (it is not ours).
 """
 
-import argparse
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from http.server import ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from http.server import HTTPServer
 from typing import NoReturn
 
 from kubernetes import client
 
-from controller_examples.advanced.api import KubeApi, explain
-from controller_examples.advanced.endpoints import Metrics, host_port, serve_health, serve_metrics
+from controller_examples.advanced.api import KubeApi
+from controller_examples.advanced.endpoints import Address, Metrics, serve_health, serve_metrics
 from controller_examples.advanced.events import BackgroundEventRecorder, EventRecorder
 from controller_examples.advanced.informer import build_informers
-from controller_examples.advanced.leader import LeaderElector, validate_timing
-from controller_examples.advanced.queue import RateLimitingQueue
-from controller_examples.advanced.reconciler import Reconciler
-from controller_examples.common.cli import ArgumentParser, non_empty, positive_int, run
+from controller_examples.advanced.leader import LeaderElector
+from controller_examples.advanced.options import Options, parse_options
+from controller_examples.advanced.queue import RateLimitingQueue, Workers
+from controller_examples.advanced.reconciler import PARALLEL_REQUESTS, Reconciler
+from controller_examples.common.cli import run
 from controller_examples.common.errors import CommandError
-from controller_examples.common.kube import connect
+from controller_examples.common.kube import load_configuration
 
-PROGRAM = "staticsite-controller"
-
-log = logging.getLogger(PROGRAM)
-
-
-def parse_options(argv: Sequence[str]) -> argparse.Namespace:
-    parser = ArgumentParser(prog=PROGRAM, description="Run the StaticSite controller.", allow_abbrev=False)
-    parser.add_argument("--kubeconfig", metavar="PATH", help="the kubeconfig file to use")
-    parser.add_argument("--context", metavar="NAME", help="the kubeconfig context to use")
-    parser.add_argument("--namespace", type=non_empty, metavar="NS", help="watch only this namespace (default: all)")
-    parser.add_argument("--workers", type=positive_int, default=4, metavar="N", help="concurrent reconciles (4)")
-    parser.add_argument("--leader-elect", action="store_true", help="hold a Lease before reconciling")
-    parser.add_argument(
-        "--leader-election-namespace", type=non_empty, default="staticsite-system", metavar="NS",
-        help="the Lease's namespace (staticsite-system)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--leader-election-id", type=non_empty, default="staticsite-controller", metavar="NAME",
-        help="the Lease's name (staticsite-controller)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--identity", type=non_empty, default=f"{socket.gethostname()}_{os.getpid()}", metavar="ID",
-        help="the Lease holder identity (HOSTNAME_PID)",
-    )  # fmt: skip
-    for flag, default in (("--lease-duration", 15), ("--renew-deadline", 10), ("--retry-period", 2)):
-        parser.add_argument(flag, type=positive_int, default=default, metavar="SECONDS", help=f"({default})")
-    parser.add_argument(
-        "--health-addr", type=host_port, default=("127.0.0.1", 8081), metavar="HOST:PORT",
-        help="serve /healthz and /readyz here (127.0.0.1:8081)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--metrics-addr", type=host_port, default=("127.0.0.1", 8080), metavar="HOST:PORT",
-        help="serve /metrics here (127.0.0.1:8080)",
-    )  # fmt: skip
-    options = parser.parse_args(argv)
-    problem = validate_timing(options.lease_duration, options.renew_deadline, options.retry_period)
-    if problem:
-        parser.error(problem)
-    return options
+log = logging.getLogger(__name__)
 
 
 class Manager:
     """The controller's parts, and the order they start and stop in."""
 
-    def __init__(self, options: argparse.Namespace, api_client: client.ApiClient, stop: threading.Event) -> None:
+    def __init__(self, options: Options, api_client: client.ApiClient, stop: threading.Event) -> None:
         self._options = options
         self._stop = stop
         self.metrics = Metrics()
@@ -98,17 +60,20 @@ class Manager:
         self._informers = build_informers(api_client, options.namespace, self._queue.add)
         self._fence = threading.Event()  # set when the Lease is lost: no request may start any more
         api = KubeApi(api_client, self._fence)
-        self._reconciler = Reconciler(api, self._informers.caches, BackgroundEventRecorder(EventRecorder(api)))
+        recorder = BackgroundEventRecorder(EventRecorder(api))
+        requests = ThreadPoolExecutor(options.workers * PARALLEL_REQUESTS, thread_name_prefix="request")
+        reconciler = Reconciler(api, self._informers.caches, recorder, requests=requests)
+        self._workers = Workers(self._queue, reconciler.reconcile, self.metrics)
         self._elector = self._make_elector(api_client) if options.leader_elect else None
-        self._workers: list[threading.Thread] = []
 
     def _make_elector(self, api_client: client.ApiClient) -> LeaderElector:
         options = self._options
         return LeaderElector(
             api_client,
-            lease=(options.leader_election_namespace, options.leader_election_id),
+            lease_namespace=options.leader_election_namespace,
+            lease_name=options.leader_election_id,
             identity=options.identity,
-            timing=(options.lease_duration, options.renew_deadline, options.retry_period),
+            timing=options.lease_timing,
             stop=self._stop,
             fence=self._fence,
             on_lost=exit_lost,
@@ -135,51 +100,12 @@ class Manager:
         self.metrics.leader.set(1)
         if self._informers.wait_for_sync(self._stop):
             log.info("caches synced: starting %d workers", self._options.workers)
-            self._start_workers()
+            self._workers.start(self._options.workers)
         self._stop.wait()
-        self._stop_workers()
+        self._workers.stop()
         self.metrics.leader.set(0)
         if self._elector is not None:
             self._elector.release()
-
-    # ----- workers ------------------------------------------------------------------------------------
-    def _start_workers(self) -> None:
-        for number in range(self._options.workers):
-            worker = threading.Thread(target=self._work, name=f"worker-{number}")
-            worker.start()
-            self._workers.append(worker)
-
-    def _stop_workers(self) -> None:
-        """Hand out no more keys, and wait for the reconciles in flight to finish."""
-        self._queue.shutdown()
-        for worker in self._workers:
-            worker.join()
-
-    def _work(self) -> None:
-        while (key := self._queue.get()) is not None:
-            try:
-                self._process(key)
-            finally:
-                self._queue.done(key)  # the queue may now hand this key out again
-
-    def _process(self, key: str) -> None:
-        started = time.monotonic()
-        try:
-            self._reconciler.reconcile(key)
-        except Exception as error:
-            self.handle_error(key, error)
-        else:
-            self._queue.forget(key)
-            self.metrics.reconciles.labels(result="success").inc()
-        finally:
-            self.metrics.reconcile_duration.observe(time.monotonic() - started)
-
-    def handle_error(self, key: str, error: Exception) -> None:
-        """The retry policy, in one place: retry the key after its backoff (5 ms doubling, at most 60 s)."""
-        self.metrics.reconciles.labels(result="error").inc()
-        delay = self._queue.add_rate_limited(key)
-        attempt = self._queue.num_requeues(key)
-        log.error("reconcile %s failed (attempt %d, retry in %.3gs): %s", key, attempt, delay, explain(error))
 
 
 def main(argv: Sequence[str]) -> None:
@@ -219,12 +145,13 @@ def exit_lost() -> NoReturn:
     os._exit(1)
 
 
-def connect_api(options: argparse.Namespace) -> client.ApiClient:
+def connect_api(options: Options) -> client.ApiClient:
     """An API client for the cluster kubectl would use (else in-cluster), with a connection pool to match."""
-    configuration = connect(options.kubeconfig, options.context).api.api_client.configuration
-    # Every worker and every open watch (four informers, each holding one) uses its own connection; a pool
-    # smaller than that makes urllib3 open and throw away extra connections all the time.
-    configuration.connection_pool_maxsize = options.workers + 8
+    configuration, _ = load_configuration(options.kubeconfig, options.context)
+    # Every worker, each with the requests it sends at once (a reconcile applies its children in parallel:
+    # reconciler.py), and every open watch (four informers, each holding one) uses its own connection; a
+    # pool smaller than that makes urllib3 open and throw away extra connections all the time.
+    configuration.connection_pool_maxsize = options.workers * PARALLEL_REQUESTS + 8
     return client.ApiClient(configuration)
 
 
@@ -257,7 +184,7 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def _listen(what: str, address: tuple[str, int], start: Callable[[], ThreadingHTTPServer]) -> ThreadingHTTPServer:
+def _listen(what: str, address: Address, start: Callable[[], HTTPServer]) -> HTTPServer:
     try:
         return start()
     except OSError as error:

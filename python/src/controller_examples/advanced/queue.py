@@ -13,6 +13,11 @@ client-go's `k8s.io/client-go/util/workqueue`. It is three layers, as there:
 - `RateLimitingQueue`: `add_rate_limited(key)` adds a key after a per-key exponential backoff
   (`ItemExponentialBackoff`: 5 ms, doubling, capped at 60 s); `forget(key)` resets it after a success.
 
+`Workers` is the loop that drains it, named after client-go's sample-controller: N threads each `run_worker`,
+which calls `process_next_work_item` until the queue shuts down; that hands the key to the reconciler
+(the *sync handler*) and reports the outcome to the queue. The retry policy lives in one place,
+`handle_error`.
+
 Shutdown differs from client-go's on purpose: there, workers keep receiving the keys already queued until
 the queue is empty. Here `get` returns None at once, so a stopping controller takes no new keys; the keys
 it leaves behind are not lost, since the next leader (or the next start) lists every site again. Keys being
@@ -21,13 +26,19 @@ processed when `shutdown` is called finish normally; their worker's `done` then 
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
+from controller_examples.advanced.api import explain
+from controller_examples.advanced.endpoints import Metrics
+
 BASE_DELAY_SECONDS = 0.005
 MAX_DELAY_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
 
 
 class ItemExponentialBackoff:
@@ -48,7 +59,7 @@ class ItemExponentialBackoff:
             exponent = self._failures.get(key, 0)
             self._failures[key] = exponent + 1
         # 2**32 base delays are far beyond any sensible cap; stopping there keeps the float finite.
-        return min(self._cap, self._base * 2 ** min(exponent, 32))
+        return min(self._cap, self._base * 2.0 ** min(exponent, 32))
 
     def forget(self, key: str) -> None:
         """The key succeeded: its next failure starts from the base delay again."""
@@ -79,6 +90,7 @@ class WorkQueue:
 
     def add(self, key: str) -> None:
         """Mark the key for processing; it is queued unless already queued or being processed."""
+        # exercise: queue-dedup begin
         with self._condition:
             if self._shutting_down or key in self._dirty:
                 return
@@ -87,6 +99,7 @@ class WorkQueue:
                 return  # `done` queues it again once the current reconcile of it ends
             self._queue.append(key)
             self._condition.notify()
+        # exercise: queue-dedup end
 
     def get(self) -> str | None:
         """Block until a key is ready and hand it out; None once the queue is shutting down."""
@@ -177,7 +190,9 @@ class DelayingQueue(WorkQueue):
 class RateLimitingQueue(DelayingQueue):
     """A DelayingQueue whose retries wait a per-key exponential backoff."""
 
-    def __init__(self, backoff: ItemExponentialBackoff | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, backoff: ItemExponentialBackoff | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__(clock)
         self._backoff = backoff or ItemExponentialBackoff()
 
@@ -194,3 +209,58 @@ class RateLimitingQueue(DelayingQueue):
     def num_requeues(self, key: str) -> int:
         """How many times in a row the key has been retried."""
         return self._backoff.failures(key)
+
+
+class Workers:
+    """N threads that take keys from the queue and hand them to `sync_handler` (the reconciler).
+
+    The contract with the sync handler: return = done (the key's backoff is forgotten), raise = retry the
+    key after its backoff (`handle_error`). A key is `done` either way, so the queue may hand it out again.
+    """
+
+    def __init__(self, queue: RateLimitingQueue, sync_handler: Callable[[str], None], metrics: Metrics) -> None:
+        self._queue = queue
+        self.sync_handler = sync_handler
+        self._metrics = metrics
+        self._threads: list[threading.Thread] = []
+
+    def start(self, count: int) -> None:
+        for number in range(count):
+            thread = threading.Thread(target=self.run_worker, name=f"worker-{number}")
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Hand out no more keys, and wait for the reconciles in flight to finish."""
+        self._queue.shutdown()
+        for thread in self._threads:
+            thread.join()
+
+    def run_worker(self) -> None:
+        while self.process_next_work_item():
+            pass
+
+    def process_next_work_item(self) -> bool:
+        """Reconcile the next key and report the outcome; False once the queue is shutting down."""
+        key = self._queue.get()
+        if key is None:
+            return False
+        started = time.monotonic()
+        try:
+            self.sync_handler(key)
+        except Exception as error:
+            self.handle_error(key, error)
+        else:
+            self._queue.forget(key)
+            self._metrics.reconciles.labels(result="success").inc()
+        finally:
+            self._metrics.reconcile_duration.observe(time.monotonic() - started)
+            self._queue.done(key)  # the queue may now hand this key out again
+        return True
+
+    def handle_error(self, key: str, error: Exception) -> None:
+        """The retry policy, in one place: retry the key after its backoff (5 ms doubling, at most 60 s)."""
+        self._metrics.reconciles.labels(result="error").inc()
+        delay = self._queue.add_rate_limited(key)
+        attempt = self._queue.num_requeues(key)
+        log.error("reconcile %s failed (attempt %d, retry in %.3gs): %s", key, attempt, delay, explain(error))

@@ -10,22 +10,22 @@ The numbered steps below are shared-manifests/SPEC.md's "Reconcile, step by step
 
 `reconcile` returns normally when the site is as it should be (or cannot be fixed by retrying, like an
 invalid name), and raises when it should be retried. It never retries by itself: the retry policy (per-key
-exponential backoff) belongs to the work queue, and the manager's `handle_error` applies it, as in
+exponential backoff) belongs to the work queue, and `queue.Workers.handle_error` applies it, as in
 client-go's workqueue example controller.
 """
 
 import copy
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
 
 from kubernetes.client import ApiException
 
-from controller_examples.advanced import events
 from controller_examples.advanced.api import KubeApi, is_not_found
 from controller_examples.advanced.children import (
     CHILD_KINDS,
     CONFIG_MAP_MAX_BYTES,
+    LastApplied,
     child_name,
     content_size,
     desired_children,
@@ -33,17 +33,16 @@ from controller_examples.advanced.children import (
     is_controlled_by,
     needs_apply,
 )
-from controller_examples.advanced.events import Recorder
+from controller_examples.advanced.events import NORMAL, WARNING, Recorder
 from controller_examples.advanced.informer import Caches
 from controller_examples.advanced.registry import (
-    add_entry,
+    RegistryWriter,
     cached_registry,
     cached_site_names,
     has_entry,
-    remove_entry,
     stray_keys,
 )
-from controller_examples.advanced.site import FINALIZER, is_dns_1035_label, site_key, site_url
+from controller_examples.advanced.site import FINALIZER, SYNCED, Object, is_dns_1035_label, site_key, site_url
 from controller_examples.advanced.status import (
     Verdict,
     conflict_verdict,
@@ -57,7 +56,9 @@ from controller_examples.advanced.status import (
 )
 from controller_examples.common.errors import server_message
 
-Object = dict[str, Any]
+# The most requests one reconcile has in flight at once: its three look-ups (with the registry patch),
+# or its three applies. The manager sizes the request pool and the connection pool with it.
+PARALLEL_REQUESTS = len(CHILD_KINDS) + 1
 
 
 class ChildConflictError(Exception):
@@ -79,11 +80,17 @@ class Reconciler:
         caches: Caches,
         recorder: Recorder,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        requests: Executor | None = None,
     ) -> None:
         self._api = api
         self._caches = caches
         self._recorder = recorder
         self._now = now
+        # The threads that send one reconcile's independent requests at once (a shared pool: the manager
+        # sizes it for every worker).
+        self._requests = requests or ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix="request")
+        self._last_applied = LastApplied()
+        self._registry = RegistryWriter(api)
 
     def reconcile(self, key: str) -> None:
         """Bring the site `key` and its children to the desired state; raise if it should be retried."""
@@ -106,18 +113,19 @@ class Reconciler:
         # later). Retrying would not help: the next spec change re-enqueues it.
         name = site["metadata"]["name"]
         if not is_dns_1035_label(name):
-            self._report_problem(site, invalid_name_verdict(name), events.INVALID_SPEC, deployment=None)
+            self._report_problem(site, invalid_name_verdict(name), deployment=None)
             return
         size = content_size(site["spec"]["content"])
         if size > CONFIG_MAP_MAX_BYTES:
-            self._report_problem(site, too_large_verdict(size), events.INVALID_SPEC, deployment=None)
+            self._report_problem(site, too_large_verdict(size), deployment=None)
             return
 
-        # 5. Ensure the site's key in the namespace's registry.
-        self._ensure_registry_entry(site)
-
-        # 6. Look up the three children; refuse to touch an object that is not ours.
+        # 5. and 6. Ensure the site's key in the namespace's registry, while looking up the three children
+        # (reads: they may overlap the registry write, which still precedes every child's write); refuse to
+        # touch an object that is not ours.
+        registry = self._requests.submit(self._ensure_registry_entry, site)
         children = self._look_up_children(site)
+        registry.result()
         self._refuse_conflict(site, children)
 
         # 7. Apply the children that are missing or drifted. One the API server refuses as invalid (422) is
@@ -126,7 +134,7 @@ class Reconciler:
             deployment = self._apply_children(site, children)
         except ChildRefusedError as refused:
             verdict = refused_child_verdict(refused.kind, refused.name, refused.reason)
-            self._report_problem(site, verdict, events.INVALID_SPEC, deployment=self._own_deployment(site, children))
+            self._report_problem(site, verdict, deployment=self._own_deployment(site, children))
             return
 
         # 8. Compute and write the status.
@@ -134,17 +142,21 @@ class Reconciler:
 
     # ----- steps 2 and 3: the finalizer --------------------------------------------------------------
     def _finalize(self, site: Object) -> None:
+        """Remove the site's registry key, then its finalizer, so the API server can delete it."""
+        # exercise: finalizer begin
         metadata = site["metadata"]
         finalizers = metadata.get("finalizers") or []
         if FINALIZER not in finalizers:
             return  # already finalized; another finalizer is holding the site
         # Always patched, never checked in the cache first: a key added a moment ago may not be cached yet.
-        remove_entry(self._api, metadata["namespace"], metadata["name"])
+        self._registry.remove_entry(metadata["namespace"], metadata["name"])
         try:
             self._patch_finalizers(site, [finalizer for finalizer in finalizers if finalizer != FINALIZER])
         except Exception as error:
             if not is_not_found(error):  # gone: an earlier pass finalized it and the cache had not seen it yet
                 raise
+        self._last_applied.forget_site(metadata["namespace"], metadata["name"])
+        # exercise: finalizer end
 
     def _ensure_finalizer(self, site: Object) -> Object:
         finalizers = site["metadata"].get("finalizers") or []
@@ -171,59 +183,73 @@ class Reconciler:
         registry = cached_registry(self._caches.children["ConfigMap"], namespace)
         stray = stray_keys(registry, cached_site_names(self._caches.sites, namespace))
         if stray or not has_entry(registry, name, url):
-            add_entry(self._api, namespace, name, url, stray)
+            self._registry.add_entry(namespace, name, url, stray)
 
     # ----- steps 6 and 7: the children --------------------------------------------------------------
     def _look_up_children(self, site: Object) -> dict[str, Object | None]:
-        namespace, name = site["metadata"]["namespace"], site["metadata"]["name"]
-        return {kind: self._look_up(kind, namespace, child_name(kind, name)) for kind in CHILD_KINDS}
+        """Each child as the cache (or our last apply) shows it; those missing from the cache, GET all at once.
 
-    def _look_up(self, kind: str, namespace: str, name: str) -> Object | None:
-        # The caches hold only objects labelled managed-by=staticsite-controller: one that is missing
-        # may still exist unlabelled (someone else's: a conflict), which only a live GET can tell.
+        The caches hold only objects labelled managed-by=staticsite-controller: one that is missing may
+        still exist unlabelled (someone else's: a conflict), which only a live GET can tell.
+        """
+        namespace, site_name = site["metadata"]["namespace"], site["metadata"]["name"]
+        names = {kind: child_name(kind, site_name) for kind in CHILD_KINDS}
+        children = {kind: self._cached_child(kind, namespace, name) for kind, name in names.items()}
+        gets = {
+            kind: self._requests.submit(self._api.get, kind, namespace, names[kind])
+            for kind, child in children.items()
+            if child is None
+        }
+        children.update({kind: get.result() for kind, get in gets.items()})
+        return children
+
+    def _cached_child(self, kind: str, namespace: str, name: str) -> Object | None:
+        """The child from the cache, or what our last apply returned when the cache has not caught up with it."""
         cached = self._caches.children[kind].get_by_key(site_key(namespace, name))
-        return cached if cached is not None else self._api.get(kind, namespace, name)
+        return None if cached is None else self._last_applied.fresher(kind, cached)
 
     def _refuse_conflict(self, site: Object, children: dict[str, Object | None]) -> None:
         """Raise ChildConflictError (after the status and event) if a child exists that the site does not control."""
         conflict = first_conflict(site, children)
         if conflict is not None:
             verdict = conflict_verdict(*conflict)
-            self._report_problem(site, verdict, events.CHILD_CONFLICT, deployment=self._own_deployment(site, children))
+            self._report_problem(site, verdict, deployment=self._own_deployment(site, children))
             raise ChildConflictError(verdict.message)
 
     def _apply_children(self, site: Object, children: dict[str, Object | None]) -> Object | None:
-        """Apply each child that is missing or drifted; returns the Deployment as it now is.
+        """Apply every child that is missing or drifted, all at once; returns the Deployment as it now is.
 
-        Raises ChildConflictError when the live object turns out not to be the site's, and ChildRefusedError
-        when the API server refuses a child as invalid (after the Synced event for those applied before it).
+        Raises ChildRefusedError when the API server refuses a child as invalid (after the Synced event
+        for those it accepted), or the first other error (a retry then applies what is still missing).
         """
-        applied = []
-        try:
-            for desired in desired_children(site):
-                kind, name = desired["kind"], desired["metadata"]["name"]
-                if children[kind] is not None and needs_apply(desired, children[kind]):
-                    # Confirm the drift live: the cache may not have caught up with our own last apply yet.
-                    # The live object is what a forced apply would take over, so whose it is is checked
-                    # again on it: someone may have re-owned it, or deleted it and created their own,
-                    # since the cache showed it as ours.
-                    children[kind] = self._api.get(kind, site["metadata"]["namespace"], name)
-                    self._refuse_conflict(site, children)
-                if needs_apply(desired, children[kind]):
-                    children[kind] = self._apply(desired)
-                    applied.append(f"{kind} {name}")
-        finally:
-            if applied:
-                self._recorder.record(site, events.NORMAL, events.SYNCED, "applied " + ", ".join(applied))
+        stale = [desired for desired in desired_children(site) if needs_apply(desired, children[desired["kind"]])]
+        applies = {desired["kind"]: self._requests.submit(self._apply, desired) for desired in stale}
+        applied, errors = [], []
+        for desired in stale:  # in CHILD_KINDS order: the Synced message and the first error are stable
+            kind = desired["kind"]
+            try:
+                children[kind] = applies[kind].result()
+            except Exception as error:
+                errors.append(error)
+            else:
+                applied.append(f"{kind} {desired['metadata']['name']}")
+        if applied:
+            self._recorder.record(site, NORMAL, SYNCED, "applied " + ", ".join(applied))
+        # A transient failure is retried first: the retry meets a refusal again and reports it then.
+        errors.sort(key=lambda error: isinstance(error, ChildRefusedError))
+        if errors:
+            raise errors[0]
         return children["Deployment"]
 
     def _apply(self, desired: Object) -> Object:
         try:
-            return self._api.apply(desired)
+            applied = self._api.apply(desired)
         except ApiException as error:
             if error.status == 422:
                 raise ChildRefusedError(desired["kind"], desired["metadata"]["name"], server_message(error)) from error
             raise
+        self._last_applied.remember(desired["kind"], applied)
+        return applied
 
     @staticmethod
     def _own_deployment(site: Object, children: dict[str, Object | None]) -> Object | None:
@@ -231,10 +257,11 @@ class Reconciler:
         return deployment if deployment is not None and is_controlled_by(deployment, site) else None
 
     # ----- steps 4, 6 and 8: the status -------------------------------------------------------------
-    def _report_problem(self, site: Object, verdict: Verdict, reason: str, deployment: Object | None) -> None:
-        """Set Ready=False for a problem; the Warning event goes with the change of status, not every retry."""
+    def _report_problem(self, site: Object, verdict: Verdict, deployment: Object | None) -> None:
+        """Set Ready=False for a problem; the Warning event (its reason the condition's) goes with the change of
+        status, not every retry."""
         if self._write_status(site, verdict, deployment):
-            self._recorder.record(site, events.WARNING, reason, verdict.message)
+            self._recorder.record(site, WARNING, verdict.reason, verdict.message)
 
     def _write_status(self, site: Object, verdict: Verdict, deployment: Object | None) -> bool:
         """Write the status through the status subresource if it changed; returns whether it did."""

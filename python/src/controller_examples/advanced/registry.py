@@ -12,24 +12,31 @@ keys never overwrite each other.
 The registry is exact: its keys are the namespace's sites, no more, no less. Someone may delete it or edit
 it by hand, so the controller watches it (informer.py): a change queues the sites whose key is missing or
 wrong (`sites_to_repair`), and each reconcile adds its site's key and removes stray keys (`stray_keys`) in
-one merge patch.
+one merge patch, which `RegistryWriter` may share with other sites' changes of the same namespace.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from controller_examples.advanced.api import KubeApi, is_not_found
-from controller_examples.advanced.children import APP_NAME, MANAGED_BY_LABEL, MANAGER_NAME, NAME_LABEL
-from controller_examples.advanced.site import is_dns_1035_label, site_key, site_url
+from controller_examples.advanced.site import (
+    APP_NAME,
+    MANAGED_BY_LABEL,
+    MANAGER_NAME,
+    NAME_LABEL,
+    REGISTRY_NAME,
+    Object,
+    is_dns_1035_label,
+    site_key,
+    site_url,
+)
 
 if TYPE_CHECKING:  # informer.py imports this module: only the type, no import at run time
     from controller_examples.advanced.informer import Cache
-
-REGISTRY_NAME = "staticsite-registry"
-
-Object = dict[str, Any]
 
 
 def cached_registry(config_maps: Cache, namespace: str) -> Object | None:
@@ -77,25 +84,97 @@ def sites_to_repair(registry: Object | None, namespace: str, site_names: Iterabl
     return [name for name in names if name not in good]
 
 
+class RegistryWriter:
+    """Writes the registries' keys, one merge patch per namespace at a time, carrying every change waiting.
+
+    Each merge patch makes the API server rewrite the whole ConfigMap (with a thousand sites, about 90 KB,
+    and as many watch events to every informer of it), so a patch per key makes a namespace's N creates or
+    deletes cost N * N. Instead the changes that arrive while a patch of their namespace is in flight wait
+    for it to end, and then go together in the next one (`{"data": {A: URL, B: null, ...}}`), like a
+    database's group commit: no change waits longer than one patch, and under load a patch carries as many
+    keys as there are workers waiting. Every caller returns when the patch carrying its change has been
+    written, or raises that patch's error (the reconcile is then retried, as with a patch of its own).
+    """
+
+    def __init__(self, api: KubeApi) -> None:
+        self._api = api
+        self._condition = threading.Condition()
+        self._namespaces: dict[str, _Namespace] = {}
+
+    def add_entry(self, namespace: str, name: str, url: str, stray: Iterable[str] = ()) -> None:
+        """Add or correct the site's key, and remove the stray keys; create the registry when the namespace
+        has none yet."""
+        self._write(namespace, {name: url, **dict.fromkeys(stray)})
+
+    def remove_entry(self, namespace: str, name: str) -> None:
+        """Remove the site's key; a missing registry counts as removed (and creating one is not needed)."""
+        self._write(namespace, {name: None})
+
+    def _write(self, namespace: str, changes: dict[str, str | None]) -> None:
+        """Join the namespace's next patch, and send it unless a patch of that namespace is in flight."""
+        with self._condition:
+            pending = self._namespaces.setdefault(namespace, _Namespace())
+            batch = pending.next = pending.next or _Batch()
+            batch.changes.update(changes)
+            while not batch.written and pending.sending:
+                self._condition.wait()
+            if batch.written:  # another caller sent it
+                batch.raise_error()
+                return
+            pending.sending, pending.next = True, None
+        try:
+            write_entries(self._api, namespace, batch.changes)
+        except Exception as error:
+            batch.error = error
+        with self._condition:
+            batch.written, pending.sending = True, False
+            if pending.next is None:
+                del self._namespaces[namespace]
+            self._condition.notify_all()
+        batch.raise_error()
+
+
+@dataclass
+class _Batch:
+    """The changes one patch carries, and its outcome, shared by every caller whose change it holds."""
+
+    changes: dict[str, str | None] = field(default_factory=dict)
+    written: bool = False
+    error: Exception | None = None
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+@dataclass
+class _Namespace:
+    sending: bool = False  # a patch of this namespace is in flight
+    next: _Batch | None = None  # the changes waiting for it to end
+
+
 def add_entry(api: KubeApi, namespace: str, name: str, url: str, stray: Iterable[str] = ()) -> None:
-    """Add or correct the site's key, and remove the stray keys, in one merge patch; create the registry
-    when the namespace has none yet."""
-    try:
-        api.patch_config_map(namespace, REGISTRY_NAME, {"data": {name: url, **dict.fromkeys(stray)}})
-    except Exception as error:
-        if not is_not_found(error):
-            raise
-        # Two workers may both get here; the second create fails with 409 and its retry patches.
-        api.create_config_map(namespace, _registry(namespace, {name: url}))
+    """Add or correct the site's key, and remove the stray keys, in one merge patch of its own."""
+    write_entries(api, namespace, {name: url, **dict.fromkeys(stray)})
 
 
 def remove_entry(api: KubeApi, namespace: str, name: str) -> None:
-    """Remove the site's key; a missing registry counts as removed (and creating one is not needed)."""
+    """Remove the site's key in a merge patch of its own."""
+    write_entries(api, namespace, {name: None})
+
+
+def write_entries(api: KubeApi, namespace: str, changes: dict[str, str | None]) -> None:
+    """One merge patch of the registry (a None value removes its key). When the namespace has no registry,
+    create it with the keys added; removing a key from a missing registry counts as done."""
     try:
-        api.patch_config_map(namespace, REGISTRY_NAME, {"data": {name: None}})
+        api.patch_config_map(namespace, REGISTRY_NAME, {"data": changes})
     except Exception as error:
         if not is_not_found(error):
             raise
+        added = {name: url for name, url in changes.items() if url is not None}
+        if added:
+            # Two writers may both get here; the second create fails with 409 and its retry patches.
+            api.create_config_map(namespace, _registry(namespace, added))
 
 
 def _registry(namespace: str, data: dict[str, str]) -> Object:

@@ -3,7 +3,7 @@
 The status is the controller's report to users and to other programs (`kubectl wait --for=condition=Ready`
 reads it). It has plain fields (`observedGeneration`, `readyReplicas`, `url`) and one *condition*, `Ready`,
 in the shape of metav1.Condition: a status ("True"/"False"), a machine-readable reason (CamelCase, one of
-the constants below), a message for people, and `lastTransitionTime`, the moment `status` last flipped.
+the reasons in `site`), a message for people, and `lastTransitionTime`, the moment `status` last flipped.
 
 That last field is why a condition is computed from the previous one: a new reason or message with the same
 status keeps the old time, otherwise "Ready=False since 10:02" would reset at every step of a rollout.
@@ -11,20 +11,17 @@ status keeps the old time, otherwise "Ready=False since 10:02" would reset at ev
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from controller_examples.advanced.children import CONFIG_MAP_MAX_BYTES
-from controller_examples.advanced.site import site_url
-
-READY = "Ready"
-
-# Condition reasons.
-AVAILABLE = "Available"
-PROGRESSING = "Progressing"
-CHILD_CONFLICT = "ChildConflict"
-INVALID_SPEC = "InvalidSpec"
-
-Object = dict[str, Any]
+from controller_examples.advanced.site import (
+    AVAILABLE,
+    CHILD_CONFLICT,
+    INVALID_SPEC,
+    PROGRESSING,
+    READY,
+    Object,
+    site_url,
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +29,7 @@ class Verdict:
     """What the Ready condition says, before it gets a time and a generation."""
 
     status: str  # "True" or "False"
-    reason: str
+    reason: str  # also the reason of the Warning event that goes with a problem
     message: str
 
 
@@ -86,7 +83,8 @@ def refused_child_verdict(kind: str, name: str, reason: str) -> Verdict:
 
 
 def ready_replicas(deployment: Object | None) -> int:
-    return ((deployment or {}).get("status") or {}).get("readyReplicas", 0)
+    ready: int = ((deployment or {}).get("status") or {}).get("readyReplicas", 0)
+    return ready
 
 
 def desired_status(site: Object, verdict: Verdict, ready: int, now: datetime) -> Object:
@@ -118,7 +116,8 @@ def ready_condition(site: Object) -> Object | None:
 def transition_time(previous: Object | None, status: str, now: datetime) -> str:
     """The previous condition's time if its status is unchanged, else now (RFC 3339, whole seconds, UTC)."""
     if previous is not None and previous.get("status") == status and previous.get("lastTransitionTime"):
-        return previous["lastTransitionTime"]
+        time: str = previous["lastTransitionTime"]
+        return time
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -62,7 +62,7 @@ def http_status(error: BaseException) -> int | None:
 def server_message(error: ApiException) -> str:
     """The `message` of the `Status` object the API server sent, else whatever text there is."""
     try:
-        message = json.loads(error.body)["message"]
+        message = json.loads(error.body or "")["message"]
     except (TypeError, ValueError, KeyError):
         message = error.body or error.reason or ""
     return one_line(message)
@@ -91,19 +91,23 @@ def describe(error: BaseException, *, action: str, host: str) -> str | None:
 
     `action` says what was attempted ("list pods", "watch pods") and `host` is the API server's URL.
     """
-    status = http_status(error)
-    if status == 401:
-        return f"401 Unauthorized: the API server at {host} did not accept the credentials"
-    if status == 403:
-        return f"403 Forbidden: cannot {action}: {server_message(error)}"
-    if status is not None:
-        return f"HTTP {status}: {server_message(error)}"
+    if isinstance(error, ApiException) and error.status:
+        return _describe_answer(error, action, host)
     tls = tls_failure(error)
     if tls is not None:
         return f"TLS with the API server at {host} failed: {_tls_detail(tls)}"
     if is_connection_failure(error):
         return f"cannot reach the API server at {host}: {_root_cause(error)}"
     return None
+
+
+def _describe_answer(error: ApiException, action: str, host: str) -> str:
+    """describe() for an error the API server answered with."""
+    if error.status == 401:
+        return f"401 Unauthorized: the API server at {host} did not accept the credentials"
+    if error.status == 403:
+        return f"403 Forbidden: cannot {action}: {server_message(error)}"
+    return f"HTTP {error.status}: {server_message(error)}"
 
 
 @contextlib.contextmanager

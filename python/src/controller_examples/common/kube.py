@@ -19,6 +19,7 @@ several files set one (its merger lets the last file win, kubectl the first).
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 from kubernetes import client, config
@@ -44,6 +45,17 @@ def connect(kubeconfig: str | None, context: str | None) -> Connection:
 
     Raises CommandError, with a message containing "kubeconfig", when no usable configuration is found.
     """
+    configuration, namespace = load_configuration(kubeconfig, context)
+    api = client.CoreV1Api(client.ApiClient(configuration))
+    return Connection(api=api, host=configuration.host, namespace=namespace)
+
+
+def load_configuration(kubeconfig: str | None, context: str | None) -> tuple[client.Configuration, str]:
+    """The client configuration `connect` uses, and the default namespace, for a program that builds its own
+    API clients from it (the controller sizes its connection pool first).
+
+    Raises CommandError, with a message containing "kubeconfig", when no usable configuration is found.
+    """
     configuration = client.Configuration()
     paths = kubeconfig_paths(kubeconfig)
     if paths:
@@ -60,8 +72,7 @@ def connect(kubeconfig: str | None, context: str | None) -> Connection:
     configuration.retries = False
     # TCP keepalive, as client-go sets it, so that a watch notices a peer that vanished without closing.
     configuration.keep_alive = True
-    api = client.CoreV1Api(client.ApiClient(configuration))
-    return Connection(api=api, host=configuration.host, namespace=namespace)
+    return configuration, namespace
 
 
 def refuse_unverified_tls(configuration: client.Configuration) -> None:
@@ -140,7 +151,7 @@ def _looked_at() -> str:
     return os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
 
 
-def _read_yaml(path: str) -> dict:
+def _read_yaml(path: str) -> dict[str, Any]:
     with open(path, encoding="utf-8") as file:
         document = yaml.safe_load(file)
     if document is None:

@@ -13,7 +13,7 @@ from without missing or repeating a change.
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import urllib3
 from kubernetes import client
@@ -91,9 +91,10 @@ class PodQuery:
         A status other than 2xx still raises ApiException. `timeout` is (connect, read) in seconds.
         """
         params.update(label_selector=self.selector, _preload_content=False, _request_timeout=timeout)
+        # The client's annotations name the model it returns by default, not this raw response.
         if self.namespace is None:
-            return self.api.list_pod_for_all_namespaces(**params)
-        return self.api.list_namespaced_pod(self.namespace, **params)
+            return cast(urllib3.HTTPResponse, self.api.list_pod_for_all_namespaces(**params))
+        return cast(urllib3.HTTPResponse, self.api.list_namespaced_pod(self.namespace, **params))
 
 
 @dataclass(frozen=True)

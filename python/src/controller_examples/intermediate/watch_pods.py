@@ -38,7 +38,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, NoReturn, Protocol
 
 from kubernetes.client import ApiException
@@ -146,7 +146,7 @@ class PodSource(Protocol):
 
     def list(self) -> PodListing: ...
 
-    def watch(self, resource_version: str) -> Iterator[dict[str, Any]]:
+    def watch(self, resource_version: str) -> Generator[dict[str, Any], None, None]:
         """The decoded events after `resource_version`, until the server ends the stream."""
         ...
 
@@ -160,7 +160,7 @@ class KubePodSource:
     def list(self) -> PodListing:
         return list_pods(self._query)
 
-    def watch(self, resource_version: str) -> Iterator[dict[str, Any]]:
+    def watch(self, resource_version: str) -> Generator[dict[str, Any], None, None]:
         response = self._query.request(
             watch=True,
             resource_version=resource_version,
