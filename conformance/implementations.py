@@ -11,7 +11,7 @@ from pathlib import Path
 
 from clusterkit.versions import REPO_ROOT
 
-LANGUAGES = ("bash", "python", "go")
+LANGUAGES = ("bash", "python", "go", "python-kopf")
 PYTHON = str(REPO_ROOT / ".venv" / "bin" / "python")
 GO_BIN = REPO_ROOT / "build" / "bin"
 
@@ -25,6 +25,7 @@ COMMANDS: dict[tuple[str, str], list[str]] = {
     ("advanced", "bash"): [str(REPO_ROOT / "bash" / "advanced" / "staticsite-controller")],
     ("advanced", "python"): [PYTHON, "-m", "controller_examples.advanced.manager"],
     ("advanced", "go"): [str(GO_BIN / "staticsite-controller")],
+    ("advanced", "python-kopf"): [PYTHON, "-m", "controller_examples.framework.kopf_operator"],
 }
 
 # Where each Python module lives, to tell "not implemented" from "broken".
