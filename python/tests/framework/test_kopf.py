@@ -13,11 +13,13 @@ import kopf
 import pytest
 from kubernetes import client
 
+from controller_examples.advanced.children import MANAGED_SELECTOR
 from controller_examples.advanced.endpoints import Metrics
 from controller_examples.advanced.informer import Caches
 from controller_examples.advanced.site import FINALIZER
 from controller_examples.framework.kopf_diffbase import InMemoryDiffBaseStorage
 from controller_examples.framework.kopf_handlers import (
+    CHILD_RESOURCES,
     INDEX_IDS,
     IndexCache,
     Runtime,
@@ -90,6 +92,9 @@ def test_settings_keep_kopf_from_writing_anything_of_its_own():
     assert settings.posting.enabled is False
     assert settings.scanning.disabled is True
     assert settings.peering.standalone is True
+    # The three children's watches, filtered by the API server on the managed-by label.
+    assert len(list(settings.watching.label_selectors)) == len(CHILD_RESOURCES)
+    assert set(settings.watching.label_selectors.values()) == {MANAGED_SELECTOR}
     assert settings.networking.request_timeout > 0
     assert settings.watching.client_timeout > settings.watching.server_timeout
 

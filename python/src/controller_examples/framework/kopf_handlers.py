@@ -45,7 +45,7 @@ from typing import Any
 import kopf
 
 from controller_examples.advanced.api import KubeApi, explain
-from controller_examples.advanced.children import CHILD_KINDS, MANAGED_BY_LABEL, MANAGER_NAME
+from controller_examples.advanced.children import CHILD_KINDS
 from controller_examples.advanced.endpoints import Metrics
 from controller_examples.advanced.events import Recorder
 from controller_examples.advanced.informer import RESYNC_PERIOD_SECONDS, Cache, Caches, ChildHandler
@@ -56,15 +56,15 @@ from controller_examples.advanced.site import FINALIZER, GROUP, PLURAL, VERSION,
 from controller_examples.framework.kopf_diffbase import InMemoryDiffBaseStorage
 
 SITE_RESOURCE = (GROUP, VERSION, PLURAL)
-CHILD_RESOURCES = {
+# The children's watches select the label app.kubernetes.io/managed-by=staticsite-controller on the API
+# server (kopf_operator.py: operator_settings), like the hand-built informers.
+CHILD_RESOURCES: dict[str, tuple[str, str] | tuple[str, str, str]] = {
     "ConfigMap": ("v1", "configmaps"),
     "Deployment": ("apps", "v1", "deployments"),
     "Service": ("v1", "services"),
 }
 # The index of each kind: kopf passes every index to every handler as a keyword argument of this name.
 INDEX_IDS = {"StaticSite": "sites", "ConfigMap": "config_maps", "Deployment": "deployments", "Service": "services"}
-# kopf filters by label on its side: it watches every object of the kind (see docs/frameworks-kopf.md).
-MANAGED = {MANAGED_BY_LABEL: MANAGER_NAME}
 # A delete handler that failed is retried by kopf after this many seconds (its default is 60).
 DELETE_BACKOFF_SECONDS = 1.0
 
@@ -233,11 +233,11 @@ def _register_child(registry: kopf.OperatorRegistry, runtime: Runtime, kind: str
     """A child kind's index, and its event handler: a change wakes the site that controls the object."""
     resource = CHILD_RESOURCES[kind]
 
-    @kopf.index(*resource, id=INDEX_IDS[kind], labels=MANAGED, registry=registry)
+    @kopf.index(*resource, id=INDEX_IDS[kind], registry=registry)
     def index_child(body: kopf.Body, **_: Any) -> dict[str, Object]:
         return index_entry(body)
 
-    @kopf.on.event(*resource, id=f"{INDEX_IDS[kind]}-changed", labels=MANAGED, registry=registry)
+    @kopf.on.event(*resource, id=f"{INDEX_IDS[kind]}-changed", registry=registry)
     async def child_changed(*, type: str, body: kopf.Body, **indices: Any) -> None:
         # kopf gives the objects of its first listing with no event type: they are additions.
         sites = caches_of(indices).sites

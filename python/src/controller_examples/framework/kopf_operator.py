@@ -37,6 +37,7 @@ import kopf
 from kubernetes import client
 
 from controller_examples.advanced.api import REQUEST_TIMEOUT_SECONDS, KubeApi
+from controller_examples.advanced.children import MANAGED_SELECTOR
 from controller_examples.advanced.endpoints import Metrics, serve_health, serve_metrics
 from controller_examples.advanced.events import BackgroundEventRecorder, EventRecorder
 from controller_examples.advanced.leader import LeaderElector
@@ -51,7 +52,7 @@ from controller_examples.advanced.manager import (
 from controller_examples.advanced.site import FINALIZER
 from controller_examples.common.cli import run
 from controller_examples.framework.kopf_diffbase import InMemoryDiffBaseStorage
-from controller_examples.framework.kopf_handlers import Runtime, build_registry
+from controller_examples.framework.kopf_handlers import CHILD_RESOURCES, Runtime, build_registry
 
 # A watch request ends after this many seconds (the API server's side) and is opened again; the client
 # gives up on it a little later, so a connection that went silent is noticed.
@@ -77,6 +78,10 @@ def operator_settings(options: argparse.Namespace, diffbase: InMemoryDiffBaseSto
     settings.posting.enabled = False
     # kopf would watch CRDs and namespaces to follow new ones: this controller's RBAC does not allow it.
     settings.scanning.disabled = True
+    # Only the controller's own children, filtered by the API server (kopf would otherwise watch every
+    # ConfigMap, Deployment and Service of the namespace(s) and filter them itself).
+    for resource in CHILD_RESOURCES.values():
+        settings.watching.label_selectors[resource] = MANAGED_SELECTOR
     settings.peering.standalone = True  # leader election is the Lease's, around kopf (module docstring)
     settings.execution.max_workers = options.workers
     settings.networking.request_timeout = REQUEST_TIMEOUT_SECONDS
@@ -160,15 +165,20 @@ class Operator:
             return connection_info(configuration)
 
         namespace = self._options.namespace
-        await kopf.operator(
-            registry=registry,
-            settings=operator_settings(self._options, self._runtime.diffbase),
-            standalone=True,
-            clusterwide=namespace is None,
-            namespaces=[namespace] if namespace else (),
-            stop_flag=self._stop,
-            ready_flag=self._ready,
-        )
+        try:
+            await kopf.operator(
+                registry=registry,
+                settings=operator_settings(self._options, self._runtime.diffbase),
+                standalone=True,
+                clusterwide=namespace is None,
+                namespaces=[namespace] if namespace else (),
+                stop_flag=self._stop,
+                ready_flag=self._ready,
+            )
+        finally:
+            # kopf replaces our SIGTERM/SIGINT handlers with its own while it runs, so `stop` may not be set
+            # yet; kopf waits for it on a thread of the loop, which asyncio.run waits for before it returns.
+            self._stop.set()
 
 
 def main(argv: Sequence[str]) -> None:
