@@ -7,6 +7,7 @@ here are the parts that need neither.
 import argparse
 import asyncio
 import concurrent.futures
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -154,28 +155,34 @@ def test_woken_or_stopped_tells_which():
     assert asyncio.run(scenario()) == (False, True)
 
 
-def test_daemon_retries_a_failed_reconcile_with_backoff_then_stops():
-    runtime = make_runtime()
-    outcomes = [False, True]  # the first reconcile fails, its retry succeeds
+def run_daemon(runtime: Runtime, outcome: Callable[[int], bool], passes_wanted: int) -> list[str]:
+    """Run one site's daemon with `outcome(pass number)` as its reconcile until it made the passes wanted, then
+    stop it; returns the keys it reconciled."""
     passes: list[str] = []
 
     async def scenario() -> None:
         stopped = Stopped()
-        done = asyncio.Event()
+        enough = asyncio.Event()
 
         async def reconcile(key: str, caches: Caches) -> bool:
             passes.append(key)
-            if len(passes) == len(outcomes):
-                done.set()
-            return outcomes[len(passes) - 1]
+            if len(passes) == passes_wanted:
+                enough.set()
+            return outcome(len(passes))
 
         runtime.reconcile = reconcile  # type: ignore[method-assign]
         daemon = asyncio.ensure_future(runtime.reconcile_until_stopped("demo/hello", stopped, None))  # type: ignore[arg-type]
-        await asyncio.wait_for(done.wait(), DEADLINE_SECONDS)
+        await asyncio.wait_for(enough.wait(), DEADLINE_SECONDS)
         stopped.set()
         await asyncio.wait_for(daemon, DEADLINE_SECONDS)
 
     asyncio.run(scenario())
+    return passes
+
+
+def test_daemon_retries_a_failed_reconcile_with_backoff_then_stops():
+    runtime = make_runtime()
+    passes = run_daemon(runtime, lambda number: number > 1, passes_wanted=2)  # the first pass fails
     assert passes == ["demo/hello", "demo/hello"]
     assert runtime.backoff.failures("demo/hello") == 0, "a success forgets the failures"
     assert "demo/hello" not in runtime.wakeups, "a stopped daemon leaves no wake-up behind"
@@ -183,26 +190,11 @@ def test_daemon_retries_a_failed_reconcile_with_backoff_then_stops():
 
 def test_wakeups_while_reconciling_collapse_into_one_more_pass():
     runtime = make_runtime()
-    passes: list[str] = []
 
-    async def scenario() -> None:
-        stopped = Stopped()
-        second = asyncio.Event()
+    def outcome(number: int) -> bool:
+        if number == 1:
+            for _ in range(3):  # three events arrive during the first pass
+                runtime.wake("demo/hello")
+        return True
 
-        async def reconcile(key: str, caches: Caches) -> bool:
-            passes.append(key)
-            if len(passes) == 1:
-                for _ in range(3):  # three events arrive during the first pass
-                    runtime.wake(key)
-            else:
-                second.set()
-            return True
-
-        runtime.reconcile = reconcile  # type: ignore[method-assign]
-        daemon = asyncio.ensure_future(runtime.reconcile_until_stopped("demo/hello", stopped, None))  # type: ignore[arg-type]
-        await asyncio.wait_for(second.wait(), DEADLINE_SECONDS)
-        stopped.set()
-        await asyncio.wait_for(daemon, DEADLINE_SECONDS)
-
-    asyncio.run(scenario())
-    assert len(passes) == 2
+    assert len(run_daemon(runtime, outcome, passes_wanted=2)) == 2
