@@ -98,6 +98,9 @@ def test_settings_keep_kopf_from_writing_anything_of_its_own():
     assert set(settings.watching.label_selectors.values()) == {MANAGED_SELECTOR}
     assert settings.networking.request_timeout > 0
     assert settings.watching.client_timeout > settings.watching.server_timeout
+    # A deleted site's daemon is awaited, not polled once a minute with dummy patches of the site.
+    assert settings.background.instant_exit_timeout is not None
+    assert settings.background.cancellation_polling < 60
 
 
 def test_diff_base_is_kept_in_memory_not_in_a_patch():

@@ -58,6 +58,8 @@ from controller_examples.framework.kopf_handlers import CHILD_RESOURCES, Runtime
 # gives up on it a little later, so a connection that went silent is noticed.
 WATCH_SERVER_TIMEOUT_SECONDS = 300
 WATCH_CLIENT_MARGIN_SECONDS = 30
+# How long a daemon asked to stop may take to finish the reconcile in flight (its requests are bounded).
+DAEMON_EXIT_SECONDS = 2 * REQUEST_TIMEOUT_SECONDS
 
 log = logging.getLogger("staticsite-controller")
 
@@ -83,7 +85,11 @@ def operator_settings(options: argparse.Namespace, diffbase: InMemoryDiffBaseSto
     for resource in CHILD_RESOURCES.values():
         settings.watching.label_selectors[resource] = MANAGED_SELECTOR
     settings.peering.standalone = True  # leader election is the Lease's, around kopf (module docstring)
-    settings.execution.max_workers = options.workers
+    # A site being deleted keeps its finalizer until its daemon has exited. kopf gives a daemon a few event
+    # loop cycles to exit, then checks again only after `cancellation_polling` (60 s by default), by a
+    # dummy patch of the site: wait up to a reconcile's length for the exit instead, and poll every second.
+    settings.background.instant_exit_timeout = DAEMON_EXIT_SECONDS
+    settings.background.cancellation_polling = 1.0
     settings.networking.request_timeout = REQUEST_TIMEOUT_SECONDS
     settings.networking.connect_timeout = REQUEST_TIMEOUT_SECONDS
     settings.watching.server_timeout = WATCH_SERVER_TIMEOUT_SECONDS
