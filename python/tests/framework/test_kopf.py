@@ -201,3 +201,9 @@ def test_wakeups_while_reconciling_collapse_into_one_more_pass():
         return True
 
     assert len(run_daemon(runtime, outcome, passes_wanted=2)) == 2
+
+
+def test_waking_a_site_without_a_daemon_leaves_nothing_behind():
+    runtime = make_runtime()
+    runtime.wake("demo/no-such-site")  # e.g. a child whose owner name no site has
+    assert runtime.wakeups == {}

@@ -115,8 +115,11 @@ class Runtime:
     _waiting_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wake(self, key: str) -> None:
-        """Ask for one more reconcile of the site (its daemon may not have started yet: it finds the flag set)."""
-        self.wakeups.setdefault(key, asyncio.Event()).set()
+        """Ask the site's daemon for one more reconcile. A key with no daemon (yet) needs none: a daemon
+        reconciles when it starts, and an owner name no site has must not leave a flag behind."""
+        wake = self.wakeups.get(key)
+        if wake is not None:
+            wake.set()
 
     def child_handler(self, kind: str, sites: Cache) -> ChildHandler:
         """The hand-built informer's rules for a child's or the registry's change, one per kind (it logs once)."""
@@ -126,7 +129,7 @@ class Runtime:
 
     async def reconcile_until_stopped(self, key: str, stopped: kopf.DaemonStopped, caches: Caches) -> None:
         """The site's daemon: reconcile when woken (or every resync period), retry failures with backoff."""
-        wake = self.wakeups.setdefault(key, asyncio.Event())
+        wake = self.wakeups[key] = asyncio.Event()
         wake.set()  # a site is reconciled when first seen: at its creation, or when the process starts
         loop = asyncio.get_running_loop()
         try:
