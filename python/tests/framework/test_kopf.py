@@ -26,6 +26,7 @@ from controller_examples.framework.kopf_handlers import (
     Runtime,
     caches_of,
     index_entry,
+    informer_events,
     kopf_is_due,
     woken_or_stopped,
 )
@@ -207,3 +208,11 @@ def test_waking_a_site_without_a_daemon_leaves_nothing_behind():
     runtime = make_runtime()
     runtime.wake("demo/no-such-site")  # e.g. a child whose owner name no site has
     assert runtime.wakeups == {}
+
+
+@pytest.mark.parametrize(
+    ("kopf_type", "events"),
+    [(None, ["ADDED"]), ("ADDED", ["ADDED"]), ("MODIFIED", ["MODIFIED"]), ("DELETED", ["MODIFIED", "DELETED"])],
+)
+def test_informer_events_of_a_kopf_event(kopf_type, events):
+    assert informer_events(kopf_type) == events

@@ -175,6 +175,22 @@ class Runtime:
         remove_entry(self.api, namespace, name)
 
 
+def informer_events(kopf_type: str | None) -> list[str]:
+    """The informer events that stand for one kopf event of a child.
+
+    kopf gives the objects of its first listing with no type: additions. And kopf hands an object's handlers
+    only its latest state: events that arrive while the previous one is handled are merged, so an object
+    created and deleted meanwhile (the garbage collector deletes an object whose owner uid does not exist
+    within seconds) is seen only as deleted. The informer's handler logs an ignored object when it is added
+    or modified, never deleted: a deletion first passes as a modification, so it is logged once all the same.
+    """
+    if kopf_type is None:
+        return ["ADDED"]
+    if kopf_type == "DELETED":
+        return ["MODIFIED", "DELETED"]
+    return [kopf_type]
+
+
 def kopf_is_due(site: Object | None) -> bool:
     """True when kopf, not the reconciler, acts next on this site: SPEC's steps 2 and 3 are kopf's.
 
@@ -242,6 +258,6 @@ def _register_child(registry: kopf.OperatorRegistry, runtime: Runtime, kind: str
 
     @kopf.on.event(*resource, id=f"{INDEX_IDS[kind]}-changed", registry=registry)
     async def child_changed(*, type: str, body: kopf.Body, **indices: Any) -> None:
-        # kopf gives the objects of its first listing with no event type: they are additions.
-        sites = caches_of(indices).sites
-        runtime.child_handler(kind, sites).on_change(type or "ADDED", dict(body))
+        handler = runtime.child_handler(kind, caches_of(indices).sites)
+        for event_type in informer_events(type):
+            handler.on_change(event_type, dict(body))
