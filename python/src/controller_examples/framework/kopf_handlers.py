@@ -16,8 +16,9 @@ kopf watches resources and calls *handlers* per object. What it offers, and what
   registry wakes the daemons it concerns (the same rules as the hand-built informer's handlers, reused:
   `advanced.informer.ChildHandler`).
 - **The finalizer and deletion** (`@kopf.on.delete`): kopf adds `sites.example.com/registry` to every site
-  before its handlers run (it is configured as kopf's finalizer, kopf_operator.py), calls the delete
-  handler when the site is being deleted, and removes the finalizer once that handler has succeeded.
+  (it is configured as kopf's finalizer, kopf_operator.py; the daemon waits for it: `kopf_is_due`), calls
+  the delete handler when the site is being deleted, and removes the finalizer once that handler has
+  succeeded and the daemon has exited.
 
 Why not kopf's `@kopf.on.create` / `@kopf.on.update`? They are *edge*-triggered by changes of the site's
 own spec, labels and annotations: a deleted or edited child, a Deployment becoming ready, or an edited
@@ -111,7 +112,7 @@ class Runtime:
     backoff: ItemExponentialBackoff = field(default_factory=ItemExponentialBackoff)
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
     child_handlers: dict[str, ChildHandler] = field(default_factory=dict)
-    waiting: int = 0  # reconciles waiting for a worker thread: the queue depth (`queued` changes it)
+    waiting: int = 0  # reconciles waiting for a worker thread: the queue depth (changed by `_queued`)
     _waiting_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wake(self, key: str) -> None:
