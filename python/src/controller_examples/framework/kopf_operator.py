@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import importlib.metadata
 import logging
+import signal
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,7 @@ from controller_examples.framework.kopf_handlers import CHILD_RESOURCES, Runtime
 # gives up on it a little later, so a connection that went silent is noticed.
 WATCH_SERVER_TIMEOUT_SECONDS = 300
 WATCH_CLIENT_MARGIN_SECONDS = 30
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # How long a daemon asked to stop may take to finish the reconcile in flight (its requests are bounded).
 DAEMON_EXIT_SECONDS = 2 * REQUEST_TIMEOUT_SECONDS
 
@@ -158,6 +160,10 @@ class Operator:
         try:
             asyncio.run(self._operate())
         finally:
+            # Closing kopf's event loop put SIGTERM/SIGINT back to their default action (end the process at
+            # once): the shutdown is under way, a second signal must not cut the Lease's release short.
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
             self.metrics.leader.set(0)
             if self._elector is not None:
                 self._elector.release()
@@ -170,21 +176,25 @@ class Operator:
         def login(**_: Any) -> kopf.ConnectionInfo:
             return connection_info(configuration)
 
+        # kopf stops on SIGTERM/SIGINT with handlers of its event loop, which it installs once started. Until
+        # then, ours set `stopping` (a signal received while standing by has set `self._stop`). An asyncio
+        # flag, not the threading one: kopf waits for a threading.Event on a thread it cannot cancel, which
+        # held its shutdown for its 5 s grace period.
+        stopping = asyncio.Event()
+        for signum in STOP_SIGNALS:
+            asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+        if self._stop.is_set():
+            stopping.set()
         namespace = self._options.namespace
-        try:
-            await kopf.operator(
-                registry=registry,
-                settings=operator_settings(self._options, self._runtime.diffbase),
-                standalone=True,
-                clusterwide=namespace is None,
-                namespaces=[namespace] if namespace else (),
-                stop_flag=self._stop,
-                ready_flag=self._ready,
-            )
-        finally:
-            # kopf replaces our SIGTERM/SIGINT handlers with its own while it runs, so `stop` may not be set
-            # yet; kopf waits for it on a thread of the loop, which asyncio.run waits for before it returns.
-            self._stop.set()
+        await kopf.operator(
+            registry=registry,
+            settings=operator_settings(self._options, self._runtime.diffbase),
+            standalone=True,
+            clusterwide=namespace is None,
+            namespaces=[namespace] if namespace else (),
+            stop_flag=stopping,
+            ready_flag=self._ready,
+        )
 
 
 def main(argv: Sequence[str]) -> None:
