@@ -178,13 +178,19 @@ class Operator:
 
         # kopf stops on SIGTERM/SIGINT with handlers of its event loop, which it installs once started. Until
         # then, ours set `stopping` (a signal received while standing by has set `self._stop`). An asyncio
-        # flag, not the threading one: kopf waits for a threading.Event on a thread it cannot cancel, which
-        # held its shutdown for its 5 s grace period.
+        # flag, not the threading one: kopf waits for a threading.Event on a thread it cannot cancel.
         stopping = asyncio.Event()
         for signum in STOP_SIGNALS:
             asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
         if self._stop.is_set():
             stopping.set()
+
+        @kopf.on.cleanup(registry=registry)
+        async def stopped(**_: Any) -> None:
+            # Stopped by kopf's own signal handler, kopf leaves its wait for our flag pending, and waits 5 s
+            # for such "hung" tasks before it returns: end that wait.
+            stopping.set()
+
         namespace = self._options.namespace
         await kopf.operator(
             registry=registry,
