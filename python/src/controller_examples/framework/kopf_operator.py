@@ -13,13 +13,16 @@ by the hand-built controller's own parser (`advanced.manager.parse_options`), an
   metrics: `advanced.endpoints` serves both.
 
 Leader election. kopf's peering makes standbys *pause* (they keep watching) while a peer of higher
-priority announces itself in a KopfPeering object; it has no lease duration, no renew deadline, and a
-paused operator still writes what it is doing when it pauses. SPEC.md wants a Lease, a standby that does
+priority announces itself in a KopfPeering object; it has no lease duration, no renew deadline and no
+fencing. SPEC.md wants a Lease, a standby that does
 nothing, and a leader that stops writing and exits 1 once it cannot renew for the renew deadline. So
 peering is off (`standalone`), and kopf runs only inside the Lease: stand by (`acquire`), renew on a
 thread, run kopf; a lost Lease fences the reconciler's requests and ends the process (`exit_lost`, exit
 1), which also ends kopf's own requests (its finalizer patches), the only way to stop them at once. On
 SIGTERM/SIGINT kopf stops (its daemons finish their reconciles in flight), then the Lease is released.
+
+Reused from the hand-built manager (`advanced.manager`): the parser, logging, the connection, `exit_lost`,
+the signal handlers while standing by, and `_listen` (private there: one place to serve an endpoint).
 """
 
 from __future__ import annotations
