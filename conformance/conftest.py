@@ -25,7 +25,7 @@ from clusterkit.local import ClusterError
 from clusterkit.providers import PROVIDERS, get_provider
 from clusterkit.versions import REPO_ROOT
 
-from implementations import LANGUAGES, command
+from implementations import FRAMEWORKS, LANGUAGES, command
 from kube import wait_for
 from results import Result, ResultsRecorder
 
@@ -103,7 +103,7 @@ def cluster_turn(request: pytest.FixtureRequest):
         yield
 
 
-@pytest.fixture(params=LANGUAGES)
+@pytest.fixture(params=(*LANGUAGES, *FRAMEWORKS))
 def language(request: pytest.FixtureRequest) -> str:
     """Each scenario once per language; a language without the program is skipped, never passed."""
     track = request.node.get_closest_marker("track").args[0]
