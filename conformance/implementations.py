@@ -12,9 +12,9 @@ from pathlib import Path
 from clusterkit.versions import REPO_ROOT
 
 LANGUAGES = ("bash", "python", "go")
-# The same controller built with a framework: the advanced track only, and not one of LANGUAGES, the
-# columns the benchmark compares (docs/frameworks.md).
-FRAMEWORKS = ("go-controller-runtime",)
+# The same controller built with a framework (docs/frameworks.md): the advanced track only, columns of their
+# own after the languages'.
+FRAMEWORKS = ("python-kopf", "go-controller-runtime")
 PYTHON = str(REPO_ROOT / ".venv" / "bin" / "python")
 GO_BIN = REPO_ROOT / "build" / "bin"
 
@@ -28,6 +28,7 @@ COMMANDS: dict[tuple[str, str], list[str]] = {
     ("advanced", "bash"): [str(REPO_ROOT / "bash" / "advanced" / "staticsite-controller")],
     ("advanced", "python"): [PYTHON, "-m", "controller_examples.advanced.manager"],
     ("advanced", "go"): [str(GO_BIN / "staticsite-controller")],
+    ("advanced", "python-kopf"): [PYTHON, "-m", "controller_examples.framework.kopf_operator"],
     ("advanced", "go-controller-runtime"): [str(GO_BIN / "staticsite-controller-runtime")],
 }
 

@@ -14,8 +14,11 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from implementations import FRAMEWORKS, LANGUAGES
+
+COLUMNS = (*LANGUAGES, *FRAMEWORKS)  # the report's, in this order
+
 TRACKS = ("cluster", "basics", "intermediate", "advanced")
-LANGUAGES = ("bash", "python", "go")
 SYMBOL = {"passed": "pass", "failed": "**FAIL**", "skipped": "skip"}
 
 
@@ -68,7 +71,7 @@ def render_report(rows: list[Result], provider: str) -> str:
     for row in rows:
         by_track[row.track].append(row)
     for track, track_rows in by_track.items():
-        languages = [lang for lang in (*LANGUAGES, "n/a") if any(r.language == lang for r in track_rows)]
+        languages = [lang for lang in (*COLUMNS, "n/a") if any(r.language == lang for r in track_rows)]
         lines += [f"## {track}", "", "| scenario | " + " | ".join(languages) + " |"]
         lines.append("|---" * (len(languages) + 1) + "|")
         scenarios: dict[str, dict[str, Result]] = defaultdict(dict)

@@ -64,25 +64,11 @@ class Manager:
         requests = ThreadPoolExecutor(options.workers * PARALLEL_REQUESTS, thread_name_prefix="request")
         reconciler = Reconciler(api, self._informers.caches, recorder, requests=requests)
         self._workers = Workers(self._queue, reconciler.reconcile, self.metrics)
-        self._elector = self._make_elector(api_client) if options.leader_elect else None
-
-    def _make_elector(self, api_client: client.ApiClient) -> LeaderElector:
-        options = self._options
-        return LeaderElector(
-            api_client,
-            lease_namespace=options.leader_election_namespace,
-            lease_name=options.leader_election_id,
-            identity=options.identity,
-            timing=options.lease_timing,
-            stop=self._stop,
-            fence=self._fence,
-            on_lost=exit_lost,
-        )
+        self._elector = make_elector(options, api_client, stop, self._fence)
 
     def is_ready(self) -> bool:
         """/readyz: the caches are complete, or this process is a standby waiting for the Lease."""
-        standing_by = self._elector is not None and not self._elector.is_leader
-        return standing_by or self._informers.has_synced()
+        return standing_by(self._elector) or self._informers.has_synced()
 
     def run(self) -> None:
         """Run until stopped (returns); a lost Lease ends the process instead (`exit_lost`)."""
@@ -114,10 +100,7 @@ def main(argv: Sequence[str]) -> None:
     stop = stop_on_signals()
     api_client = connect_api(options)
     manager = Manager(options, api_client, stop)
-    servers = [
-        _listen("metrics", options.metrics_addr, lambda: serve_metrics(options.metrics_addr, manager.metrics)),
-        _listen("health", options.health_addr, lambda: serve_health(options.health_addr, manager.is_ready)),
-    ]
+    servers = serve_endpoints(options, manager.metrics, manager.is_ready)
     log.info(
         "starting: namespace %s, %d workers, leader election %s, identity %s",
         options.namespace or "(all)",
@@ -182,6 +165,37 @@ def stop_on_signals() -> threading.Event:
     # /metrics, would kill the controller. Ignored, a broken connection is an ordinary error again.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     return stop
+
+
+def make_elector(
+    options: Options, api_client: client.ApiClient, stop: threading.Event, fence: threading.Event
+) -> LeaderElector | None:
+    """The Lease elector the flags ask for (None without --leader-elect); a lost Lease ends the process."""
+    if not options.leader_elect:
+        return None
+    return LeaderElector(
+        api_client,
+        lease_namespace=options.leader_election_namespace,
+        lease_name=options.leader_election_id,
+        identity=options.identity,
+        timing=options.lease_timing,
+        stop=stop,
+        fence=fence,
+        on_lost=exit_lost,
+    )
+
+
+def standing_by(elector: LeaderElector | None) -> bool:
+    """A standby waiting for the Lease is ready (/readyz): it is doing what it should."""
+    return elector is not None and not elector.is_leader
+
+
+def serve_endpoints(options: Options, metrics: Metrics, is_ready: Callable[[], bool]) -> list[HTTPServer]:
+    """/metrics and /healthz, /readyz on the flags' addresses (a one-line error if one is taken)."""
+    return [
+        _listen("metrics", options.metrics_addr, lambda: serve_metrics(options.metrics_addr, metrics)),
+        _listen("health", options.health_addr, lambda: serve_health(options.health_addr, is_ready)),
+    ]
 
 
 def _listen(what: str, address: Address, start: Callable[[], HTTPServer]) -> HTTPServer:
