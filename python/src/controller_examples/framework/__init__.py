@@ -1,4 +1,4 @@
-"""The StaticSite controller built with a framework: kopf (docs/frameworks-kopf.md).
+"""The StaticSite controller built with a framework: kopf (docs/frameworks.md).
 
 The same behaviour as the hand-built controller of `controller_examples.advanced` (shared-manifests/SPEC.md),
 held to the same conformance scenarios. kopf replaces the informers, the work queue and the workers; the
