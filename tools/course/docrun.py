@@ -27,6 +27,14 @@ from course.normalize import normalize
 
 FENCE = re.compile(r"^```console\s*$")
 COMMAND_TIMEOUT = 300
+# The pages work in one namespace; each run starts it afresh. A site left from an earlier run may hold a
+# finalizer with no controller running: strip it first, or the namespace would never finish terminating.
+FRESH_START = """
+for site in $(kubectl get staticsites -n learn -o name 2>/dev/null); do
+  kubectl patch "$site" -n learn --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+done
+kubectl delete namespace learn --ignore-not-found --wait=true --timeout=120s >/dev/null
+"""
 
 
 @dataclass
@@ -87,6 +95,7 @@ def run_step(step: Step, env: dict[str, str]) -> str:
 
 def main(pages: list[Path], update: bool, cluster: str) -> int:
     env = environment(cluster)
+    subprocess.run(["bash", "-c", FRESH_START], env=env, cwd=REPO_ROOT, check=True, timeout=COMMAND_TIMEOUT)
     failures = 0
     for page in pages:
         text = page.read_text()

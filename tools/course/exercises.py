@@ -155,7 +155,7 @@ def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Reg
     if not regions:
         raise SystemExit(f"error: the {language} code has no exercise {step} yet (no '{step}' markers)")
     shutil.rmtree(root / language, ignore_errors=True)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*_test.go", "test"))
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "bin"))
     for region in regions:
         markers.cut(target / region.path.relative_to(source), step, chosen.hint)
     (root / language / "EXERCISE.json").write_text(json.dumps({"step": step, "track": chosen.track}) + "\n")

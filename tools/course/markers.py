@@ -88,11 +88,20 @@ def cut(path: Path, exercise: str, hint: str) -> bool:
     mine = [r for r in regions(path, text) if r.exercise == exercise]
     kind = flavour(path, text) if mine else ""
     for region in reversed(mine):  # from the end, so earlier indexes stay right
-        lines[region.begin + 1 : region.end] = stub(kind, exercise, hint, region.indent)
+        replacement = stub(kind, exercise, hint, region.indent)
+        if kind == "jq" and _ends_definition(lines[region.begin + 1 : region.end]):
+            replacement[-1] += ";"  # the body held the def's closing semicolon: keep the program whole
+        lines[region.begin + 1 : region.end] = replacement
     if mine:
         new_text = "\n".join(lines) + "\n"
         path.write_text(blank_unused_go_imports(new_text) if kind == "go" else new_text)
     return bool(mine)
+
+
+def _ends_definition(body: list[str]) -> bool:
+    code = [line.split("#", 1)[0].rstrip() for line in body]
+    code = [line for line in code if line]
+    return bool(code) and code[-1].endswith(";")
 
 
 GO_IMPORT = re.compile(r'^(?P<indent>\s*)(?:(?P<alias>[A-Za-z_][A-Za-z0-9_]*) )?"(?P<path>[^"]+)"\s*$')

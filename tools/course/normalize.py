@@ -15,7 +15,7 @@ RULES: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
     (re.compile(r"\b(ce-[a-z0-9-]+-)[0-9a-f]{6}\b"), r"\1<id>"),
     (re.compile(r"(?<![\w.-])(?:\d+[dhms]){1,2}(?![\w.-])"), "<age>"),
-    (re.compile(r"(-[0-9a-f]{8,10}-)[a-z0-9]{5}\b"), r"\1<pod>"),
+    (re.compile(r"-[a-z0-9]{8,10}-[a-z0-9]{5}\b"), "-<hash>-<pod>"),
 )
 
 

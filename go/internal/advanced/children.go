@@ -174,8 +174,10 @@ func desiredService(site *StaticSite) *corev1ac.ServiceApplyConfiguration {
 // isControlledBy tells whether obj's controller is this very site: same uid,
 // since a site deleted and created again under the same name is another site.
 func isControlledBy(obj metav1.Object, site *StaticSite) bool {
+	// exercise: conflict begin
 	ref := metav1.GetControllerOf(obj)
 	return ref != nil && ref.UID == site.UID
+	// exercise: conflict end
 }
 
 // ownerSiteKey is the key ("namespace/name") of the StaticSite controlling
@@ -201,6 +203,7 @@ func ownerSiteKey(obj metav1.Object) string {
 //   - a ConfigMap's data must be equal, not a superset: a file removed from
 //     spec.content must be removed from the ConfigMap.
 func needsApply(desired any, actual metav1.Object) (bool, error) {
+	// exercise: compare-before-write begin
 	if actual == nil || reflect.ValueOf(actual).IsNil() {
 		return true, nil
 	}
@@ -221,6 +224,7 @@ func needsApply(desired any, actual metav1.Object) (bool, error) {
 		}
 	}
 	return !contains(have, want), nil
+	// exercise: compare-before-write end
 }
 
 func orEmpty(value any) any {

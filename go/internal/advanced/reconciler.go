@@ -148,6 +148,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 // ----- steps 2 and 3: the finalizer ---------------------------------------
 
 func (r *Reconciler) finalize(ctx context.Context, site *StaticSite) error {
+	// exercise: finalizer begin
 	if !slices.Contains(site.Finalizers, Finalizer) {
 		return nil // already finalized; another finalizer is holding the site
 	}
@@ -162,6 +163,7 @@ func (r *Reconciler) finalize(ctx context.Context, site *StaticSite) error {
 		return nil // gone meanwhile: nothing left to hold
 	}
 	return err
+	// exercise: finalizer end
 }
 
 func (r *Reconciler) ensureFinalizer(ctx context.Context, site *StaticSite) (*StaticSite, error) {

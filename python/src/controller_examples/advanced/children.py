@@ -153,8 +153,10 @@ def controller_reference(obj: Object) -> Object | None:
 
 def is_controlled_by(obj: Object, site: Object) -> bool:
     """True when the object's controller is this very site (same uid: a recreated site is another site)."""
+    # exercise: conflict begin
     reference = controller_reference(obj)
     return reference is not None and reference.get("uid") == site["metadata"]["uid"]
+    # exercise: conflict end
 
 
 def owner_site_key(obj: Object) -> str | None:
@@ -184,11 +186,13 @@ def needs_apply(desired: Object, actual: Object | None) -> bool:
     - the ConfigMap's `data` must be equal, not a superset: a file removed from `spec.content` must be
       removed from the ConfigMap, and it is the one field whose set of keys follows the spec.
     """
+    # exercise: compare-before-write begin
     if actual is None:
         return True
     if desired["kind"] == "ConfigMap" and desired["data"] != actual.get("data", {}):
         return True
     return not _contains(actual, desired)
+    # exercise: compare-before-write end
 
 
 def _contains(actual: Any, desired: Any) -> bool:

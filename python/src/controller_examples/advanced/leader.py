@@ -168,12 +168,14 @@ class LeaderElector:
 
     def _attempt(self, deadline: float) -> bool:
         """One try to acquire or renew, done by `deadline` (time.monotonic()); any failure is just a failed try."""
+        # exercise: leader-election begin
         self._api.deadline = deadline
         try:
             return self._election.try_acquire_or_renew()
         except Exception as error:
             log.warning("lease %s: %s", self.lease_name, explain(error))
             return False
+        # exercise: leader-election end
 
     def _holder(self) -> str | None:
         record = self._election.observed_record

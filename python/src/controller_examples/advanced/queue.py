@@ -79,6 +79,7 @@ class WorkQueue:
 
     def add(self, key: str) -> None:
         """Mark the key for processing; it is queued unless already queued or being processed."""
+        # exercise: queue-dedup begin
         with self._condition:
             if self._shutting_down or key in self._dirty:
                 return
@@ -87,6 +88,7 @@ class WorkQueue:
                 return  # `done` queues it again once the current reconcile of it ends
             self._queue.append(key)
             self._condition.notify()
+        # exercise: queue-dedup end
 
     def get(self) -> str | None:
         """Block until a key is ready and hand it out; None once the queue is shutting down."""

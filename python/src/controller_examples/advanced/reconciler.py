@@ -134,6 +134,7 @@ class Reconciler:
 
     # ----- steps 2 and 3: the finalizer --------------------------------------------------------------
     def _finalize(self, site: Object) -> None:
+        # exercise: finalizer begin
         metadata = site["metadata"]
         finalizers = metadata.get("finalizers") or []
         if FINALIZER not in finalizers:
@@ -145,6 +146,7 @@ class Reconciler:
         except Exception as error:
             if not is_not_found(error):  # gone: an earlier pass finalized it and the cache had not seen it yet
                 raise
+        # exercise: finalizer end
 
     def _ensure_finalizer(self, site: Object) -> Object:
         finalizers = site["metadata"].get("finalizers") or []
