@@ -140,12 +140,24 @@ def cluster_turn(request: pytest.FixtureRequest):
         yield
 
 
+# Scenarios that deploy the implementation in the cluster from its manifest (and image): an implementation
+# without `shared-manifests/deploy/<name>.yaml` (a program of yours, under --impl) skips them, never passes them.
+NEEDS_DEPLOY_MANIFEST = {
+    "test_deploy_manifest_passes_server_dry_run",
+    "test_deploy_pod_admitted_by_pod_security_restricted",
+    "test_in_cluster_controller_serves_a_site",
+}
+
+
 @pytest.fixture
 def language(request: pytest.FixtureRequest) -> str:
     """Each scenario once per language; a language without the program is skipped, never passed."""
     track = request.node.get_closest_marker("track").args[0]
     if command(track, request.param) is None:
         pytest.skip(f"no {request.param} implementation of the {track} track")
+    manifest = REPO_ROOT / "shared-manifests" / "deploy" / f"{request.param}.yaml"
+    if request.node.originalname in NEEDS_DEPLOY_MANIFEST and not manifest.is_file():
+        pytest.skip(f"no {manifest.relative_to(REPO_ROOT)}: this scenario deploys the program in the cluster")
     return request.param
 
 

@@ -70,7 +70,10 @@ def resolve(root: Path, file: str) -> list[Path]:
 def definition_patterns(kind: str, name: str) -> list[re.Pattern]:
     n = re.escape(name)
     if kind == "python":
-        return [re.compile(rf"^\s*(?:async\s+)?(?:def|class)\s+{n}\b", re.M), re.compile(rf"^\s*{n}\s*(?::[^=]*)?=", re.M)]
+        return [
+            re.compile(rf"^\s*(?:async\s+)?(?:def|class)\s+{n}\b", re.M),
+            re.compile(rf"^\s*{n}\s*(?::[^=]*)?=", re.M),
+        ]
     if kind == "go":
         return [
             re.compile(rf"^func\s+(?:\([^)]*\)\s*)?{n}\b", re.M),
@@ -91,7 +94,9 @@ def defined(path: Path, name: str) -> bool:
     kind = SOURCE_SUFFIXES.get(path.suffix, "bash")
     if kind == "go" and "." in name:  # a method: func (r *Type) Name(
         receiver, method = name.split(".", 1)
-        return bool(re.search(rf"^func\s+\(\w*\s*\*?{re.escape(receiver)}(?:\[[^]]*\])?\)\s+{re.escape(method)}\b", text, re.M))
+        return bool(
+            re.search(rf"^func\s+\(\w*\s*\*?{re.escape(receiver)}(?:\[[^]]*\])?\)\s+{re.escape(method)}\b", text, re.M)
+        )
     parts = name.split(".")
     position = 0
     for part in parts:

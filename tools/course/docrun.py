@@ -85,15 +85,23 @@ def run_step(step: Step, env: dict[str, str]) -> str:
         ["bash", "-c", step.command],
         cwd=REPO_ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream, in the order a terminal shows it
         text=True,
         timeout=COMMAND_TIMEOUT,
         stdin=subprocess.DEVNULL,
     )
-    return result.stdout + result.stderr
+    return result.stdout
 
 
 def main(pages: list[Path], update: bool, cluster: str) -> int:
+    from course.grading import cluster_running
+
+    with cluster_running(cluster):
+        return _run_pages(pages, update, cluster)
+
+
+def _run_pages(pages: list[Path], update: bool, cluster: str) -> int:
     env = environment(cluster)
     subprocess.run(["bash", "-c", FRESH_START], env=env, cwd=REPO_ROOT, check=True, timeout=COMMAND_TIMEOUT)
     failures = 0

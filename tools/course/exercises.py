@@ -70,7 +70,7 @@ EXERCISES: dict[str, Exercise] = {
             "For a site being deleted: remove its key from the registry, then remove the finalizer.",
             "The site has a deletionTimestamp: remove its key from the registry ConfigMap first,\n"
             "then remove the finalizer (the API server deletes the site once no finalizer is left).",
-            ("delete_removes_registry_key_and_children",),
+            ("level_finalizer_and_registry", "delete_removes_registry_key_and_children"),
             "deleted sites are not finalized yet: drop the site's registry key, then its finalizer",
         ),
         Exercise(
@@ -79,7 +79,7 @@ EXERCISES: dict[str, Exercise] = {
             "Decide whether a live child differs from the desired one, so an unchanged child is never written.",
             "Compare only the fields this controller sets (labels, owner, the spec it applies) with the live object;\n"
             "a child that matches needs no write.",
-            ("create_ready", "noop_reconcile_writes_nothing"),
+            ("level_children", "noop_reconcile_writes_nothing"),
             "your controller writes children that did not change: compare the live child with the desired one first",
         ),
         Exercise(
@@ -88,7 +88,7 @@ EXERCISES: dict[str, Exercise] = {
             "Add a key to the work queue: a key already waiting is not added twice; one being processed is re-queued.",
             "If the key is already waiting, do nothing; if a worker is processing it, mark it to run again\n"
             "when that worker is done; otherwise append it and wake a worker.",
-            ("create_ready", "noop_reconcile_writes_nothing"),
+            ("level_children", "noop_reconcile_writes_nothing"),
             "your work queue does not hand keys to the workers correctly: each key waits once, and a key being "
             "processed runs again afterwards",
         ),
@@ -96,9 +96,9 @@ EXERCISES: dict[str, Exercise] = {
             "conflict",
             "advanced",
             "Decide that a child is not ours (its controller owner reference is another object), so it is reported.",
-            "Look at the live child's ownerReferences: the one with controller=true must be this site (kind, name, uid);\n"
-            "anything else is a conflict: report it, never overwrite.",
-            ("child_conflict_never_overwritten",),
+            "Look at the live child's ownerReferences: the one with controller=true\n"
+            "must be this site (same uid); anything else is a conflict: report it, never overwrite.",
+            ("level_children", "child_conflict_never_overwritten"),
             "your controller overwrites objects it does not own: a child whose controller owner is not the site is a "
             "ChildConflict",
         ),
@@ -106,8 +106,9 @@ EXERCISES: dict[str, Exercise] = {
             "leader-election",
             "advanced",
             "One attempt to acquire or renew the Lease: take it if free or expired, renew it if ours.",
-            "Read the Lease (create it if missing); if another holder's lease has not expired, you are not the leader;\n"
-            "otherwise write yourself as holder with a new renewTime (the update fails on a conflict: someone won).",
+            "Read the Lease (create it if missing); if another holder's lease has not expired,\n"
+            "you are not the leader; otherwise write yourself as holder with a new renewTime\n"
+            "(the update fails on a conflict: someone else won).",
             ("leader_election_one_writer", "sigterm_releases_the_lease"),
             "your replicas do not elect one leader yet: acquire or renew the Lease, and only the holder writes",
         ),

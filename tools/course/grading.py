@@ -8,6 +8,7 @@ learner on ``CLUSTER=existing`` needs neither Go nor npm.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -62,12 +63,26 @@ def set_up(languages: list[str], cluster: str) -> None:
         subprocess.run(["make", "--no-print-directory", "-C", str(REPO_ROOT), *targets], check=True)
 
 
-def run(cell: Cell, cluster: str, workers: int) -> dict[str, dict[str, str]]:
-    """Run the cell's scenarios; return outcomes per implementation: name -> scenario -> outcome."""
-    RESULTS.unlink(missing_ok=True)
-    env = {**os.environ, "CE_IMPL_BASE": os.environ.get("CE_IMPL_BASE", str(REPO_ROOT))}
-    subprocess.run(pytest_argv(cell, cluster, workers), cwd=CONFORMANCE, env=env, check=False)
-    return outcomes(json.loads(RESULTS.read_text()) if RESULTS.is_file() else [])
+def run(
+    cell: Cell, cluster: str, workers: int, results: Path = RESULTS, env: dict[str, str] | None = None, quiet=False
+) -> dict[str, dict[str, str]]:
+    """Run the cell's scenarios; return outcomes per implementation: name -> scenario -> outcome.
+
+    The suite writes its results.json and report.md next to ``results`` (``make check``: where ``make
+    conformance`` writes them; CI's exercise check: a directory per exercise, so the suite's own stay).
+    """
+    results.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "CE_IMPL_BASE": os.environ.get("CE_IMPL_BASE", str(REPO_ROOT)),
+        "CE_RESULTS_DIR": str(results.parent),
+        **(env or {}),
+    }
+    output = subprocess.DEVNULL if quiet else None
+    subprocess.run(
+        pytest_argv(cell, cluster, workers), cwd=CONFORMANCE, env=env, check=False, stdout=output, stderr=output
+    )
+    return outcomes(json.loads(results.read_text()) if results.is_file() else [])
 
 
 def outcomes(rows: list[dict]) -> dict[str, dict[str, str]]:
@@ -124,3 +139,18 @@ def exercise_cell(language: str, chosen: Exercise, workspace: Path = exercises.W
 
 def say(lines: list[str]) -> None:
     print("\n".join(["", "----- make check -----", *lines]), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def cluster_running(cluster: str):
+    """The cluster up for the duration (started here, stopped here; one already running is left running)."""
+    sys.path.insert(0, str(REPO_ROOT / "tools"))
+    from clusterkit.providers import get_provider
+
+    provider = get_provider(cluster)
+    started = provider.up()
+    try:
+        yield provider
+    finally:
+        if started:
+            provider.down()

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from course import docrefs, docrun, levels, markers
 from course.__main__ import language_option, read_impl_file
 from course.grading import Cell, outcomes, pytest_argv
@@ -205,18 +204,18 @@ def _passing(up_to: int) -> dict[str, str]:
 
 
 def test_levels_give_partial_credit_and_name_the_next_thing_to_build():
-    found = _passing(2) | {"delete_removes_registry_key_and_children": "failed"}
+    found = _passing(2) | {"level_finalizer_and_registry": "failed"}
     verdict = levels.verdict(found)
     assert verdict.reached == 2
     assert verdict.next_level.name == "finalizer and registry"
-    assert "delete_removes_registry_key_and_children" in verdict.failing
+    assert verdict.failing == ("level_finalizer_and_registry",)
     text = "\n".join(levels.describe(verdict))
     assert "level 2/5 reached" in text and "finalizer" in text
 
 
 def test_a_scenario_that_did_not_run_is_not_credit():
     found = _passing(1)
-    found.pop("replicas_zero")
+    found.pop("level_children")
     assert levels.verdict(found).reached == 0
 
 
