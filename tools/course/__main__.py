@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
     verify.add_argument("--lang", action="append", default=[])
     verify.add_argument("--step", action="append", default=[])
+    verify.add_argument(
+        "--reference", type=Path, default=grading.RESULTS, help="the suite's results.json that proves the reference"
+    )
     refs = commands.add_parser("docrefs", help="lint: every `file: function` in docs/ names a real definition")
     refs.add_argument("paths", nargs="*", type=Path)
     run_docs = commands.add_parser("docrun", help="run docs/learn/'s command blocks and compare their output")
@@ -153,7 +156,7 @@ def cmd_verify(args) -> int:
     Two cells run at a time, as the suite's scenarios do (its locks keep a scenario marked ``alone`` alone);
     the cluster is started once for all of them.
     """
-    reference = grading.outcomes(json.loads(grading.RESULTS.read_text())) if grading.RESULTS.is_file() else {}
+    reference = grading.outcomes(json.loads(args.reference.read_text())) if args.reference.is_file() else {}
     cells = [(exercises.exercise(step), lang) for step in (args.step or EXERCISES) for lang in (args.lang or LANGS)]
     root = REPO_ROOT / "build" / "exercise-check"
     shutil.rmtree(root, ignore_errors=True)
