@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -98,7 +99,25 @@ def main(pages: list[Path], update: bool, cluster: str) -> int:
     from course.grading import cluster_running
 
     with cluster_running(cluster):
-        return _run_pages(pages, update, cluster)
+        try:
+            return _run_pages(pages, update, cluster)
+        finally:
+            stop_leftover_controller()
+
+
+# The pages start a controller in the background and stop it at the end of the page; a page that failed in
+# between leaves it running: stopped here (only that process: its pid from the page's own file).
+CONTROLLER_PID = REPO_ROOT / "build" / "learn-controller.pid"
+
+
+def stop_leftover_controller() -> None:
+    try:
+        pid = int(CONTROLLER_PID.read_text())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"staticsite-controller" in command:
+        os.kill(pid, signal.SIGTERM)
 
 
 def _run_pages(pages: list[Path], update: bool, cluster: str) -> int:

@@ -235,10 +235,11 @@ def test_outcomes_keep_the_worst_of_a_scenarios_variants():
 
 
 def test_pytest_argv_selects_one_cell():
-    argv = pytest_argv(Cell("advanced", impl="./ctl --x", scenarios=("a", "b"), first_failure_stops=True), "local", 0)
+    cell = Cell("advanced", impl="./ctl --x", scenarios=("level_children", "create_ready"), first_failure_stops=True)
+    argv = pytest_argv(cell, "local", 0)
     assert argv[1:] == [
-        "-m", "pytest", "--cluster=local", "--track=advanced", "-n", "0",
-        "--impl=./ctl --x", "--impl-name=mine", "-k", "a or b", "-x",
+        "-m", "pytest", "--cluster=local", "--track=advanced", "-n", "0", "--impl=./ctl --x", "--impl-name=mine",
+        "test_advanced_levels.py", "test_advanced.py", "-k", "level_children or create_ready", "-x",
     ]  # fmt: skip
 
 
