@@ -71,7 +71,8 @@ def command(track: str, language: str) -> list[str] | None:
     argv = COMMANDS.get((track, language))
     if argv is None:
         return None
-    if argv[0] == PYTHON and argv[1:2] == ["-m"]:
+    if argv[0] == PYTHON and argv[1:2] == ["-m"] and (_PYTHON_SOURCES / argv[2].split(".")[0]).is_dir():
+        # A module of this repository: present when its file is (a framework's runner, `-m kopf`, is a package).
         module_file = _PYTHON_SOURCES / (argv[2].replace(".", "/") + ".py")
         return argv if module_file.is_file() else None
     program = Path(argv[0])

@@ -266,3 +266,17 @@ def test_the_course_cli_refuses_an_unknown_exercise():
         check=False,
     )
     assert result.returncode != 0 and "no exercise 'nope'" in result.stderr
+
+
+def test_docrun_reports_a_difference_and_update_writes_the_real_output(tmp_path, monkeypatch):
+    page = tmp_path / "step.md"
+    page.write_text("```console\n$ a\nold\n$ b\n```\nafter\n")
+    printed = {"a": "new line\nsecond\n", "b": "b out\n"}
+    monkeypatch.setattr(docrun, "environment", lambda cluster: {})
+    monkeypatch.setattr(docrun, "run_step", lambda step, env: printed[step.command])
+    monkeypatch.setattr(docrun.subprocess, "run", lambda *a, **k: None)  # the fresh start
+    monkeypatch.setattr(docrun, "REPO_ROOT", tmp_path)
+    assert docrun._run_pages([page], update=False, cluster="local") == 1
+    assert docrun._run_pages([page], update=True, cluster="local") == 0
+    assert page.read_text() == "```console\n$ a\nnew line\nsecond\n$ b\nb out\n```\nafter\n"
+    assert docrun._run_pages([page], update=False, cluster="local") == 0
