@@ -13,7 +13,7 @@ import json
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import markers
@@ -31,6 +31,13 @@ class Exercise:
     hint: str  # the stub's comment: where to look and what to call
     scenarios: tuple[str, ...]  # the suite's scenarios that grade it; the first one that fails is decisive
     missing: str  # what a failure of those scenarios means, in a learner's words
+    # The building blocks around the stub in each language (helpers to call, variables to set), when the hint
+    # alone would leave a learner guessing.
+    tools: dict[str, str] = field(default_factory=dict)
+
+    def hint_for(self, language: str) -> str:
+        extra = self.tools.get(language)
+        return f"{self.hint}\n{extra}" if extra else self.hint
 
 
 EXERCISES: dict[str, Exercise] = {
@@ -44,6 +51,15 @@ EXERCISES: dict[str, Exercise] = {
             "the page's metadata.continue is the next token; the last page's metadata.resourceVersion is the list's.",
             ("one_pod", "pagination_1500_pods"),
             "your program does not list every pod yet: a list must follow metadata.continue until it is empty",
+            {
+                "python": "Python: query.request(limit=PAGE_SIZE, _continue=token) answers one page; json.loads its\n"
+                "response.data, release_conn() it, yield the page.",
+                "go": "Go: pods.List(ctx, opts) with opts.Limit = PageSize and opts.Continue; visit each item;\n"
+                'wrap a failure as &cli.CallError{Verb: "list", Err: err}.',
+                "bash": 'Bash: kube_get "$(pods_url "$NAMESPACE" limit=500 "continue=$token" ...)" FILE\n'
+                'fetches a page; pods_jq ".items[] | $entry" FILE makes the lines; set LIST_RESOURCE_VERSION;\n'
+                "sort at the end.",
+            },
         ),
         Exercise(
             "resume-from-resource-version",
@@ -53,6 +69,17 @@ EXERCISES: dict[str, Exercise] = {
             "every event (and every BOOKMARK) moves that resourceVersion on.",
             ("existing_pods_appear_as_added_first", "scripted_sequence_matches_the_api"),
             "your watcher does not follow changes from where its list ended: watch from the list's resourceVersion",
+            {
+                "python": "Python: self._query.request(watch=True, resource_version=..., allow_watch_bookmarks=True,\n"
+                "timeout_seconds=WATCH_TIMEOUT_SECONDS, timeout=WATCH_REQUEST_TIMEOUT); iter_resp_lines(response)\n"
+                "gives one JSON event a line; close() and release_conn() the response at the end.",
+                "go": "Go: w.Watches.Watch(ctx, metav1.ListOptions{ResourceVersion: w.resourceVersion, ...});\n"
+                "read stream.ResultChan() until it closes or ctx is done; w.apply(event) prints and records each.",
+                "bash": "Bash: start_stream URL opens the stream, URL from\n"
+                'pods_url "$NAMESPACE" watch=1 "resourceVersion=$RESOURCE_VERSION" ...; read the events from\n'
+                "STREAM_FD; emit ADDED/MODIFIED/DELETED; an ERROR with code 410 sets WATCH_ENDED=expired;\n"
+                "on_watch_failure handles a failed request.",
+            },
         ),
         Exercise(
             "relist-on-410",
@@ -63,6 +90,14 @@ EXERCISES: dict[str, Exercise] = {
             ("existing_pods_appear_as_added_first", "expired_resource_version_relists"),
             "your watcher does not recover from 410 Gone: after an expired watch it must list again and print "
             "the difference",
+            {
+                "python": "Python: self._catch_up(listing) prints the difference; self._follow(delays) watches;\n"
+                "http_status(error) == 410 is expiry; is_worth_retrying(error); self._sleep(delays.next()).",
+                "go": "Go: w.catchUp(first), w.follow(ctx), w.relist(ctx); isExpired(err), isWorthRetrying(err);\n"
+                "sleep(ctx, backoff.Step()); return nil once ctx is done.",
+                "bash": "Bash: watch_once sets WATCH_ENDED to expired or dropped; relist_until_done lists again;\n"
+                "backoff waits before a reconnect.",
+            },
         ),
         Exercise(
             "finalizer",
@@ -158,7 +193,7 @@ def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Reg
     shutil.rmtree(root / language, ignore_errors=True)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "bin"))
     for region in regions:
-        markers.cut(target / region.path.relative_to(source), step, chosen.hint)
+        markers.cut(target / region.path.relative_to(source), step, chosen.hint_for(language))
     (root / language / "EXERCISE.json").write_text(json.dumps({"step": step, "track": chosen.track}) + "\n")
     return [markers.Region(r.exercise, target / r.path.relative_to(source), r.begin, r.end, r.indent) for r in regions]
 

@@ -114,7 +114,8 @@ def blank_unused_go_imports(text: str) -> str:
     if start is None:
         return text
     end = next(i for i in range(start, len(lines)) if lines[i].strip() == ")")
-    body = "\n".join(lines[end + 1 :])
+    # Whole-line comments do not use an import (the stub's hint names calls like metav1.ListOptions).
+    body = "\n".join(line for line in lines[end + 1 :] if not line.lstrip().startswith("//"))
     for index in range(start + 1, end):
         match = GO_IMPORT.match(lines[index])
         if not match or match["alias"] == "_":

@@ -65,7 +65,7 @@ def test_cut_of_another_exercise_leaves_the_file_alone(tmp_path):
 def test_go_stub_panics_and_blanks_the_imports_only_the_body_used(tmp_path):
     path = tmp_path / "list.go"
     path.write_text(GO_SOURCE)
-    markers.cut(path, "pagination", "hint")
+    markers.cut(path, "pagination", "call metav1.ListOptions{} and follow Continue")
     text = path.read_text()
     assert '\tpanic("exercise pagination: not written yet (make check)")\n' in text
     assert '\t_ "k8s.io/apimachinery/pkg/apis/meta/v1"' in text
