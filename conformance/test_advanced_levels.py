@@ -3,7 +3,8 @@
 The other advanced scenarios compare the whole state a controller leaves with golden files, so a controller that
 does only part of the SPEC fails them all. These give partial credit (``make check TRACK=advanced``; the levels
 are listed in ``tools/course/levels.py``): level 1 looks only at the children, level 2 only at the status, and so
-on. A learner's controller still has to honour the command line of CONTRACT.md (the flags, /healthz).
+on; level 5 (one writer by a Lease) is checked here with the level's deadline, and in full by
+``test_advanced.py``. A learner's controller still has to honour the command line of CONTRACT.md (the flags, /healthz).
 """
 
 from __future__ import annotations
@@ -11,8 +12,17 @@ from __future__ import annotations
 import os
 
 import pytest
-from advanced_fixtures import start
-from controllers import FINALIZER, REGISTRY, create_site, delete_all_sites, get_site, strip_finalizers, wait_ready
+from advanced_fixtures import metric, start
+from controllers import (
+    FINALIZER,
+    REGISTRY,
+    create_site,
+    delete_all_sites,
+    get_site,
+    lease_holder,
+    strip_finalizers,
+    wait_ready,
+)
 from kubernetes import client
 
 from kube import wait_for
@@ -127,3 +137,20 @@ def test_level_events(api, controllers, site_namespace, language):
         )
 
     wait_for(synced, timeout=TIMEOUT, what="a Synced event on site lvl from component staticsite-controller")
+
+
+@pytest.mark.alone("the controllers' Lease is one object for the whole cluster")
+def test_level_leader_election(api, controllers, site_namespace, language):
+    """Level 5: of two replicas with --leader-elect, one holds the Lease and it alone reconciles."""
+    args = ("--leader-elect", "--lease-duration=6", "--renew-deadline=4", "--retry-period=1")
+    pair = [start(controllers, language, site_namespace, *args) for _ in range(2)]
+    identities = {c.identity for c in pair}
+    holder = wait_for(
+        lambda: lease_holder(api) in identities and lease_holder(api),
+        timeout=TIMEOUT,
+        what="one of the two controllers to hold the Lease staticsite-system/staticsite-controller",
+    )
+    create_site(api, site_namespace, "lvl", content=CONTENT)
+    wait_ready(api, site_namespace, "lvl", timeout=TIMEOUT)
+    standby = next(c for c in pair if c.identity != holder)
+    assert metric(standby, "staticsite_reconcile_total") == 0, "the replica without the Lease reconciled"

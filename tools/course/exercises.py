@@ -144,7 +144,7 @@ EXERCISES: dict[str, Exercise] = {
             "Read the Lease (create it if missing); if another holder's lease has not expired,\n"
             "you are not the leader; otherwise write yourself as holder with a new renewTime\n"
             "(the update fails on a conflict: someone else won).",
-            ("leader_election_one_writer", "sigterm_releases_the_lease"),
+            ("level_leader_election", "leader_election_one_writer", "sigterm_releases_the_lease"),
             "your replicas do not elect one leader yet: acquire or renew the Lease, and only the holder writes",
         ),
     )

@@ -1,7 +1,7 @@
 """The advanced track's levels: partial credit, and the next thing to build.
 
-A level is reached when every scenario of it and of the levels below passed. Levels 1 to 4 have scenarios of
-their own (``conformance/test_advanced_levels.py``) that look only at their part of the SPEC, so a controller that
+A level is reached when every scenario of it and of the levels below passed. Every level has a scenario of
+its own (``conformance/test_advanced_levels.py``) that look only at their part of the SPEC, so a controller that
 only creates the children gets level 1; the other advanced scenarios compare the whole state with golden files
 and are the complete SPEC.
 """
@@ -49,7 +49,7 @@ LEVELS = (
         5,
         "leader election",
         "with --leader-elect, hold a Lease before writing: one writer among replicas; SIGTERM releases the Lease",
-        ("leader_election_one_writer", "sigterm_releases_the_lease"),
+        ("level_leader_election", "sigterm_releases_the_lease"),
     ),
 )
 
