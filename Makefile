@@ -98,10 +98,11 @@ STEP ?=
 IMPL ?=
 IMPL_FILE ?=
 CHECK_WORKERS ?= 0
+LEVELS ?=
 
-check: venv ## grade one cell (TRACK=basics LANG=go), your program (TRACK=advanced IMPL="./ctl --flag"), or your exercise
+check: venv ## grade one cell (TRACK=basics LANG=go), your program (TRACK=advanced IMPL="./ctl" [LEVELS=1]), or your exercise
 	@CE_IMPL_BASE=$(CURDIR) $(COURSE) check --track='$(TRACK)' --lang='$(LANG)' --impl='$(IMPL)' \
-		--impl-file='$(IMPL_FILE)' --cluster=$(CLUSTER) --workers=$(CHECK_WORKERS)
+		--impl-file='$(IMPL_FILE)' --cluster=$(CLUSTER) --workers=$(CHECK_WORKERS) --levels-only='$(LEVELS)'
 
 exercise: venv ## cut an exercise into workspace/ (LANG=python|go|bash STEP=pagination|finalizer|...)
 	@$(COURSE) exercise --lang='$(LANG)' --step='$(STEP)'

@@ -50,15 +50,26 @@ _PYTHON_SOURCES = REPO_ROOT / "python" / "src"
 def add_override(track: str, name: str, command_line: str, base: Path = REPO_ROOT) -> None:
     """Grade another program (``--impl``): ``command_line`` is split like a shell would, never run by one.
 
-    A relative program path (``./my-controller``, ``bin/ctl``) is taken from ``base``, where ``make`` ran.
+    Relative paths (``./my-controller``, ``.venv/bin/python``, ``PYTHONPATH=src``) are taken from ``base``, where
+    ``make`` ran: the suite runs programs from ``conformance/``.
     """
-    argv = shlex.split(command_line)
+    argv = [_from_base(word, base, first=index == 0) for index, word in enumerate(shlex.split(command_line))]
     if not argv:
         raise ValueError("--impl: an empty command")
-    if "/" in argv[0] and not Path(argv[0]).is_absolute():
-        argv[0] = str(base / argv[0])
     IMPLEMENTATIONS.setdefault(track, {})[name] = argv
     COMMANDS[(track, name)] = argv
+
+
+def _from_base(word: str, base: Path, first: bool) -> str:
+    """``word`` with a relative path in it made absolute: the program itself, or an existing path (alone or as the
+    value of ``NAME=path``)."""
+    name, equals, value = word.partition("=") if not first and not word.startswith("-") else ("", "", word)
+    path = value if equals else word
+    if "/" not in path or Path(path).is_absolute():
+        return word
+    if first or (base / path).exists():
+        return f"{name}={base / path}" if equals else str(base / path)
+    return word
 
 
 def languages(track: str) -> list[str]:

@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from course import docrefs, docrun, exercises, grading
+from course import docrefs, docrun, exercises, grading, levels
 from course.exercises import EXERCISES, REPO_ROOT
 from course.exercises import LANGUAGES as LANGS
 
@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--impl-file", default="", help="a file of lines 'TRACK: COMMAND'")
     check.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
     check.add_argument("--workers", type=int, default=0)
+    check.add_argument(
+        "--levels-only", default="", help="advanced: run only the level scenarios (quick: which level, what next)"
+    )
     verify = commands.add_parser("verify-exercises", help="CI: every stub fails its scenario, the reference passes")
     verify.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
     verify.add_argument("--lang", action="append", default=[])
@@ -110,9 +113,10 @@ def cells_to_check(args) -> list[grading.Cell]:
     if args.track:
         if args.track not in grading.TRACKS:
             raise SystemExit(f"error: TRACK={args.track!r}: choose one of {', '.join(grading.TRACKS)}")
+        scenarios = levels.scenarios() if args.levels_only and args.track == "advanced" else ()
         if args.impl:
-            return [grading.Cell(args.track, impl=args.impl, impl_name=args.impl_name)]
-        return [grading.Cell(args.track, languages=[args.lang] if args.lang else [])]
+            return [grading.Cell(args.track, impl=args.impl, impl_name=args.impl_name, scenarios=scenarios)]
+        return [grading.Cell(args.track, languages=[args.lang] if args.lang else [], scenarios=scenarios)]
     return []  # the workspace's exercise: see cells_with_exercises
 
 

@@ -54,6 +54,11 @@ LEVELS = (
 )
 
 
+def scenarios() -> tuple[str, ...]:
+    """Every level's scenarios, level by level."""
+    return tuple(s for level in LEVELS for s in level.scenarios)
+
+
 @dataclass(frozen=True)
 class Verdict:
     reached: int  # 0: not even level 1

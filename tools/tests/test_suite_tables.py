@@ -38,3 +38,19 @@ def test_report_columns_come_from_the_results_so_a_fourth_language_is_shown():
     assert results.columns(rows) == ["bash", "python", "go", "rust", "python-kopf"]
     report = results.render_report(rows, "local")
     assert "| scenario | bash | python | go | rust | python-kopf |" in report
+
+
+def test_relative_paths_in_the_arguments_are_taken_from_where_make_ran(tmp_path, monkeypatch):
+    monkeypatch.setattr(implementations, "COMMANDS", dict(implementations.COMMANDS))
+    monkeypatch.setattr(
+        implementations, "IMPLEMENTATIONS", {k: dict(v) for k, v in implementations.IMPLEMENTATIONS.items()}
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").write_text("")
+    implementations.add_override(
+        "advanced", "mine", "env PYTHONPATH=src/ venv/bin/python -m ctl --x=a/b", base=tmp_path
+    )
+    assert implementations.COMMANDS[("advanced", "mine")] == [
+        "env", f"PYTHONPATH={tmp_path / 'src/'}", str(tmp_path / "venv/bin/python"), "-m", "ctl", "--x=a/b",
+    ]  # fmt: skip
