@@ -2,8 +2,9 @@
 #
 # Every target installs what it needs that is missing (a repo-local venv, the
 # Go binaries, bats, the cluster binaries), so a fresh clone needs only:
-#   make test          # all unit tests + the conformance suite
+#   make test          # all unit tests + the conformance suite + the course's checks
 #   make conformance   # the conformance suite against a cluster, then its report
+#   make check TRACK=basics LANG=python   # a learner: one cell, graded (docs/learn/)
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -20,12 +21,14 @@ PY := $(CURDIR)/$(VENV)/bin/python
 BATS := $(CURDIR)/tools/node_modules/bats/bin/bats
 GO_BIN_DIR := $(CURDIR)/build/bin
 
+.PHONY: check exercise verify-exercises learn-docs docrefs env restart-apiserver restart-controller-manager \
+	stop-controller-manager start-controller-manager compact-etcd sa-kubeconfig
 .PHONY: help setup venv go-build bats require-tools cluster-binaries cluster-up cluster-down \
 	cluster-status unit unit-python unit-go unit-bash unit-tools conformance test bench bench-large bench-sweep \
 	bench-report lint clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-26s %s\n", $$1, $$2}'
 
 # ----- set-up -----------------------------------------------------------------
 venv: $(VENV)/.installed ## the repo-local Python venv (pinned deps)
@@ -85,7 +88,56 @@ conformance: setup ## run the conformance suite and print its report
 	cd conformance && status=0 && $(PY) -m pytest --cluster=$(CLUSTER) -n $(CONFORMANCE_WORKERS) $(PYTEST_ARGS) || status=$$?; \
 		cat $(CURDIR)/build/conformance/report.md 2>/dev/null || true; exit $$status
 
-test: unit conformance ## all tests: unit tests, then the conformance suite
+test: unit conformance verify-exercises learn-docs ## all tests: unit tests, the conformance suite, the course's checks
+
+# ----- the course (docs/learn/) ------------------------------------------------------
+# LANG is also the locale's variable: the course tool treats a locale (C.UTF-8...) as "not given", and the
+# programs it runs get a real locale back (LC_ALL wins over LANG).
+COURSE := PYTHONPATH=$(CURDIR)/tools LC_ALL=C.UTF-8 $(PY) -m course
+TRACK ?=
+STEP ?=
+IMPL ?=
+IMPL_FILE ?=
+CHECK_WORKERS ?= 0
+LEVELS ?=
+
+check: venv ## grade one cell (TRACK=basics LANG=go), your program (TRACK=advanced IMPL="./ctl" [LEVELS=1]), or your exercise
+	@CE_IMPL_BASE=$(CURDIR) $(COURSE) check --track='$(TRACK)' --lang='$(LANG)' --impl='$(IMPL)' \
+		--impl-file='$(IMPL_FILE)' --cluster=$(CLUSTER) --workers=$(CHECK_WORKERS) --levels-only='$(LEVELS)'
+
+exercise: venv ## cut an exercise into workspace/ (LANG=python|go|bash STEP=pagination|finalizer|...)
+	@$(COURSE) exercise --lang='$(LANG)' --step='$(STEP)'
+
+verify-exercises: venv ## CI: every exercise's stub fails its scenario; the reference passes it
+	$(COURSE) verify-exercises --cluster=$(CLUSTER)
+
+learn-docs: venv go-build ## CI: run every command block of docs/learn/ and compare with the page
+	$(COURSE) docrun --cluster=$(CLUSTER)
+
+docrefs: venv ## every `file: function` in docs/ names a real definition
+	$(COURSE) docrefs
+
+# ----- break-glass: provoke what the docs describe (CLUSTER=local) ---------------------
+env: venv ## print the export lines (KUBECONFIG, the pinned kubectl on PATH): eval "$(make -s env)"
+	@$(PY) -m clusterkit env
+
+restart-apiserver: venv ## restart the API server: every watch breaks and must resume
+	@$(PY) -m clusterkit restart apiserver
+
+restart-controller-manager: venv ## restart the controller-manager
+	@$(PY) -m clusterkit restart controller-manager
+
+stop-controller-manager: venv ## stop the controller-manager: no garbage collection, no ReplicaSets
+	@$(PY) -m clusterkit stop controller-manager
+
+start-controller-manager: venv ## start the controller-manager again
+	@$(PY) -m clusterkit start controller-manager
+
+compact-etcd: venv ## compact etcd: a watch resuming from an older resourceVersion gets a real 410 Gone
+	@$(PY) -m clusterkit compact
+
+sa-kubeconfig: venv ## a kubeconfig of the controller's ServiceAccount (shipped RBAC): run a controller as in-cluster
+	@$(PY) -m clusterkit sa-kubeconfig
 
 # ----- benchmark ----------------------------------------------------------------
 # The plotting library is an extra of tools/ (only the bench needs it); the stamp
@@ -111,8 +163,9 @@ bench-sweep: ## make bench, plus --workers 1 and 16 at N = 1,000 for Python and 
 bench-report: $(BENCH_STAMP) ## render build/bench/report.md and the plot again from results.json (no measuring)
 	$(PY) -m bench report
 
-lint: venv ## pre-commit hooks (ruff, mypy, shellcheck, gofmt, go vet, yamllint)
+lint: venv ## pre-commit hooks (ruff, mypy, shellcheck, gofmt, go vet, yamllint), the docs' code references
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+	$(COURSE) docrefs
 
-clean: ## remove build outputs (not the binary cache in ~/.cache)
-	rm -rf build
+clean: ## remove build outputs and the course workspace (not the binary cache in ~/.cache)
+	rm -rf build workspace

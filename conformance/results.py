@@ -14,11 +14,10 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from implementations import FRAMEWORKS, LANGUAGES
-
-COLUMNS = (*LANGUAGES, *FRAMEWORKS)  # the report's, in this order
-
 TRACKS = ("cluster", "basics", "intermediate", "advanced")
+# The reference languages come first, in this order; any other implementation (a framework, a learner's program)
+# follows in the order the results name it, so a fourth language is a column of its own, never dropped.
+LANGUAGES = ("bash", "python", "go")
 SYMBOL = {"passed": "pass", "failed": "**FAIL**", "skipped": "skip"}
 
 
@@ -71,7 +70,7 @@ def render_report(rows: list[Result], provider: str) -> str:
     for row in rows:
         by_track[row.track].append(row)
     for track, track_rows in by_track.items():
-        languages = [lang for lang in (*COLUMNS, "n/a") if any(r.language == lang for r in track_rows)]
+        languages = columns(track_rows)
         lines += [f"## {track}", "", "| scenario | " + " | ".join(languages) + " |"]
         lines.append("|---" * (len(languages) + 1) + "|")
         scenarios: dict[str, dict[str, Result]] = defaultdict(dict)
@@ -85,3 +84,10 @@ def render_report(rows: list[Result], provider: str) -> str:
             lines.append(f"| {scenario} | " + " | ".join(rendered) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def columns(rows: list[Result]) -> list[str]:
+    """The report's columns for ``rows``: the reference languages, then the others as they appear, then n/a."""
+    named = list(dict.fromkeys(row.language for row in rows))
+    others = [name for name in named if name not in LANGUAGES and name != "n/a"]
+    return [lang for lang in LANGUAGES if lang in named] + others + (["n/a"] if "n/a" in named else [])

@@ -31,10 +31,12 @@ queue_init() {
 
 # queue_add KEY: queue KEY unless it is already queued; while a worker has it, only mark it dirty.
 queue_add() {
+  # exercise: queue-dedup begin
   [[ -n ${QUEUE_DIRTY[$1]+x} ]] && return 0
   QUEUE_DIRTY[$1]=1
   [[ -n ${QUEUE_PROCESSING[$1]+x} ]] && return 0
   QUEUE_ITEMS[QUEUE_TAIL++]=$1
+  # exercise: queue-dedup end
 }
 
 # queue_len: the number of keys waiting for a worker, in REPLY.

@@ -101,6 +101,7 @@ kube_get() {
 # at a time, on disk, and only the small entries are kept. `kubectl get pods -o json` would instead hold every
 # pod of the answer in memory and print them as one big List.
 list_pods() {
+  # exercise: pagination begin
   local entry=$1 out=$2 page=$WORK/page.json unsorted=$WORK/unsorted token=""
   : >"$unsorted"
   while :; do
@@ -116,4 +117,5 @@ list_pods() {
   # every character allowed in a Kubernetes name, so sorting whole lines byte by byte (LC_ALL=C) orders them by
   # namespace, then name ("a" before "a-b"), which is the contract's order.
   LC_ALL=C sort "$unsorted" >"$out"
+  # exercise: pagination end
 }

@@ -1,4 +1,9 @@
-"""Command line: ``python -m clusterkit [--cluster PROVIDER] COMMAND``."""
+"""Command line: ``python -m clusterkit [--cluster PROVIDER] COMMAND [ARG]``.
+
+build, up, down, status, env: the cluster. Break-glass (``breakglass.py``): restart apiserver|controller-manager|
+scheduler, stop|start controller-manager, compact (etcd: a real 410), sa-kubeconfig [PATH] (the controller's
+ServiceAccount with the shipped RBAC).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+from . import breakglass
 from .build import ensure_binaries
 from .local import ClusterError
 from .providers import PROVIDERS, get_provider
@@ -22,9 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "command",
-        choices=("build", "up", "down", "status", "env"),
-        help="build: compile the binaries; up/down/status: the cluster; env: print the export line",
+        choices=("build", "up", "down", "status", "env", "restart", "stop", "start", "compact", "sa-kubeconfig"),
+        help="build: compile the binaries; up/down/status: the cluster; env: print the export line; "
+        "restart/stop/start COMPONENT, compact, sa-kubeconfig [PATH]: break-glass",
     )
+    parser.add_argument("argument", nargs="?", default="", help="the component, or sa-kubeconfig's file")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -41,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             return _print_status(cluster)
         elif args.command == "env":
             print(f"export KUBECONFIG={cluster.kubeconfig}")
+            print(f"export PATH={Path(cluster.kubectl).parent}:$PATH")
+        else:
+            print(_break_glass(cluster, args.command, args.argument))
     except ClusterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -48,6 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {' '.join(map(str, error.cmd[:3]))}... exited {error.returncode}", file=sys.stderr)
         return 1
     return 0
+
+
+def _break_glass(cluster, command: str, argument: str) -> str:
+    if command == "compact":
+        return breakglass.compact(cluster)
+    if command == "sa-kubeconfig":
+        path = Path(argument or "build/learn/controller.kubeconfig").resolve()
+        return f"export KUBECONFIG={breakglass.sa_kubeconfig(cluster, path)}"
+    return {"restart": breakglass.restart, "stop": breakglass.stop, "start": breakglass.start}[command](
+        cluster, argument
+    )
 
 
 def _print_status(cluster) -> int:

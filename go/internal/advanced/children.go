@@ -246,8 +246,10 @@ func desiredService(site *StaticSite) *corev1ac.ServiceApplyConfiguration {
 // isControlledBy tells whether obj's controller is this very site: same uid,
 // since a site deleted and created again under the same name is another site.
 func isControlledBy(obj metav1.Object, site *StaticSite) bool {
+	// exercise: conflict begin
 	ref := metav1.GetControllerOf(obj)
 	return ref != nil && ref.UID == site.UID
+	// exercise: conflict end
 }
 
 // ownerSiteKey is the key ("namespace/name") of the StaticSite controlling

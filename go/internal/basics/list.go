@@ -25,6 +25,7 @@ const PageSize = 500
 // to one unpaginated list of everything, the memory growth we avoid. A plain
 // loop is short and shows the protocol.
 func ListPods(ctx context.Context, pods corev1client.PodInterface, selector string, visit func(*corev1.Pod)) (string, error) {
+	// exercise: pagination begin
 	opts := metav1.ListOptions{LabelSelector: selector, Limit: PageSize}
 	for {
 		page, err := pods.List(ctx, opts)
@@ -39,4 +40,5 @@ func ListPods(ctx context.Context, pods corev1client.PodInterface, selector stri
 		}
 		opts.Continue = page.Continue
 	}
+	// exercise: pagination end
 }

@@ -64,6 +64,7 @@ func (w *Watcher) List(ctx context.Context) (Listing, error) {
 // changes until ctx is done, and then returns nil. It returns an error only
 // when retrying cannot help (see isWorthRetrying).
 func (w *Watcher) Run(ctx context.Context, first Listing) error {
+	// exercise: relist-on-410 begin
 	if err := w.catchUp(first); err != nil {
 		return err
 	}
@@ -108,6 +109,7 @@ func (w *Watcher) Run(ctx context.Context, first Listing) error {
 			return nil
 		}
 	}
+	// exercise: relist-on-410 end
 }
 
 func (w *Watcher) relist(ctx context.Context) error {
@@ -135,6 +137,7 @@ func (w *Watcher) catchUp(listing Listing) error {
 // until the stream ends (err is nil: reconnect), the server reports an error,
 // or ctx is done. received tells whether any event arrived.
 func (w *Watcher) follow(ctx context.Context) (received bool, err error) {
+	// exercise: resume-from-resource-version begin
 	stream, err := w.Watches.Watch(ctx, metav1.ListOptions{
 		LabelSelector: w.Selector,
 		// Watching from the list's (or the last event's) resourceVersion,
@@ -169,6 +172,7 @@ func (w *Watcher) follow(ctx context.Context) (received bool, err error) {
 			received = true
 		}
 	}
+	// exercise: resume-from-resource-version end
 }
 
 // apply prints one watch event and records it.

@@ -154,8 +154,10 @@ def controller_reference(obj: Object) -> Object | None:
 
 def is_controlled_by(obj: Object, site: Object) -> bool:
     """True when the object's controller is this very site (same uid: a recreated site is another site)."""
+    # exercise: conflict begin
     reference = controller_reference(obj)
     return reference is not None and reference.get("uid") == site["metadata"]["uid"]
+    # exercise: conflict end
 
 
 def owner_site_key(obj: Object) -> str | None:

@@ -118,6 +118,7 @@ def list_pods(query: PodQuery) -> PodListing:
 
 def pages(query: PodQuery) -> Iterator[dict[str, Any]]:
     """Yield each page of the list (a decoded PodList), following the continue tokens."""
+    # exercise: pagination begin
     token = None
     while True:
         response = query.request(limit=PAGE_SIZE, _continue=token)
@@ -129,3 +130,4 @@ def pages(query: PodQuery) -> Iterator[dict[str, Any]]:
         token = (page.get("metadata") or {}).get("continue")
         if not token:
             return
+    # exercise: pagination end

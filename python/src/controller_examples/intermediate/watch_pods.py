@@ -161,6 +161,7 @@ class KubePodSource:
         return list_pods(self._query)
 
     def watch(self, resource_version: str) -> Generator[dict[str, Any], None, None]:
+        # exercise: resume-from-resource-version begin
         response = self._query.request(
             watch=True,
             resource_version=resource_version,
@@ -177,6 +178,7 @@ class KubePodSource:
             # serve another request. release_conn() then gives the pool its slot back.
             response.close()
             response.release_conn()
+        # exercise: resume-from-resource-version end
 
 
 class Backoff:
@@ -218,6 +220,7 @@ class PodWatcher:
 
     def run(self, listing: PodListing) -> NoReturn:
         """Print the listing, then follow the changes, forever: only a signal or a lasting error ends it."""
+        # exercise: relist-on-410 begin
         self._catch_up(listing)
         delays = Backoff()
         must_relist = False
@@ -239,6 +242,7 @@ class PodWatcher:
             # The stream ended or broke: wait a little, then resume from the last resourceVersion seen (or
             # re-list, if that is what failed).
             self._sleep(delays.next())
+        # exercise: relist-on-410 end
 
     def _catch_up(self, listing: PodListing) -> None:
         for kind, pod in difference(self._printed, listing.pods):

@@ -1,0 +1,216 @@
+"""Command line: ``python -m course exercise|check|verify-exercises|docrefs|docrun`` (the Makefile's targets)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from course import docrefs, docrun, exercises, grading, levels
+from course.exercises import EXERCISES, REPO_ROOT
+from course.exercises import LANGUAGES as LANGS
+
+# Stubs fail by deadline, not by work: three cells at a time keep the two cores busy (the suite's locks still run a
+# scenario marked `alone` by itself).
+VERIFY_PARALLEL = 3
+# A stub never converges: the level scenarios give up on it sooner than on a real controller, which keeps the
+# exercise check short; the reference's pass is proven with the full deadlines (the suite's own results).
+STUB_ENV = {"CE_LEVEL_TIMEOUT": "20"}
+
+
+def language_option(value: str) -> str:
+    """``LANG`` is also the locale's variable: a locale (C.UTF-8, en_US.UTF-8, POSIX) means "not given"."""
+    if not value or "." in value or "_" in value or value in ("C", "POSIX"):
+        return ""
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    make_exercise = commands.add_parser("exercise", help="cut an exercise into workspace/<language>/")
+    make_exercise.add_argument("--lang", type=language_option, default="")
+    make_exercise.add_argument("--step", default="")
+    check = commands.add_parser("check", help="grade one track and implementation, or the workspace")
+    check.add_argument("--track", default="")
+    check.add_argument("--lang", type=language_option, default="")
+    check.add_argument("--impl", default="", help="a program of yours: its command line")
+    check.add_argument("--impl-name", default="mine")
+    check.add_argument("--impl-file", default="", help="a file of lines 'TRACK: COMMAND'")
+    check.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
+    check.add_argument("--workers", type=int, default=0)
+    check.add_argument(
+        "--levels-only", default="", help="advanced: run only the level scenarios (quick: which level, what next)"
+    )
+    verify = commands.add_parser("verify-exercises", help="CI: every stub fails its scenario, the reference passes")
+    verify.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
+    verify.add_argument("--lang", action="append", default=[])
+    verify.add_argument("--step", action="append", default=[])
+    verify.add_argument(
+        "--reference", type=Path, default=grading.RESULTS, help="the suite's results.json that proves the reference"
+    )
+    refs = commands.add_parser("docrefs", help="lint: every `file: function` in docs/ names a real definition")
+    refs.add_argument("paths", nargs="*", type=Path)
+    run_docs = commands.add_parser("docrun", help="run docs/learn/'s command blocks and compare their output")
+    run_docs.add_argument("pages", nargs="*", type=Path)
+    run_docs.add_argument("--update", action="store_true", help="rewrite the 'you should see' blocks")
+    run_docs.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
+    args = parser.parse_args(argv)
+    handler = {
+        "exercise": cmd_exercise,
+        "check": cmd_check,
+        "verify-exercises": cmd_verify,
+        "docrefs": cmd_docrefs,
+        "docrun": cmd_docrun,
+    }[args.command]
+    return handler(args)
+
+
+def cmd_exercise(args) -> int:
+    if not args.lang or not args.step:
+        print("usage: make exercise LANG=python|go|bash STEP=" + "|".join(EXERCISES), file=sys.stderr)
+        return 2
+    language = exercises.language_name(args.lang)
+    chosen = exercises.exercise(args.step)
+    cut = exercises.create(language, chosen.id)
+    print(f"exercise {chosen.id} ({chosen.track} track), {language}: {chosen.goal}")
+    print(f"your workspace: {exercises.WORKSPACE / language} (a copy of the reference; git ignores it)")
+    print("write the body of:")
+    for region in cut:
+        print(f"  {region.path.relative_to(REPO_ROOT)}:{region.begin + 2}")
+    print(f"then: make check LANG={language}      (runs: {', '.join(chosen.scenarios)})")
+    return 0
+
+
+def cmd_check(args) -> int:
+    cells = cells_to_check(args)
+    languages = sorted({lang for cell in cells for lang in cell.languages} | _workspace_languages(cells))
+    grading.set_up(languages, args.cluster)
+    all_passed, lines = True, []
+    for cell, chosen in cells_with_exercises(cells, args):
+        table = grading.run(cell, args.cluster, args.workers)
+        if chosen:
+            passed, said = grading.explain_exercise(chosen, table.get(cell.impl_name, {}))
+        else:
+            passed, said = grading.explain_track(cell.track, table)
+        all_passed &= passed
+        lines += said
+    grading.say(lines)
+    return 0 if all_passed else 1
+
+
+def cells_to_check(args) -> list[grading.Cell]:
+    if args.impl_file:
+        return [
+            grading.Cell(track, impl=command, impl_name=args.impl_name)
+            for track, command in read_impl_file(Path(args.impl_file))
+        ]
+    if args.track:
+        if args.track not in grading.TRACKS:
+            raise SystemExit(f"error: TRACK={args.track!r}: choose one of {', '.join(grading.TRACKS)}")
+        scenarios = levels.scenarios() if args.levels_only and args.track == "advanced" else ()
+        if args.impl:
+            return [grading.Cell(args.track, impl=args.impl, impl_name=args.impl_name, scenarios=scenarios)]
+        return [grading.Cell(args.track, languages=[args.lang] if args.lang else [], scenarios=scenarios)]
+    return []  # the workspace's exercise: see cells_with_exercises
+
+
+def cells_with_exercises(cells: list[grading.Cell], args):
+    if cells:
+        return [(cell, None) for cell in cells]
+    languages = [args.lang] if args.lang else list(exercises.LANGUAGES)
+    found = [(lang, exercises.current(lang)) for lang in languages]
+    found = [(lang, chosen) for lang, chosen in found if chosen]
+    if not found:
+        raise SystemExit(
+            "error: nothing to check: give TRACK=basics|intermediate|advanced (and LANG= or IMPL=), "
+            "or start an exercise first: make exercise LANG=python STEP=pagination"
+        )
+    return [(grading.exercise_cell(lang, chosen), chosen) for lang, chosen in found]
+
+
+def _workspace_languages(cells: list[grading.Cell]) -> set[str]:
+    """What a workspace needs set up: jq and socat for Bash (the workspace's Go is built by itself)."""
+    if cells:
+        return set()
+    return {lang for lang in exercises.LANGUAGES if exercises.current(lang)} - {"go"}
+
+
+def read_impl_file(path: Path) -> list[tuple[str, str]]:
+    """Lines ``TRACK: COMMAND`` (``#`` starts a comment): your program per track."""
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        track, _, command = line.partition(":")
+        if track.strip() not in grading.TRACKS or not command.strip():
+            raise SystemExit(f"error: {path}:{number}: expected 'basics|intermediate|advanced: COMMAND'")
+        rows.append((track.strip(), command.strip()))
+    return rows
+
+
+def cmd_verify(args) -> int:
+    """For every exercise x language: the stub fails the step's scenarios (stopping at the first failure), and
+    the reference passed them in the conformance results (or passes them now, when there are none).
+
+    Three cells run at a time (the suite's locks keep a scenario marked ``alone`` alone); the cluster is
+    started once for all of them.
+    """
+    reference = grading.outcomes(json.loads(args.reference.read_text())) if args.reference.is_file() else {}
+    cells = [(exercises.exercise(step), lang) for step in (args.step or EXERCISES) for lang in (args.lang or LANGS)]
+    root = REPO_ROOT / "build" / "exercise-check"
+    shutil.rmtree(root, ignore_errors=True)
+    grading.set_up(sorted({lang for _, lang in cells} - {"go"}), args.cluster)
+    with grading.cluster_running(args.cluster), ThreadPoolExecutor(max_workers=VERIFY_PARALLEL) as pool:
+        found = pool.map(lambda cell: _verify_one(*cell, root, reference, args.cluster), cells)
+        problems = [problem for cell_problems in found for problem in cell_problems]
+    print("\n".join(problems) or f"{len(cells)} exercises: each stub fails its scenario, the reference passes it")
+    return 1 if problems else 0
+
+
+def _verify_one(chosen, language: str, root: Path, reference: dict, cluster: str) -> list[str]:
+    name = f"{chosen.id} [{language}]"
+    started = time.monotonic()
+    if not exercises.markers.find(exercises.SOURCES[language], chosen.id):
+        return [f"{name}: no exercise markers in the {language} code"]
+    where = root / f"{chosen.id}-{language}"
+    exercises.create(language, chosen.id, where / "workspace")
+    stub_cell = grading.exercise_cell(language, chosen, where / "workspace")
+    stub = grading.run(stub_cell, cluster, 0, where / "stub" / "results.json", env=STUB_ENV, quiet=True).get(
+        stub_cell.impl_name, {}
+    )
+    problems = []
+    if all(stub.get(s) in (None, "passed") for s in chosen.scenarios):
+        problems.append(f"{name}: the stub passed {', '.join(chosen.scenarios)} (read {where / 'stub'})")
+    missing = [s for s in chosen.scenarios if reference.get(language, {}).get(s) != "passed"]
+    if missing:  # not in the conformance results (or not passed there): run the reference now
+        cell = grading.Cell(chosen.track, languages=[language], scenarios=tuple(missing))
+        ran = grading.run(cell, cluster, 0, where / "reference" / "results.json", quiet=True).get(language, {})
+        failed = [s for s in missing if ran.get(s) != "passed"]
+        if failed:
+            problems.append(f"{name}: the reference failed {', '.join(failed)}")
+    verdict = "; ".join(problems) or "ok"
+    print(f"[verify-exercises] {name}: {verdict} ({time.monotonic() - started:.0f}s)", flush=True)
+    return problems
+
+
+def cmd_docrefs(args) -> int:
+    paths = args.paths or sorted((REPO_ROOT / "docs").rglob("*.md"))
+    problems = docrefs.check(paths, REPO_ROOT)
+    print("\n".join(problems) or f"docrefs: every reference in {len(paths)} pages resolves")
+    return 1 if problems else 0
+
+
+def cmd_docrun(args) -> int:
+    pages = args.pages or sorted((REPO_ROOT / "docs" / "learn").rglob("*.md"))
+    return docrun.main(pages, update=args.update, cluster=args.cluster)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""The exercises, and the learner's workspace they are cut into.
+
+An exercise is a behaviour the reference code has in one function per language, between ``exercise: <id>``
+markers. ``make exercise LANG=python STEP=finalizer`` copies that language's code into ``workspace/<language>/``
+(git-ignored) with the function's body replaced by a stub and a hint; ``make check`` then runs the scenarios that
+exercise is about against the workspace's program. The code is never forked: a new workspace is always cut from
+the reference as it is now.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from course import markers
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKSPACE = REPO_ROOT / "workspace"
+LANGUAGES = ("python", "go", "bash")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    track: str
+    goal: str  # what the learner's function must do, in one sentence
+    hint: str  # the stub's comment: where to look and what to call
+    scenarios: tuple[str, ...]  # the suite's scenarios that grade it; the first one that fails is decisive
+    missing: str  # what a failure of those scenarios means, in a learner's words
+    # The building blocks around the stub in each language (helpers to call, variables to set), when the hint
+    # alone would leave a learner guessing.
+    tools: dict[str, str] = field(default_factory=dict)
+
+    def hint_for(self, language: str) -> str:
+        extra = self.tools.get(language)
+        return f"{self.hint}\n{extra}" if extra else self.hint
+
+
+EXERCISES: dict[str, Exercise] = {
+    e.id: e
+    for e in (
+        Exercise(
+            "pagination",
+            "basics",
+            "List the pods page by page: ask for at most 500, then follow the continue token until it is empty.",
+            "Ask for a page with limit=500 (and continue=<token> after the first);\n"
+            "the page's metadata.continue is the next token; the last page's metadata.resourceVersion is the list's.",
+            ("one_pod", "pagination_1500_pods"),
+            "your program does not list every pod yet: a list must follow metadata.continue until it is empty",
+            {
+                "python": "Python: query.request(limit=PAGE_SIZE, _continue=token) answers one page; json.loads its\n"
+                "response.data, release_conn() it, yield the page.",
+                "go": "Go: pods.List(ctx, opts) with opts.Limit = PageSize and opts.Continue; visit each item;\n"
+                'wrap a failure as &cli.CallError{Verb: "list", Err: err}.',
+                "bash": 'Bash: kube_get "$(pods_url "$NAMESPACE" limit=500 "continue=$token" ...)" FILE\n'
+                'fetches a page; pods_jq ".items[] | $entry" FILE makes the lines; set LIST_RESOURCE_VERSION;\n'
+                "sort at the end.",
+            },
+        ),
+        Exercise(
+            "resume-from-resource-version",
+            "intermediate",
+            "Start each watch from the last resourceVersion seen, so nothing between the list and the watch is missed.",
+            "Open a watch (watch=true, allowWatchBookmarks=true) from the resourceVersion remembered so far;\n"
+            "every event (and every BOOKMARK) moves that resourceVersion on.",
+            ("existing_pods_appear_as_added_first", "scripted_sequence_matches_the_api"),
+            "your watcher does not follow changes from where its list ended: watch from the list's resourceVersion",
+            {
+                "python": "Python: self._query.request(watch=True, resource_version=..., allow_watch_bookmarks=True,\n"
+                "timeout_seconds=WATCH_TIMEOUT_SECONDS, timeout=WATCH_REQUEST_TIMEOUT); iter_resp_lines(response)\n"
+                "gives one JSON event a line; close() and release_conn() the response at the end.",
+                "go": "Go: w.Watches.Watch(ctx, metav1.ListOptions{ResourceVersion: w.resourceVersion, ...});\n"
+                "read stream.ResultChan() until it closes or ctx is done; w.apply(event) prints and records each.",
+                "bash": "Bash: start_stream URL opens the stream, URL from\n"
+                'pods_url "$NAMESPACE" watch=1 "resourceVersion=$RESOURCE_VERSION" ...; read the events from\n'
+                "STREAM_FD; emit ADDED/MODIFIED/DELETED; an ERROR with code 410 sets WATCH_ENDED=expired;\n"
+                "on_watch_failure handles a failed request.",
+            },
+        ),
+        Exercise(
+            "relist-on-410",
+            "intermediate",
+            "When a watch ends with 410 Gone, list again and print only the difference, then watch from the new list.",
+            "Loop: watch; when it ends with 410 (Expired/Gone) list again at once and print the difference;\n"
+            "any other passing failure: wait (backoff) and resume from the last resourceVersion.",
+            ("existing_pods_appear_as_added_first", "expired_resource_version_relists"),
+            "your watcher does not recover from 410 Gone: after an expired watch it must list again and print "
+            "the difference",
+            {
+                "python": "Python: self._catch_up(listing) prints the difference; self._follow(delays) watches;\n"
+                "http_status(error) == 410 is expiry; is_worth_retrying(error); self._sleep(delays.next()).",
+                "go": "Go: w.catchUp(first), w.follow(ctx), w.relist(ctx); isExpired(err), isWorthRetrying(err);\n"
+                "sleep(ctx, backoff.Step()); return nil once ctx is done.",
+                "bash": "Bash: watch_once sets WATCH_ENDED to expired or dropped; relist_until_done lists again;\n"
+                "backoff waits before a reconnect.",
+            },
+        ),
+        Exercise(
+            "finalizer",
+            "advanced",
+            "For a site being deleted: remove its key from the registry, then remove the finalizer.",
+            "The site has a deletionTimestamp: remove its key from the registry ConfigMap first,\n"
+            "then remove the finalizer (the API server deletes the site once no finalizer is left).",
+            ("level_finalizer_and_registry", "delete_removes_registry_key_and_children"),
+            "deleted sites are not finalized yet: drop the site's registry key, then its finalizer",
+        ),
+        Exercise(
+            "compare-before-write",
+            "advanced",
+            "Decide whether a live child differs from the desired one, so an unchanged child is never written.",
+            "Compare only the fields this controller sets (labels, owner, the spec it applies) with the live object;\n"
+            "a child that matches needs no write.",
+            ("level_children", "noop_reconcile_writes_nothing"),
+            "your controller writes children that did not change: compare the live child with the desired one first",
+        ),
+        Exercise(
+            "queue-dedup",
+            "advanced",
+            "Add a key to the work queue: a key already waiting is not added twice; one being processed is re-queued.",
+            "If the key is already waiting, do nothing; if a worker is processing it, mark it to run again\n"
+            "when that worker is done; otherwise append it and wake a worker.",
+            ("level_children", "noop_reconcile_writes_nothing"),
+            "your work queue does not hand keys to the workers correctly: each key waits once, and a key being "
+            "processed runs again afterwards",
+        ),
+        Exercise(
+            "conflict",
+            "advanced",
+            "Decide that a child is not ours (its controller owner reference is another object), so it is reported.",
+            "Look at the live child's ownerReferences: the one with controller=true\n"
+            "must be this site (same uid); anything else is a conflict: report it, never overwrite.",
+            ("level_children", "child_conflict_never_overwritten"),
+            "your controller overwrites objects it does not own: a child whose controller owner is not the site is a "
+            "ChildConflict",
+        ),
+        Exercise(
+            "leader-election",
+            "advanced",
+            "One attempt to acquire or renew the Lease: take it if free or expired, renew it if ours.",
+            "Read the Lease (create it if missing); if another holder's lease has not expired,\n"
+            "you are not the leader; otherwise write yourself as holder with a new renewTime\n"
+            "(the update fails on a conflict: someone else won).",
+            ("level_leader_election", "leader_election_one_writer", "sigterm_releases_the_lease"),
+            "your replicas do not elect one leader yet: acquire or renew the Lease, and only the holder writes",
+        ),
+    )
+}
+
+
+def exercise(step: str) -> Exercise:
+    try:
+        return EXERCISES[step]
+    except KeyError:
+        raise SystemExit(f"error: no exercise {step!r}; choose one of: {', '.join(EXERCISES)}") from None
+
+
+def language_name(language: str) -> str:
+    if language not in LANGUAGES:
+        raise SystemExit(f"error: LANG={language!r}: choose one of {', '.join(LANGUAGES)}")
+    return language
+
+
+# ----- where each language's code lives, and how its programs run ----------------------------------------
+SOURCES = {
+    "python": REPO_ROOT / "python" / "src" / "controller_examples",
+    "go": REPO_ROOT / "go",
+    "bash": REPO_ROOT / "bash",
+}
+PYTHON_MODULES = {
+    "basics": "controller_examples.basics.list_pods",
+    "intermediate": "controller_examples.intermediate.watch_pods",
+    "advanced": "controller_examples.advanced.manager",
+}
+PROGRAMS = {"basics": "list-pods", "intermediate": "watch-pods", "advanced": "staticsite-controller"}
+
+
+def workspace_copy(language: str, root: Path = WORKSPACE) -> Path:
+    """Where the workspace keeps ``language``'s copy of the code."""
+    return root / language / ("controller_examples" if language == "python" else "")
+
+
+def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Region]:
+    """A fresh workspace for ``language`` with ``step`` cut out; returns the regions cut (never none)."""
+    chosen = exercise(step)
+    source, target = SOURCES[language], workspace_copy(language, root)
+    regions = markers.find(source, step)
+    if not regions:
+        raise SystemExit(f"error: the {language} code has no exercise {step} yet (no '{step}' markers)")
+    shutil.rmtree(root / language, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "bin"))
+    for region in regions:
+        markers.cut(target / region.path.relative_to(source), step, chosen.hint_for(language))
+    (root / language / "EXERCISE.json").write_text(json.dumps({"step": step, "track": chosen.track}) + "\n")
+    return [markers.Region(r.exercise, target / r.path.relative_to(source), r.begin, r.end, r.indent) for r in regions]
+
+
+def current(language: str, root: Path = WORKSPACE) -> Exercise | None:
+    """The exercise the workspace of ``language`` was made for, if there is one."""
+    state = root / language / "EXERCISE.json"
+    return EXERCISES.get(json.loads(state.read_text())["step"]) if state.is_file() else None
+
+
+def command_line(language: str, track: str, python: str, root: Path = WORKSPACE) -> str:
+    """The command that runs the workspace's program for ``track`` (built first, for Go)."""
+    if language == "python":
+        pythonpath = shlex.quote(f"PYTHONPATH={root / 'python'}")
+        return f"env {pythonpath} {shlex.quote(python)} -m {PYTHON_MODULES[track]}"
+    if language == "go":
+        build_go(PROGRAMS[track], root)
+        return shlex.quote(str(root / "go" / "bin" / PROGRAMS[track]))
+    return shlex.quote(str(root / "bash" / track / PROGRAMS[track]))
+
+
+def build_go(program: str, root: Path = WORKSPACE) -> None:
+    """Build the workspace's Go program (that one only: quicker); a compile error is the learner's first feedback."""
+    result = subprocess.run(
+        ["go", "build", "-o", str(root / "go" / "bin") + "/", f"./cmd/{program}"],
+        cwd=root / "go",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"your Go code does not build yet:\n{result.stderr.strip()}")

@@ -1,0 +1,69 @@
+"""The break-glass commands of clusterkit: which component each name is, what each provider can do."""
+
+from __future__ import annotations
+
+import pytest
+
+from clusterkit import breakglass
+from clusterkit.__main__ import main as clusterkit_main
+from clusterkit.local import ClusterError
+
+
+class RecordingCluster:
+    """A provider that records the disruptions asked of it."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.calls = []
+
+    def restart_component(self, name):
+        self.calls.append(("restart", name))
+
+    def stop_component(self, name):
+        self.calls.append(("stop", name))
+
+    def start_component(self, name):
+        self.calls.append(("start", name))
+
+    def compact_etcd(self):
+        self.calls.append(("compact",))
+        return 42
+
+
+class ExistingLike:
+    name = "existing"
+
+
+def test_short_names_map_to_the_components():
+    cluster = RecordingCluster()
+    breakglass.restart(cluster, "apiserver")
+    said = breakglass.stop(cluster, "controller-manager")
+    breakglass.start(cluster, "controller-manager")
+    assert cluster.calls == [
+        ("restart", "kube-apiserver"),
+        ("stop", "kube-controller-manager"),
+        ("start", "kube-controller-manager"),
+    ]
+    assert "no garbage collection" in said
+
+
+def test_compact_says_what_it_causes():
+    assert "410 Gone" in breakglass.compact(RecordingCluster())
+
+
+def test_an_unknown_component_is_one_error():
+    with pytest.raises(ClusterError, match="choose one of apiserver, controller-manager, scheduler"):
+        breakglass.restart(RecordingCluster(), "etcd")
+
+
+def test_a_cluster_that_cannot_be_disrupted_says_so():
+    with pytest.raises(ClusterError, match="existing cluster cannot do this"):
+        breakglass.compact(ExistingLike())
+
+
+def test_the_command_line_reports_a_refusal_in_one_line(capsys, monkeypatch):
+    monkeypatch.setattr("clusterkit.__main__.get_provider", lambda name: ExistingLike())
+    assert clusterkit_main(["--cluster", "existing", "compact"]) == 1
+    said = capsys.readouterr().err.strip()
+    assert said == "error: the existing cluster cannot do this by hand (the local cluster can)"

@@ -1,0 +1,282 @@
+"""Unit tests of the course's machinery: the marker cutter, the normalizer, the reference checker, the levels."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from course import docrefs, docrun, levels, markers
+from course.__main__ import language_option, read_impl_file
+from course.grading import Cell, outcomes, pytest_argv
+from course.normalize import normalize
+
+PYTHON_SOURCE = '''def pages(query):
+    """Each page."""
+    # exercise: pagination begin
+    token = None
+    return token
+    # exercise: pagination end
+
+
+def other():
+    return 1
+'''
+
+GO_SOURCE = """package basics
+
+import (
+\t"context"
+
+\tmetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func ListPods(ctx context.Context) string {
+\t// exercise: pagination begin
+\topts := metav1.ListOptions{}
+\treturn opts.Continue
+\t// exercise: pagination end
+}
+"""
+
+
+# ----- markers ---------------------------------------------------------------------------
+def test_cut_replaces_only_the_marked_body_with_a_stub_and_hint(tmp_path):
+    path = tmp_path / "pods.py"
+    path.write_text(PYTHON_SOURCE)
+    assert markers.cut(path, "pagination", "follow the continue token")
+    text = path.read_text()
+    assert "token = None" not in text
+    assert "    # TODO(pagination): follow the continue token\n" in text
+    assert '    raise NotImplementedError("exercise pagination: not written yet (make check)")\n' in text
+    assert "# exercise: pagination begin" in text and "# exercise: pagination end" in text
+    assert "def other():\n    return 1" in text
+    compile(text, str(path), "exec")  # still a valid program
+
+
+def test_cut_of_another_exercise_leaves_the_file_alone(tmp_path):
+    path = tmp_path / "pods.py"
+    path.write_text(PYTHON_SOURCE)
+    assert not markers.cut(path, "finalizer", "x")
+    assert path.read_text() == PYTHON_SOURCE
+
+
+def test_go_stub_panics_and_blanks_the_imports_only_the_body_used(tmp_path):
+    path = tmp_path / "list.go"
+    path.write_text(GO_SOURCE)
+    markers.cut(path, "pagination", "call metav1.ListOptions{} and follow Continue")
+    text = path.read_text()
+    assert '\tpanic("exercise pagination: not written yet (make check)")\n' in text
+    assert '\t_ "k8s.io/apimachinery/pkg/apis/meta/v1"' in text
+    assert '\t"context"' in text  # still used by the signature
+
+
+def test_bash_stub_returns_1_after_a_message(tmp_path):
+    path = tmp_path / "kube.sh"
+    path.write_text("list_pods() {\n  # exercise: pagination begin\n  echo hi\n  # exercise: pagination end\n}\n")
+    markers.cut(path, "pagination", "hint")
+    assert '  echo "exercise pagination: not written yet (make check)" >&2\n  return 1\n' in path.read_text()
+    subprocess.run(["bash", "-n", str(path)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("source", "stub"),
+    [
+        ("def f:\n  # exercise: finalizer begin\n  .;\n  # exercise: finalizer end\n", 'error("{m}");'),
+        ("def f:\n  # exercise: finalizer begin\n  .\n  # exercise: finalizer end\n  ;\n", 'error("{m}")'),
+    ],
+    ids=["semicolon-inside", "semicolon-after"],
+)
+def test_jq_stub_is_an_error_and_keeps_the_definition_closed(tmp_path, source, stub):
+    path = tmp_path / "reconcile.jq"
+    path.write_text(source)
+    markers.cut(path, "finalizer", "hint")
+    expected = stub.format(m="exercise finalizer: not written yet (make check)")
+    assert f"  {expected}\n" in path.read_text()
+    subprocess.run(["jq", "-n", "-L", str(tmp_path), 'include "reconcile"; 1'], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# exercise: a begin\n",
+        "# exercise: a end\n",
+        "# exercise: a begin\n# exercise: b begin\n# exercise: b end\n# exercise: a end\n",
+    ],
+    ids=["never-ends", "end-without-begin", "nested"],
+)
+def test_broken_markers_are_refused(tmp_path, text):
+    with pytest.raises(markers.MarkerError):
+        markers.regions(tmp_path / "x.py", text)
+
+
+def test_every_marked_region_in_the_repository_is_well_formed():
+    root = Path(__file__).resolve().parents[2]
+    for top in ("python/src", "go", "bash"):
+        for path in (root / top).rglob("*"):
+            if path.is_file() and path.suffix in (".py", ".go", ".sh", ".jq", ""):
+                markers.regions(path, path.read_text(errors="replace"))  # raises on a broken pair
+
+
+# ----- normalize -------------------------------------------------------------------------
+def test_normalize_hides_what_differs_run_to_run():
+    one = 'ce-one-pod-1a2b3c  web-5d8f7c9b6d-x7k2p  1/1  Running  0  12s  {"resourceVersion": "4211"} 127.0.0.1:40123'
+    two = 'ce-one-pod-9f8e7d  web-7c9d8b5f4c-q9w8e  1/1  Running  0  3m2s  {"resourceVersion": "77"} 127.0.0.1:5'
+    assert normalize(one) == normalize(two)
+    assert "<age>" in normalize(one) and "<rv>" in normalize(one)
+
+
+def test_normalize_keeps_what_matters():
+    assert normalize("web  1/1  Running") != normalize("web  0/1  Pending")
+    assert normalize("uid 123e4567-e89b-12d3-a456-426614174000\n\n") == "uid <uid>"
+
+
+# ----- docrun ----------------------------------------------------------------------------
+def test_console_blocks_split_commands_and_expected_output():
+    page = "text\n```console\n$ echo a \\\n  b\na b\n$ true\n```\n```console\n$ # not run\n$ rm -rf /\n```\n"
+    [[first, second]] = docrun.blocks(page)
+    assert first.command == "echo a \n  b" and first.expected == ["a b"] and first.line == 3
+    assert second.command == "true" and second.expected == []
+
+
+# ----- docrefs ---------------------------------------------------------------------------
+def test_references_are_found_outside_parentheses_and_code():
+    page = (
+        "| x | `informer.py`: `Informer` (the client's `SharedInformer`), `ListWatch` | `go.mod`: `x` |\n"
+        "```\n`a.py`: `nope`\n```\n"
+    )
+    assert docrefs.references(page) == [(1, "informer.py", ["Informer", "ListWatch"])]
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "expected"),
+    [
+        ("pages", "def pages(q):\n", True),
+        ("Informer.run", "class Informer:\n    def run(self):\n", True),
+        ("Informer.run", "def run():\n\nclass Informer:\n    pass\n", False),
+        ("PAGE_SIZE", "PAGE_SIZE = 500\n", True),
+        ("nope", "def pages(q):\n", False),
+    ],
+)
+def test_python_definitions(tmp_path, name, source, expected):
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    assert docrefs.defined(path, name) is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("ListPods", True), ("Watcher.Run", True), ("Watcher.Nope", False), ("PageSize", True), ("Listing", True)],
+)
+def test_go_definitions(tmp_path, name, expected):
+    path = tmp_path / "m.go"
+    path.write_text(
+        "package m\n\nconst PageSize = 500\n\ntype Listing struct{}\n\n"
+        "func ListPods() {}\n\nfunc (w *Watcher) Run() error { return nil }\n"
+    )
+    assert docrefs.defined(path, name) is expected
+
+
+def test_bash_and_jq_definitions(tmp_path):
+    script, program = tmp_path / "kube.sh", tmp_path / "pods.jq"
+    script.write_text("REQUEST_TIMEOUT=30s\nlist_pods() {\n  :\n}\n")
+    program.write_text("def pod_record: .;\n")
+    assert docrefs.defined(script, "list_pods") and docrefs.defined(script, "REQUEST_TIMEOUT")
+    assert not docrefs.defined(script, "watch_pods")
+    assert docrefs.defined(program, "pod_record") and not docrefs.defined(program, "pods_table")
+
+
+def test_check_reports_a_missing_file_and_a_missing_name(tmp_path):
+    (tmp_path / "python").mkdir()
+    (tmp_path / "python" / "pods.py").write_text("def pages():\n    pass\n")
+    page = tmp_path / "page.md"
+    page.write_text("`pods.py`: `pages`, `gone`; `missing.py`: `x`\n")
+    assert docrefs.check([page], tmp_path) == [
+        "page.md:1: pods.py defines no gone",
+        "page.md:1: no file missing.py",
+    ]
+
+
+# ----- levels ----------------------------------------------------------------------------
+def _passing(up_to: int) -> dict[str, str]:
+    return {s: "passed" for level in levels.LEVELS[:up_to] for s in level.scenarios}
+
+
+def test_levels_give_partial_credit_and_name_the_next_thing_to_build():
+    found = _passing(2) | {"level_finalizer_and_registry": "failed"}
+    verdict = levels.verdict(found)
+    assert verdict.reached == 2
+    assert verdict.next_level.name == "finalizer and registry"
+    assert verdict.failing == ("level_finalizer_and_registry",)
+    text = "\n".join(levels.describe(verdict))
+    assert "level 2/5 reached" in text and "finalizer" in text
+
+
+def test_a_scenario_that_did_not_run_is_not_credit():
+    found = _passing(1)
+    found.pop("level_children")
+    assert levels.verdict(found).reached == 0
+
+
+def test_every_level_passed():
+    verdict = levels.verdict(_passing(len(levels.LEVELS)))
+    assert verdict.reached == len(levels.LEVELS) and verdict.next_level is None
+
+
+# ----- grading ---------------------------------------------------------------------------
+def test_outcomes_keep_the_worst_of_a_scenarios_variants():
+    rows = [
+        {"language": "go", "scenario": "usage_errors", "outcome": "passed"},
+        {"language": "go", "scenario": "usage_errors", "outcome": "failed"},
+        {"language": "mine", "scenario": "one_pod", "outcome": "passed"},
+    ]
+    assert outcomes(rows) == {"go": {"usage_errors": "failed"}, "mine": {"one_pod": "passed"}}
+
+
+def test_pytest_argv_selects_one_cell():
+    cell = Cell("advanced", impl="./ctl --x", scenarios=("level_children", "create_ready"), first_failure_stops=True)
+    argv = pytest_argv(cell, "local", 0)
+    assert argv[1:] == [
+        "-m", "pytest", "--cluster=local", "--track=advanced", "-n", "0", "--impl=./ctl --x", "--impl-name=mine",
+        "test_advanced_levels.py", "test_advanced.py", "-k", "level_children or create_ready", "-x",
+    ]  # fmt: skip
+
+
+def test_a_locale_in_LANG_means_no_language():
+    assert language_option("C.UTF-8") == "" and language_option("en_US.UTF-8") == ""
+    assert language_option("python") == "python"
+
+
+def test_impl_file_names_a_command_per_track(tmp_path):
+    path = tmp_path / "impl"
+    path.write_text("# mine\nbasics: ./list-pods --fast\nadvanced: node ctl.js\n")
+    assert read_impl_file(path) == [("basics", "./list-pods --fast"), ("advanced", "node ctl.js")]
+    path.write_text("nonsense\n")
+    with pytest.raises(SystemExit):
+        read_impl_file(path)
+
+
+def test_the_course_cli_refuses_an_unknown_exercise():
+    result = subprocess.run(
+        [sys.executable, "-m", "course", "exercise", "--lang", "python", "--step", "nope"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        check=False,
+    )
+    assert result.returncode != 0 and "no exercise 'nope'" in result.stderr
+
+
+def test_docrun_reports_a_difference_and_update_writes_the_real_output(tmp_path, monkeypatch):
+    page = tmp_path / "step.md"
+    page.write_text("```console\n$ a\nold\n$ b\n```\nafter\n")
+    printed = {"a": "new line\nsecond\n", "b": "b out\n"}
+    monkeypatch.setattr(docrun, "environment", lambda cluster: {})
+    monkeypatch.setattr(docrun, "run_step", lambda step, env: printed[step.command])
+    monkeypatch.setattr(docrun.subprocess, "run", lambda *a, **k: None)  # the fresh start
+    monkeypatch.setattr(docrun, "REPO_ROOT", tmp_path)
+    assert docrun._run_pages([page], update=False, cluster="local") == 1
+    assert docrun._run_pages([page], update=True, cluster="local") == 0
+    assert page.read_text() == "```console\n$ a\nnew line\nsecond\n$ b\nb out\n```\nafter\n"
+    assert docrun._run_pages([page], update=False, cluster="local") == 0
