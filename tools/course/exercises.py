@@ -34,6 +34,8 @@ class Exercise:
     # The building blocks around the stub in each language (helpers to call, variables to set), when the hint
     # alone would leave a learner guessing.
     tools: dict[str, str] = field(default_factory=dict)
+    # Languages whose reference has no function of its own for this behaviour (a library does it), and why.
+    not_in: dict[str, str] = field(default_factory=dict)
 
     def hint_for(self, language: str) -> str:
         extra = self.tools.get(language)
@@ -126,6 +128,10 @@ EXERCISES: dict[str, Exercise] = {
             ("level_children", "noop_reconcile_writes_nothing"),
             "your work queue does not hand keys to the workers correctly: each key waits once, and a key being "
             "processed runs again afterwards",
+            not_in={
+                "go": "the Go controller uses client-go's workqueue, which de-duplicates keys itself (read "
+                "k8s.io/client-go/util/workqueue: queue.go, Add); do this exercise in Python or Bash",
+            },
         ),
         Exercise(
             "conflict",
@@ -186,6 +192,8 @@ def workspace_copy(language: str, root: Path = WORKSPACE) -> Path:
 def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Region]:
     """A fresh workspace for ``language`` with ``step`` cut out; returns the regions cut (never none)."""
     chosen = exercise(step)
+    if language in chosen.not_in:
+        raise SystemExit(f"error: no {language} exercise {step}: {chosen.not_in[language]}")
     source, target = SOURCES[language], workspace_copy(language, root)
     regions = markers.find(source, step)
     if not regions:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from course import docrefs, docrun, levels, markers
+from course import docrefs, docrun, exercises, levels, markers
 from course.__main__ import language_option, read_impl_file
 from course.grading import Cell, outcomes, pytest_argv
 from course.normalize import normalize
@@ -120,6 +120,18 @@ def test_every_marked_region_in_the_repository_is_well_formed():
 
 
 # ----- normalize -------------------------------------------------------------------------
+@pytest.mark.parametrize("step", sorted(exercises.EXERCISES))
+def test_every_exercise_is_marked_once_in_every_language_that_has_it(step):
+    """A refactor that drops or doubles a marker breaks `make exercise`: caught here, not by a learner."""
+    chosen = exercises.EXERCISES[step]
+    for language in exercises.LANGUAGES:
+        regions = markers.find(exercises.SOURCES[language], step)
+        if language in chosen.not_in:
+            assert not regions, f"{language} marks {step}, yet the course says it has none"
+        else:
+            assert len(regions) == 1, f"{language}: {len(regions)} regions of exercise {step}, want 1"
+
+
 def test_normalize_hides_what_differs_run_to_run():
     one = 'ce-one-pod-1a2b3c  web-5d8f7c9b6d-x7k2p  1/1  Running  0  12s  {"resourceVersion": "4211"} 127.0.0.1:40123'
     two = 'ce-one-pod-9f8e7d  web-7c9d8b5f4c-q9w8e  1/1  Running  0  3m2s  {"resourceVersion": "77"} 127.0.0.1:5'

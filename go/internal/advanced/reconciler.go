@@ -286,14 +286,12 @@ func (r *Reconciler) refuseConflict(ctx context.Context, site *StaticSite, child
 // firstConflict is the kind and name of the first existing child, in
 // ChildKinds order, that the site does not control.
 func firstConflict(site *StaticSite, children childSet) (kind, name string, found bool) {
-	// exercise: conflict begin
 	for i, child := range children {
 		if child != nil && !isControlledBy(child, site) {
 			return childKinds[i].name, child.GetName(), true
 		}
 	}
 	return "", "", false
-	// exercise: conflict end
 }
 
 // ownDeployment is the site's Deployment if the site controls it, for the

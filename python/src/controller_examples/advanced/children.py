@@ -170,13 +170,11 @@ def owner_site_key(obj: Object) -> str | None:
 
 def first_conflict(site: Object, children: dict[str, Object | None]) -> tuple[str, str] | None:
     """(kind, name) of the first existing child, in CHILD_KINDS order, that this site does not control."""
-    # exercise: conflict begin
     for kind in CHILD_KINDS:
         child = children[kind]
         if child is not None and not is_controlled_by(child, site):
             return kind, child["metadata"]["name"]
     return None
-    # exercise: conflict end
 
 
 def needs_apply(desired: Object, actual: Object | None) -> bool:
