@@ -470,15 +470,25 @@ def _cluster(results: dict) -> list[str]:
 
 def _lines_of_code(results: dict) -> list[str]:
     loc = results["loc"]
+    columns = list(loc)  # the languages, then the framework variants (bench/loc.py)
     rows = []
     for track in ("basics", "intermediate", "advanced", "shared"):
-        rows.append([track] + [number(loc[lang][track]) if track in loc[lang] else "missing" for lang in LANGUAGES])
-    rows.append(["**total**"] + [f"**{sum(loc[lang].values())}**" for lang in LANGUAGES])
+        rows.append([track] + [number(loc[name][track]) if track in loc[name] else "missing" for name in columns])
+    rows.append(["**total**"] + [f"**{sum(loc[name].values())}**" if loc[name] else "missing" for name in columns])
+    reuse = [
+        f"`{name}` reuses these packages of the hand-built controller of its language, counted once, in that "
+        f"language's column: {', '.join(f'`{package}`' for package in packages)}."
+        for name, packages in results.get("loc_reused", {}).items()
+        if packages
+    ]
     return [
         "## Lines of code",
         "",
         'Non-blank lines that are not comments (nor Python docstrings), tests excluded; "shared" is code the '
-        "tracks of a language share (Python `common`, Go `internal/cli`, Bash `lib`).",
+        "tracks of a language share (Python `common`, Go `internal/cli`, Bash `lib`). A framework variant's "
+        "column counts only its own code (its program and its framework package); what it takes from the "
+        "hand-built controller of its language is not counted twice.",
+        *(["", *reuse] if reuse else []),
         "",
-        *_table(["track", *LANGUAGES], rows),
+        *_table(["track", *columns], rows),
     ]

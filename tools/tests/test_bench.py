@@ -252,6 +252,10 @@ def test_count_lines_assigns_files_to_tracks_and_leaves_missing_ones_out(tmp_pat
         "go/internal/basics/list.go": "package basics\nvar a = 1\n",
         "go/internal/basics/list_test.go": "package basics\n",
         "go/internal/cli/options.go": "package cli\n",
+        "go/cmd/staticsite-controller-runtime/main.go": 'package main\nimport "controller-examples/go/internal/cli"\n',
+        "go/internal/framework/manager.go": 'package framework\nimport "controller-examples/go/internal/advanced"\n',
+        "go/internal/framework/framework_test.go": "package framework\n",
+        "python/src/controller_examples/framework/operator.py": "from controller_examples.advanced import site\n",
         "bash/basics/list-pods": "#!/bin/bash\necho\n",
         "bash/lib/kube.sh": "# helpers\nf() { :; }\n",
     }
@@ -262,7 +266,12 @@ def test_count_lines_assigns_files_to_tracks_and_leaves_missing_ones_out(tmp_pat
         "bash": {"basics": 2, "shared": 1},
         "python": {"basics": 1, "shared": 2},
         "go": {"basics": 3, "shared": 1},
+        # A framework variant counts its own code only, not the hand-built packages it imports ...
+        "go-controller-runtime": {"advanced": 4},
+        "python-kopf": {"advanced": 1},
     }
+    # ... which are named instead.
+    assert loc.reused_packages(tmp_path) == {"go-controller-runtime": ["advanced", "cli"], "python-kopf": ["advanced"]}
 
 
 # ----- the cluster's recorded build ------------------------------------------------------
