@@ -393,3 +393,20 @@ def test_report_without_results_is_a_one_line_error(tmp_path, monkeypatch, capsy
 def test_unknown_arguments_are_a_usage_error(capsys):
     assert command.main(["reprot"]) == 2
     assert "usage: python -m bench [report]" in capsys.readouterr().err
+
+
+# ----- which implementations a run measures -------------------------------------------------
+def test_a_framework_column_is_missing_until_the_suites_table_has_its_existing_program(tmp_path, monkeypatch):
+    from bench.suite import implementations
+
+    assert "python-kopf" in command.ADVANCED and "go-controller-runtime" in command.ADVANCED
+    monkeypatch.setattr(implementations, "_PYTHON_SOURCES", tmp_path)
+    monkeypatch.delitem(implementations.COMMANDS, ("advanced", "python-kopf"), raising=False)
+    assert command._present()["advanced"]["python-kopf"] is False  # not in the table yet
+    kopf = [implementations.PYTHON, "-m", "controller_examples.framework.manager"]
+    monkeypatch.setitem(implementations.COMMANDS, ("advanced", "python-kopf"), kopf)
+    assert command._present()["advanced"]["python-kopf"] is False  # in the table, its module not written yet
+    module = tmp_path / "controller_examples" / "framework" / "manager.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("")
+    assert command._present()["advanced"]["python-kopf"] is True
