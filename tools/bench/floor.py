@@ -7,8 +7,9 @@ ServiceAccount in KUBECONFIG), so the audit log counts its requests like a contr
 memory are measured like a controller's; it shares no interpreter lock with the bench's own watches.
 
 Like a controller it learns what to do from two watches, one on the sites and one on their Deployments,
-and hands each site's chain of writes to a pool of as many writers as the controllers get ``--workers``;
-one more thread writes the ``Synced`` events in the background, as SPEC has the controllers do. What a
+and hands each site's chain of writes to a pool of as many writers as the controllers get ``--workers``
+(a chain sends its three applies at once, as the Go controller does); one more thread writes the
+``Synced`` events in the background, as SPEC has the controllers do (the reference's own recorder). What a
 site event asks for is read off the event alone, with no comparison: a site without the finalizer is new,
 a site whose generation grew has new content, a site with a deletion timestamp is being deleted. The
 objects are the Python reference's own (``children``, ``status``, ``registry``, ``events``), so the floor
@@ -94,7 +95,11 @@ def _add_registry_key(writer: KubeApi, namespace: str, name: str) -> None:
 
 def _apply_and_report(writer: KubeApi, record: Callable[[dict, str], None], site: dict,
                       children: list[dict]) -> dict:  # fmt: skip
-    applied = {child["kind"]: writer.apply(child) for child in children}
+    # The applies of one site at once, as the Go controller sends them: SPEC orders them after the registry
+    # key and before the status, not among themselves, and a floor must not wait where a controller need not.
+    with ThreadPoolExecutor(len(children), thread_name_prefix="floor-apply") as applying:
+        applied = {child["kind"]: answer for child, answer in zip(children, applying.map(writer.apply, children),
+                                                                  strict=True)}  # fmt: skip
     record(site, "applied " + ", ".join(f"{child['kind']} {child['metadata']['name']}" for child in children))
     return _write_status(writer, site, applied["Deployment"])
 
@@ -108,8 +113,10 @@ def _write_status(writer: KubeApi, site: dict, deployment: dict) -> dict:
 # ----- the process: two watches, the writers' pool, the events thread ----------------------------
 # The process lives as long as a run; its watches end only when the bench stops it.
 WATCH_SECONDS = 24 * 3600
-# A connection per writer, per watch and for the events thread, plus spares: the client's default pool
-# (five per CPU) would make a floor with more writers than that open and drop connections all the time.
+# Three connections per writer (its applies go at once), one per watch and one for the events thread,
+# plus spares: the client's default pool (five per CPU) would make a floor with more writers than that
+# open and drop connections all the time.
+CONNECTIONS_PER_WRITER = 3
 SPARE_CONNECTIONS = 4
 
 
@@ -119,8 +126,7 @@ class Floor:
     def __init__(self, writer: KubeApi, workers: int):
         self.writer = writer
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="floor")
-        self.event_thread = ThreadPoolExecutor(1, thread_name_prefix="floor-events")
-        self.recorder = events.EventRecorder(writer)
+        self.recorder = events.BackgroundEventRecorder(events.EventRecorder(writer))
         self.lock = threading.Lock()
         self.chains: dict[str, Future] = {}  # per site, its latest create or update chain
         self.generation: dict[str, int] = {}  # per site, the generation its latest chain writes for
@@ -128,7 +134,7 @@ class Floor:
         self.available: dict[str, int] = {}  # per site, the Deployment generation Available was written for
 
     def record(self, site: dict, message: str) -> None:
-        self.event_thread.submit(self.recorder.record, site, events.NORMAL, events.SYNCED, message)
+        self.recorder.record(site, events.NORMAL, events.SYNCED, message)
 
     def see_site(self, name: str, site: dict | None) -> None:
         """A site event: queue the writes it asks for, told apart by the event alone."""
@@ -182,7 +188,7 @@ def _report_failure(future: Future) -> None:
 
 
 def _follow(list_objects: Callable, names: list[str], see: Callable[[str, dict | None], None],
-            listed: threading.Event) -> None:  # fmt: skip
+            listed: threading.Event, fail: Callable[[], None]) -> None:  # fmt: skip
     """Hand every event about ``names`` to ``see``, from a list then a watch (bench.kubeutil.wait_all)."""
 
     def observe(name: str, obj: dict | None) -> None:
@@ -193,7 +199,7 @@ def _follow(list_objects: Callable, names: list[str], see: Callable[[str, dict |
         wait_all(list_objects, names, lambda _: False, timeout=WATCH_SECONDS, what="the end", observe=observe)
     except BaseException as error:  # a watch that fails leaves a floor that cannot work: the process ends
         print(f"floor: a watch failed: {error}", file=sys.stderr, flush=True)
-        signal.raise_signal(signal.SIGTERM)
+        fail()
 
 
 def main(arguments: list[str]) -> int:
@@ -203,24 +209,28 @@ def main(arguments: list[str]) -> int:
     parser.add_argument("--workers", type=int, required=True, help="concurrent writers, as the controllers' --workers")
     options = parser.parse_args(arguments)
     api = config.new_client_from_config()  # KUBECONFIG: the controller's ServiceAccount, TLS verified
-    api.configuration.connection_pool_maxsize = options.workers + SPARE_CONNECTIONS
+    api.configuration.connection_pool_maxsize = CONNECTIONS_PER_WRITER * options.workers + SPARE_CONNECTIONS
     api = client.ApiClient(api.configuration)
     api.user_agent = USER_AGENT
     floor = Floor(KubeApi(api), options.workers)
     names = sites.site_names(options.sites)
-    stop = threading.Event()
+    stop, failed = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def fail() -> None:  # a watch failed: the floor cannot work on, the bench sees it exit 1
+        failed.set()
+        stop.set()
+
     watches = [(sites.list_load(api, options.namespace), floor.see_site),
                (_list_deployments(api, options.namespace), floor.see_deployment)]  # fmt: skip
     listed = [threading.Event() for _ in watches]
     for (list_objects, see), ready in zip(watches, listed, strict=True):
-        threading.Thread(target=_follow, args=(list_objects, names, see, ready), daemon=True).start()
+        threading.Thread(target=_follow, args=(list_objects, names, see, ready, fail), daemon=True).start()
     if all(ready.wait(controllers.SERVING_TIMEOUT) for ready in listed):
         print(WATCHING, flush=True)
     stop.wait()
     floor.pool.shutdown(wait=False, cancel_futures=True)
-    floor.event_thread.shutdown(wait=False, cancel_futures=True)
-    return 0
+    return 1 if failed.is_set() else 0
 
 
 def _list_deployments(api: client.ApiClient, namespace: str):
