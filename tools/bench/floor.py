@@ -13,7 +13,8 @@ and hands each site's chain of writes to a pool of as many writers as the contro
 site event asks for is read off the event alone, with no comparison: a site without the finalizer is new,
 a site whose generation grew has new content, a site with a deletion timestamp is being deleted. The
 objects are the Python reference's own (``children``, ``status``, ``registry``, ``events``), so the floor
-writes byte for byte what a controller writes.
+writes byte for byte what a controller writes. Like a controller, it starts with one site already there
+(the start-up probe), so the timed phases find it warm: imports done, connections open, registry created.
 
 - create: finalizer (with the resourceVersion of the event), registry key, the three applies, the event (in
   the background), status Progressing from the Deployment the apply returned; when the Deployment watch
@@ -41,7 +42,7 @@ from kubernetes import client, config
 from bench import convergence, sites
 from bench.context import Bench, Window
 from bench.kubeutil import create_namespace, delete_namespace, wait_all
-from bench.phases import run_phases
+from bench.phases import PHASES, fail_phases, run_phases
 from bench.resources import PeakRss, children_cpu_seconds
 from bench.settings import FLOOR, say
 from bench.suite import controllers, kube, programs
@@ -213,7 +214,7 @@ def main(arguments: list[str]) -> int:
     api = client.ApiClient(api.configuration)
     api.user_agent = USER_AGENT
     floor = Floor(KubeApi(api), options.workers)
-    names = sites.site_names(options.sites)
+    names = [convergence.PROBE_SITE, *sites.site_names(options.sites)]
     stop, failed = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
@@ -221,8 +222,8 @@ def main(arguments: list[str]) -> int:
         failed.set()
         stop.set()
 
-    watches = [(sites.list_load(api, options.namespace), floor.see_site),
-               (_list_deployments(api, options.namespace), floor.see_deployment)]  # fmt: skip
+    watches = [(_list(api, sites.GROUP, sites.VERSION, options.namespace, sites.PLURAL), floor.see_site),
+               (_list(api, "apps", "v1", options.namespace, "deployments"), floor.see_deployment)]  # fmt: skip
     listed = [threading.Event() for _ in watches]
     for (list_objects, see), ready in zip(watches, listed, strict=True):
         threading.Thread(target=_follow, args=(list_objects, names, see, ready, fail), daemon=True).start()
@@ -233,10 +234,11 @@ def main(arguments: list[str]) -> int:
     return 1 if failed.is_set() else 0
 
 
-def _list_deployments(api: client.ApiClient, namespace: str):
-    # The generic custom-objects call serves any API group and returns plain dicts, like the site lists.
-    return functools.partial(client.CustomObjectsApi(api).list_namespaced_custom_object, "apps", "v1", namespace,
-                             "deployments")  # fmt: skip
+def _list(api: client.ApiClient, group: str, version: str, namespace: str, plural: str):
+    # The generic custom-objects call serves any API group and returns plain dicts, for the sites (the
+    # start-up probe and the load) and the Deployments alike.
+    return functools.partial(client.CustomObjectsApi(api).list_namespaced_custom_object, group, version, namespace,
+                             plural)  # fmt: skip
 
 
 # ----- the bench's side: one run of the floor process -------------------------------------------
@@ -278,6 +280,17 @@ class FloorProcess:
 STEPS = {"create": convergence.create, "update": convergence.update, "delete": convergence.delete}
 
 
+def _started(bench: Bench, floor: FloorProcess, namespace: str) -> bool:
+    """Its watches up, then the probe site's first status written."""
+    try:
+        floor.wait_watching()
+        sites.wait_observed(bench.api, namespace, convergence.PROBE_SITE, convergence.STARTUP_TIMEOUT_SECONDS)
+    except (AssertionError, TimeoutError) as error:
+        say(f"the floor did not start: {error}")
+        return False
+    return True
+
+
 def measure_floor(bench: Bench, size: int, rep: int, workers: int) -> bool:
     say(f"floor process: N={size}, {workers} writers, repetition {rep}")
     namespace = create_namespace(bench.api, f"floor-{size}")
@@ -288,13 +301,20 @@ def measure_floor(bench: Bench, size: int, rep: int, workers: int) -> bool:
     key = {"language": FLOOR, "size": size, "workers": workers}
     log_position, cpu_before = bench.audit_log.position(), children_cpu_seconds()
     windows: dict[str, Window] = {}
+    # A site before the floor starts, as the controllers get one: the floor's first chain (cold imports, the
+    # first connections and their TLS handshakes, the registry ConfigMap's creation) is start-up, not load.
+    controllers.create_site(bench.api, namespace, convergence.PROBE_SITE)
     started = time.time()
     floor = FloorProcess(bench, kubeconfig, namespace, size, workers)
     memory = PeakRss(floor.process.pid)
     steps = {phase: functools.partial(step, bench.api, namespace, names, timeout) for phase, step in STEPS.items()}
     try:
-        floor.wait_watching()
-        completed = run_phases(bench, steps, key, rep, windows)
+        completed = _started(bench, floor, namespace)
+        if completed:
+            windows["startup"] = (started, time.time())
+            completed = run_phases(bench, steps, key, rep, windows)
+        else:
+            fail_phases(bench, list(PHASES), "not run: the floor did not start", rep, key)
     finally:
         floor.stop()
         windows["run"] = (started, time.time())
