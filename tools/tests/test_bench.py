@@ -405,8 +405,8 @@ def test_a_framework_column_is_missing_until_the_suites_table_has_its_existing_p
     assert command._present()["advanced"]["python-kopf"] is False  # not in the table yet
     kopf = [implementations.PYTHON, "-m", "controller_examples.framework.manager"]
     monkeypatch.setitem(implementations.COMMANDS, ("advanced", "python-kopf"), kopf)
-    assert command._present()["advanced"]["python-kopf"] is False  # in the table, its module not written yet
     module = tmp_path / "controller_examples" / "framework" / "manager.py"
     module.parent.mkdir(parents=True)
+    assert command._present()["advanced"]["python-kopf"] is False  # in the table, its module not written yet
     module.write_text("")
     assert command._present()["advanced"]["python-kopf"] is True
