@@ -63,6 +63,7 @@ def measure_all() -> int:
     )
     say(f"{len(blocks)} blocks; the cost model estimates {estimate / 60:.0f} min (budget {settings.budget_minutes:g})")
     results["loc"] = loc.count_lines()
+    results["loc_reused"] = loc.reused_packages()
     results["machine"] = machine.machine()
     local = get_provider("local")
     started_here = local.up()

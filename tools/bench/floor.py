@@ -1,43 +1,51 @@
 """The floor: exactly the writes SPEC.md requires (bench/required.py), by a client told what to write.
 
-Per site it makes the requests of ``required.REQUIRED`` in SPEC's order, and nothing else: no informer,
-no queue, no cache, no comparison, no read. It uses the controller's ServiceAccount (so the audit log
-counts it like a controller) and as many concurrent writers as the controllers get ``--workers``: a
-thread pool of that size carries every site's chain of writes, and one more thread writes the ``Synced``
-events in the background, as SPEC has the controllers do. The objects are the Python reference's own
-(``children``, ``status``, ``registry``, ``events``), so the floor writes byte for byte what a controller
-writes.
+Per site it makes the requests of ``required.REQUIRED`` in SPEC's order, and nothing else: no informer
+cache, no queue, no comparison, no read of a child. It is a process of its own, started by the bench like a
+controller (``python -m bench.floor --namespace NS --sites N --workers W``, with the controller's
+ServiceAccount in KUBECONFIG), so the audit log counts its requests like a controller's and its CPU and
+memory are measured like a controller's; it shares no interpreter lock with the bench's own watches.
 
-A site's chain starts the moment the bench's request for that site returns (its create, spec change or
-delete), as a controller's reconcile starts on the watch event:
+Like a controller it learns what to do from two watches, one on the sites and one on their Deployments,
+and hands each site's chain of writes to a pool of as many writers as the controllers get ``--workers``
+(a chain sends its three applies at once, as the Go controller does); one more thread writes the
+``Synced`` events in the background, as SPEC has the controllers do (the reference's own recorder). What a
+site event asks for is read off the event alone, with no comparison: a site without the finalizer is new,
+a site whose generation grew has new content, a site with a deletion timestamp is being deleted. The
+objects are the Python reference's own (``children``, ``status``, ``registry``, ``events``), so the floor
+writes byte for byte what a controller writes. Like a controller, it starts with one site already there
+(the start-up probe), so the timed phases find it warm: imports done, connections open, registry created.
 
-- create: finalizer (with the resourceVersion of the create's answer), registry key, the three applies, the
-  event (in the background), status Progressing from the Deployment the apply returned; when a watch on the
-  Deployments sees it rolled out, status Available (after that site's Progressing, never before);
+- create: finalizer (with the resourceVersion of the event), registry key, the three applies, the event (in
+  the background), status Progressing from the Deployment the apply returned; when the Deployment watch
+  sees it rolled out, status Available (after that site's Progressing, never before);
 - update: the ConfigMap and Deployment applies, the event, Progressing; Available on rollout;
-- delete: registry key removed, then the finalizer removed (with the resourceVersion of the delete's
-  answer); the API server then deletes the site.
-
-Each phase is timed like a controller's, from the bench's first request to all sites Ready (or gone).
+- delete: registry key removed, then the finalizer removed (with the resourceVersion of the event); the API
+  server then deletes the site.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from kubernetes import client
+from kubernetes import client, config
 
-from bench import sites
+from bench import convergence, sites
 from bench.context import Bench, Window
-from bench.kubeutil import create_namespace, delete_namespace, service_account_client, wait_all
-from bench.phases import run_phases
+from bench.kubeutil import create_namespace, delete_namespace, wait_all
+from bench.phases import PHASES, fail_phases, run_phases
+from bench.resources import PeakRss, children_cpu_seconds
 from bench.settings import FLOOR, say
-from bench.suite import controllers
+from bench.suite import controllers, kube, programs
 from controller_examples.advanced import events, registry
 from controller_examples.advanced.api import KubeApi
 from controller_examples.advanced.children import desired_children
@@ -88,7 +96,11 @@ def _add_registry_key(writer: KubeApi, namespace: str, name: str) -> None:
 
 def _apply_and_report(writer: KubeApi, record: Callable[[dict, str], None], site: dict,
                       children: list[dict]) -> dict:  # fmt: skip
-    applied = {child["kind"]: writer.apply(child) for child in children}
+    # The applies of one site at once, as the Go controller sends them: SPEC orders them after the registry
+    # key and before the status, not among themselves, and a floor must not wait where a controller need not.
+    with ThreadPoolExecutor(len(children), thread_name_prefix="floor-apply") as applying:
+        applied = {child["kind"]: answer for child, answer in zip(children, applying.map(writer.apply, children),
+                                                                  strict=True)}  # fmt: skip
     record(site, "applied " + ", ".join(f"{child['kind']} {child['metadata']['name']}" for child in children))
     return _write_status(writer, site, applied["Deployment"])
 
@@ -99,155 +111,222 @@ def _write_status(writer: KubeApi, site: dict, deployment: dict) -> dict:
     return writer.patch_site_status(metadata["namespace"], metadata["name"], {"status": status})
 
 
-# ----- a phase: the chains on the writers' pool, Available on rollout ---------------------------
-class FloorClient:
-    """The floor's writers for one run: ``workers`` threads for the chains, one for the events."""
+# ----- the process: two watches, the writers' pool, the events thread ----------------------------
+# The process lives as long as a run; its watches end only when the bench stops it.
+WATCH_SECONDS = 24 * 3600
+# Three connections per writer (its applies go at once), one per watch and one for the events thread,
+# plus spares: the client's default pool (five per CPU) would make a floor with more writers than that
+# open and drop connections all the time.
+CONNECTIONS_PER_WRITER = 3
+SPARE_CONNECTIONS = 4
+
+
+class Floor:
+    """What the two watches hand over: each site's chain of writes, queued on the writers' pool."""
 
     def __init__(self, writer: KubeApi, workers: int):
         self.writer = writer
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="floor")
-        self.event_thread = ThreadPoolExecutor(1, thread_name_prefix="floor-events")
-        self.recorder = events.EventRecorder(writer)
-        self.chains: dict[str, Future] = {}  # the latest chain of each site
-        self.deployment_generation: dict[str, int] = {}  # per site, from the last apply before this phase
+        self.recorder = events.BackgroundEventRecorder(events.EventRecorder(writer))
         self.lock = threading.Lock()
+        self.chains: dict[str, Future] = {}  # per site, its latest create or update chain
+        self.generation: dict[str, int] = {}  # per site, the generation its latest chain writes for
+        self.deleting: set[str] = set()
+        self.available: dict[str, int] = {}  # per site, the Deployment generation Available was written for
 
     def record(self, site: dict, message: str) -> None:
-        self.event_thread.submit(self.recorder.record, site, events.NORMAL, events.SYNCED, message)
+        self.recorder.record(site, events.NORMAL, events.SYNCED, message)
 
-    def start(self, chain: Callable[..., dict | None], site: dict) -> None:
-        """Called by the bench's load thread as the site's request returns: the site's chain is queued."""
+    def see_site(self, name: str, site: dict | None) -> None:
+        """A site event: queue the writes it asks for, told apart by the event alone."""
+        if site is None:
+            return
+        metadata = site["metadata"]
         with self.lock:
-            self.chains[site["metadata"]["name"]] = self.pool.submit(chain, self.writer, self.record, site)
+            if metadata.get("deletionTimestamp"):
+                if name not in self.deleting:
+                    self.deleting.add(name)
+                    self._submit(write_deleted, self.writer, site)
+            elif metadata["generation"] > self.generation.get(name, 0):
+                self.generation[name] = metadata["generation"]
+                new = FINALIZER not in metadata.get("finalizers", [])
+                chain = write_created if new else write_updated
+                self.chains[name] = self._submit(chain, self.writer, self.record, site)
 
-    def start_delete(self, site: dict) -> None:
+    def see_deployment(self, name: str, deployment: dict | None) -> None:
+        """A Deployment event: once rolled out at a generation newer than the last reported, Available."""
+        if deployment is None or not self._newly_rolled_out(name, deployment):
+            return
         with self.lock:
-            self.chains[site["metadata"]["name"]] = self.pool.submit(write_deleted, self.writer, site)
+            chain = self.chains.get(name)
+        if chain is not None:
+            self._submit(self._write_available, chain, name, deployment)
 
-    def report_rollout(self, deployment: dict) -> None:
-        """Status Available, once the site's Progressing is written (its chain ended)."""
-        name = deployment["metadata"]["name"]
-        with self.lock:
-            chain = self.chains[name]
-
-        def write() -> None:
-            site = chain.result()  # the chain already runs: its apply made this rollout
-            self.deployment_generation[name] = deployment["metadata"]["generation"]
-            write_available(self.writer, site, deployment)
-
-        with self.lock:
-            self.chains[name] = self.pool.submit(write)
-
-    def errors(self) -> list[str]:
-        with self.lock:
-            chains = list(self.chains.values())
-        return [str(chain.exception()) for chain in chains if chain.done() and chain.exception() is not None]
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        self.event_thread.shutdown(wait=True)
-
-
-def _watch_rollouts(api: client.ApiClient, floor: FloorClient, namespace: str, names: list[str],
-                    timeout: float) -> None:  # fmt: skip
-    """Call ``floor.report_rollout`` once per site whose Deployment is rolled out at a new generation."""
-    previous = dict(floor.deployment_generation)
-
-    def rolled_out(deployment: dict | None) -> bool:
-        if deployment is None or deployment["metadata"]["generation"] <= previous.get(
-            deployment["metadata"]["name"], 0
-        ):
-            return False  # not yet written by this phase's apply
+    def _newly_rolled_out(self, name: str, deployment: dict) -> bool:
+        if deployment["metadata"]["generation"] <= self.available.get(name, 0):
+            return False  # this generation was reported, or the new apply has not landed yet
         # The reference's own rule; the replicas wanted are the Deployment's (the floor applied the site's).
         wanted = {"spec": {"replicas": deployment["spec"].get("replicas", 1)}}
         return rollout_verdict(wanted, deployment).status == "True"
 
-    wait_all(_list_deployments(api, namespace), names, rolled_out, timeout=timeout, what="rollouts",
-             on_satisfied=floor.report_rollout)  # fmt: skip
+    def _write_available(self, chain: Future, name: str, deployment: dict) -> None:
+        site = chain.result()  # queued before this task, so already running or done: Progressing first
+        with self.lock:
+            if deployment["metadata"]["generation"] <= self.available.get(name, 0):
+                return  # another event of the same rollout got here first
+            self.available[name] = deployment["metadata"]["generation"]
+        write_available(self.writer, site, deployment)
+
+    def _submit(self, task: Callable, *arguments) -> Future:
+        future = self.pool.submit(task, *arguments)
+        future.add_done_callback(_report_failure)
+        return future
 
 
-def _converge(api: client.ApiClient, floor: FloorClient, namespace: str, names: list[str], timeout: float,
-              load: Callable[[], object]) -> float:  # fmt: skip
-    """The load (its requests start the chains), rollouts reported as they come; returns when "written"."""
-    watcher_error: list[BaseException] = []
-
-    def watch() -> None:
-        try:
-            _watch_rollouts(api, floor, namespace, names, timeout)
-        except BaseException as error:
-            watcher_error.append(error)
-
-    watcher = threading.Thread(target=watch, name="floor-rollouts", daemon=True)
-    watcher.start()
-    load()
-    written = _explained(floor, lambda: sites.wait_ready(api, namespace, names, timeout))
-    watcher.join()
-    if watcher_error:
-        raise watcher_error[0]
-    return written
+def _report_failure(future: Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        print(f"floor: a write failed: {future.exception()}", file=sys.stderr, flush=True)
 
 
-def create(api, floor: FloorClient, namespace: str, names: list[str], timeout: float) -> float:
-    load = functools.partial(
-        sites.create_sites, api, namespace, names, then=lambda site: floor.start(write_created, site)
-    )
-    return _converge(api, floor, namespace, names, timeout, load)
+def _follow(list_objects: Callable, names: list[str], see: Callable[[str, dict | None], None],
+            listed: threading.Event, fail: Callable[[], None]) -> None:  # fmt: skip
+    """Hand every event about ``names`` to ``see``, from a list then a watch (bench.kubeutil.wait_all)."""
 
+    def observe(name: str, obj: dict | None) -> None:
+        listed.set()  # called first for each name of the initial list: the watch starts from it
+        see(name, obj)
 
-def update(api, floor: FloorClient, namespace: str, names: list[str], timeout: float) -> float:
-    load = functools.partial(
-        sites.update_sites, api, namespace, names, then=lambda site: floor.start(write_updated, site)
-    )
-    return _converge(api, floor, namespace, names, timeout, load)
-
-
-def delete(api, floor: FloorClient, namespace: str, names: list[str], timeout: float) -> None:
-    sites.delete_sites(api, namespace, names, then=floor.start_delete)
-    return _explained(floor, lambda: sites.wait_gone(api, namespace, names, timeout))
-
-
-def _explained(floor: FloorClient, wait: Callable[[], float | None]) -> float | None:
-    """A wait that timed out names the floor's own failed writes, the likely cause."""
     try:
-        return wait()
-    except TimeoutError as error:
-        failures = floor.errors()
-        raise TimeoutError(f"{error}; {len(failures)} floor writes failed, first: {failures[:1]}") from error
+        wait_all(list_objects, names, lambda _: False, timeout=WATCH_SECONDS, what="the end", observe=observe)
+    except BaseException as error:  # a watch that fails leaves a floor that cannot work: the process ends
+        print(f"floor: a watch failed: {error}", file=sys.stderr, flush=True)
+        fail()
 
 
-ACTIONS = {"create": create, "update": update, "delete": delete}
+def main(arguments: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.splitlines()[0])
+    parser.add_argument("--namespace", required=True)
+    parser.add_argument("--sites", type=int, required=True, help="how many sites (bench/sites.py names them)")
+    parser.add_argument("--workers", type=int, required=True, help="concurrent writers, as the controllers' --workers")
+    options = parser.parse_args(arguments)
+    api = config.new_client_from_config()  # KUBECONFIG: the controller's ServiceAccount, TLS verified
+    api.configuration.connection_pool_maxsize = CONNECTIONS_PER_WRITER * options.workers + SPARE_CONNECTIONS
+    api = client.ApiClient(api.configuration)
+    api.user_agent = USER_AGENT
+    floor = Floor(KubeApi(api), options.workers)
+    names = [convergence.PROBE_SITE, *sites.site_names(options.sites)]
+    stop, failed = threading.Event(), threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def fail() -> None:  # a watch failed: the floor cannot work on, the bench sees it exit 1
+        failed.set()
+        stop.set()
+
+    watches = [(_list(api, sites.GROUP, sites.VERSION, options.namespace, sites.PLURAL), floor.see_site),
+               (_list(api, "apps", "v1", options.namespace, "deployments"), floor.see_deployment)]  # fmt: skip
+    listed = [threading.Event() for _ in watches]
+    for (list_objects, see), ready in zip(watches, listed, strict=True):
+        threading.Thread(target=_follow, args=(list_objects, names, see, ready, fail), daemon=True).start()
+    if all(ready.wait(controllers.SERVING_TIMEOUT) for ready in listed):
+        print(WATCHING, flush=True)
+    stop.wait()
+    floor.pool.shutdown(wait=False, cancel_futures=True)
+    return 1 if failed.is_set() else 0
 
 
-def _list_deployments(api: client.ApiClient, namespace: str):
-    # The generic custom-objects call serves any API group and returns plain dicts, like the site lists.
-    return functools.partial(client.CustomObjectsApi(api).list_namespaced_custom_object, "apps", "v1", namespace,
-                             "deployments")  # fmt: skip
+def _list(api: client.ApiClient, group: str, version: str, namespace: str, plural: str):
+    # The generic custom-objects call serves any API group and returns plain dicts, for the sites (the
+    # start-up probe and the load) and the Deployments alike.
+    return functools.partial(client.CustomObjectsApi(api).list_namespaced_custom_object, group, version, namespace,
+                             plural)  # fmt: skip
+
+
+# ----- the bench's side: one run of the floor process -------------------------------------------
+WATCHING = "floor: watching"  # the line the process prints once both watches have listed
+
+
+class FloorProcess:
+    """The floor as the bench runs it: its own process group, its output in a log, stopped by SIGTERM."""
+
+    def __init__(self, bench: Bench, kubeconfig, namespace: str, size: int, workers: int):
+        self.log = bench.work_dir / f"floor-{namespace}.log"
+        argv = [sys.executable, "-m", "bench.floor", f"--namespace={namespace}", f"--sites={size}",
+                f"--workers={workers}"]  # fmt: skip
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=programs.environment(bench.cluster, kubeconfig), start_new_session=True,
+            )  # fmt: skip
+
+    def wait_watching(self) -> None:
+        def watching() -> bool:
+            assert self.process.poll() is None, f"the floor exited {self.process.returncode}: {self.tail()}"
+            return WATCHING in self.log.read_text()
+
+        kube.wait_for(watching, timeout=controllers.SERVING_TIMEOUT, what="the floor's watches")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=controllers.STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def tail(self, lines: int = 10) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+STEPS = {"create": convergence.create, "update": convergence.update, "delete": convergence.delete}
+
+
+def _started(bench: Bench, floor: FloorProcess, namespace: str) -> bool:
+    """Its watches up, then the probe site's first status written."""
+    try:
+        floor.wait_watching()
+        sites.wait_observed(bench.api, namespace, convergence.PROBE_SITE, convergence.STARTUP_TIMEOUT_SECONDS)
+    except (AssertionError, TimeoutError) as error:
+        say(f"the floor did not start: {error}")
+        return False
+    return True
 
 
 def measure_floor(bench: Bench, size: int, rep: int, workers: int) -> bool:
-    say(f"floor client: N={size}, {workers} writers, repetition {rep}")
+    say(f"floor process: N={size}, {workers} writers, repetition {rep}")
     namespace = create_namespace(bench.api, f"floor-{size}")
-    kubeconfig = bench.work_dir / "floor.kubeconfig"
-    writer = KubeApi(
-        service_account_client(bench.cluster, bench.api, kubeconfig, USER_AGENT, bench.settings.token_seconds(size))
+    kubeconfig = controllers.controller_kubeconfig(
+        bench.cluster, bench.api, bench.work_dir / "floor.kubeconfig", bench.settings.token_seconds(size)
     )
-    floor = FloorClient(writer, workers)
-    names = sites.site_names(size)
-    timeout = bench.settings.phase_timeout(size)
+    names, timeout = sites.site_names(size), bench.settings.phase_timeout(size)
     key = {"language": FLOOR, "size": size, "workers": workers}
-    log_position = bench.audit_log.position()
+    log_position, cpu_before = bench.audit_log.position(), children_cpu_seconds()
     windows: dict[str, Window] = {}
-    steps = {
-        phase: functools.partial(action, bench.api, floor, namespace, names, timeout)
-        for phase, action in ACTIONS.items()
-    }
+    # A site before the floor starts, as the controllers get one: the floor's first chain (cold imports, the
+    # first connections and their TLS handshakes, the registry ConfigMap's creation) is start-up, not load.
+    controllers.create_site(bench.api, namespace, convergence.PROBE_SITE)
     started = time.time()
+    floor = FloorProcess(bench, kubeconfig, namespace, size, workers)
+    memory = PeakRss(floor.process.pid)
+    steps = {phase: functools.partial(step, bench.api, namespace, names, timeout) for phase, step in STEPS.items()}
     try:
-        completed = run_phases(bench, steps, key, rep, windows)
+        completed = _started(bench, floor, namespace)
+        if completed:
+            windows["startup"] = (started, time.time())
+            completed = run_phases(bench, steps, key, rep, windows)
+        else:
+            fail_phases(bench, list(PHASES), "not run: the floor did not start", rep, key)
     finally:
+        floor.stop()
         windows["run"] = (started, time.time())
-        floor.close()
+        bench.samples.add("peak_rss", memory.stop(), rep=rep, **key)
+        bench.samples.add("cpu_seconds", children_cpu_seconds() - cpu_before, rep=rep, **key)
         controllers.strip_finalizers(bench.api, namespace)  # after a failed phase: never a stuck namespace
         delete_namespace(bench.api, namespace, timeout=120 + 0.5 * size)
     bench.count_requests(FLOOR, size, rep, log_position, windows, workers=workers)
+    if not completed:
+        say(f"the floor at N={size} failed; the end of {floor.log}:\n{floor.tail()}")
     return completed
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -135,11 +135,14 @@ def _how_to_read(results: dict) -> list[str]:
         "## Method, and how to read it",
         "",
         "- **The floor** makes exactly the requests SPEC.md requires per site (the table below), in SPEC's order, "
-        "and nothing else: no informer, queue, cache, comparison or read. It is told what to write. Each site's "
-        "chain starts as the bench's request for that site returns, on as many concurrent writers as the "
-        f"controllers have workers ({_workers(results)}); its events go out on one background thread, as SPEC "
-        "has the controllers do. It is a Python client in the bench's own process (the bench's load and watches "
-        "share its interpreter), so a controller can beat it: a ratio below 1 need not be noise.",
+        "and nothing else: no informer cache, queue, comparison or read of a child; what a site event asks for "
+        "is read off the event. It is a Python process of its own (`python -m bench.floor`), started like a "
+        "controller: a watch on the sites starts each site's chain of writes, a watch on their Deployments its "
+        f"`Available`; the chains run on as many concurrent writers as the controllers have workers "
+        f"({_workers(results)}), each sending its three applies at once (as the Go controller does), and the "
+        "events go out on one background thread, as SPEC has the controllers do. Its CPU time and memory are "
+        "measured like a controller's. Being Python, it pays Python's CPU per request: on a loaded 2-core "
+        "machine the Go controller can come close to it, and within the noise a ratio below 1 can occur.",
         "- **Two milestones per phase.** *written*: every site's status is for its new generation, so the "
         "implementation has written the children (SPEC writes the status after the applies): its own work, "
         "before any rollout has to finish. *Ready*: every site Ready for its new generation (create, update), "
@@ -411,17 +414,21 @@ def _process(results: dict) -> list[str]:
     rows = []
     for size in results["settings"]["sizes"]:
         key = {"size": size, "workers": _workers(results)}
-        rows.append([f"{size:,}", "peak RSS", *_language_cells(results, "peak_rss", "advanced", mebibytes, **key)])
-        rows.append([f"{size:,}", "CPU time", *_language_cells(results, "cpu_seconds", "advanced", seconds, **key)])
-    rows.append(["any", "start-up to first reconcile", *_language_cells(results, "startup", "advanced", seconds)])
+        for figure, measure, fmt in (("peak RSS", "peak_rss", mebibytes), ("CPU time", "cpu_seconds", seconds)):
+            row = lookup(results["medians"], measure, language=FLOOR, **key)
+            floor = cell(row, lambda _, row=row, fmt=fmt: _spread(row, fmt))
+            rows.append([f"{size:,}", figure, floor, *_language_cells(results, measure, "advanced", fmt, **key)])
+    rows.append(["any", "start-up to first reconcile", "—", *_language_cells(results, "startup", "advanced", seconds)])
     return [
         "## The controller process",
         "",
         "Peak resident memory of the controller's whole process group (Bash: with its kubectl and jq "
         "children), sampled every 0.2 s; CPU time (user + system) of the process and every child it reaped, "
-        "over the whole run; start-up: from exec until a site that existed before has its first status.",
+        "over the whole run; start-up: from exec until a site that existed before has its first status. The "
+        "floor's process is measured the same way (it has no start-up to a first reconcile: it waits for its "
+        "watches, then the bench starts the load).",
         "",
-        *_table(["N", "figure", *_advanced(results)], rows),
+        *_table(["N", "figure", FLOOR, *_advanced(results)], rows),
     ]
 
 
@@ -470,15 +477,25 @@ def _cluster(results: dict) -> list[str]:
 
 def _lines_of_code(results: dict) -> list[str]:
     loc = results["loc"]
+    columns = list(loc)  # the languages, then the framework variants (bench/loc.py)
     rows = []
     for track in ("basics", "intermediate", "advanced", "shared"):
-        rows.append([track] + [number(loc[lang][track]) if track in loc[lang] else "missing" for lang in LANGUAGES])
-    rows.append(["**total**"] + [f"**{sum(loc[lang].values())}**" for lang in LANGUAGES])
+        rows.append([track] + [number(loc[name][track]) if track in loc[name] else "missing" for name in columns])
+    rows.append(["**total**"] + [f"**{sum(loc[name].values())}**" if loc[name] else "missing" for name in columns])
+    reuse = [
+        f"`{name}` reuses these packages of the hand-built controller of its language, counted once, in that "
+        f"language's column: {', '.join(f'`{package}`' for package in packages)}."
+        for name, packages in results.get("loc_reused", {}).items()
+        if packages
+    ]
     return [
         "## Lines of code",
         "",
         'Non-blank lines that are not comments (nor Python docstrings), tests excluded; "shared" is code the '
-        "tracks of a language share (Python `common`, Go `internal/cli`, Bash `lib`).",
+        "tracks of a language share (Python `common`, Go `internal/cli`, Bash `lib`). A framework variant's "
+        "column counts only its own code (its program and its framework package); what it takes from the "
+        "hand-built controller of its language is not counted twice.",
+        *(["", *reuse] if reuse else []),
         "",
-        *_table(["track", *LANGUAGES], rows),
+        *_table(["track", *columns], rows),
     ]

@@ -46,7 +46,8 @@ REGISTRY_REMOVE = Required(f"patch {REGISTRY_TARGET}", "registry key removed (`N
 FINALIZER_REMOVE = Required("patch staticsites", "finalizer removed, with the resourceVersion")
 SYNCED_EVENT = "Synced event"
 
-# Per site, in the order SPEC.md imposes within a site.
+# Per site, in the order SPEC.md imposes within a site (the three applies are one step: SPEC puts them after
+# the registry key and before the status, in no order among themselves, and the Go controller sends them at once).
 REQUIRED: dict[str, tuple[Required, ...]] = {
     "create": (FINALIZER_ADD, REGISTRY_ADD, APPLY_CONFIG_MAP, APPLY_DEPLOYMENT, APPLY_SERVICE, PROGRESSING, AVAILABLE),
     "update": (APPLY_CONFIG_MAP, APPLY_DEPLOYMENT, PROGRESSING, AVAILABLE),

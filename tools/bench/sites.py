@@ -34,20 +34,7 @@ def list_load(api: client.ApiClient, namespace: str):
     )
 
 
-Then = Callable[[dict], object] | None  # called with each answer as it returns (the floor starts its writes)
-
-
-def _each(request: Callable[[str], dict], names: list[str], then: Then) -> list[dict]:
-    def one(name: str) -> dict:
-        answer = request(name)
-        if then is not None:
-            then(answer)
-        return answer
-
-    return in_parallel(one, names)
-
-
-def create_sites(api: client.ApiClient, namespace: str, names: list[str], then: Then = None) -> list[dict]:
+def create_sites(api: client.ApiClient, namespace: str, names: list[str]) -> list[dict]:
     custom = client.CustomObjectsApi(api)
 
     def create(name: str) -> dict:
@@ -55,22 +42,21 @@ def create_sites(api: client.ApiClient, namespace: str, names: list[str], then: 
         manifest["metadata"]["labels"] = LOAD_LABEL
         return custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest)
 
-    return _each(create, names, then)
+    return in_parallel(create, names)
 
 
-def update_sites(api: client.ApiClient, namespace: str, names: list[str], then: Then = None) -> list[dict]:
+def update_sites(api: client.ApiClient, namespace: str, names: list[str]) -> list[dict]:
     """A content change: a new generation, a new ConfigMap and a new pod template (a rollout)."""
 
     def change(name: str) -> dict:
         return controllers.patch_site_spec(api, namespace, name, {"content": {"index.html": f"<h1>{name} v2</h1>"}})
 
-    return _each(change, names, then)
+    return in_parallel(change, names)
 
 
-def delete_sites(api: client.ApiClient, namespace: str, names: list[str], then: Then = None) -> None:
-    """Delete every site; ``then`` gets the delete's answer (the site with its deletionTimestamp)."""
+def delete_sites(api: client.ApiClient, namespace: str, names: list[str]) -> None:
     custom = client.CustomObjectsApi(api)
-    _each(lambda name: custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name), names, then)
+    in_parallel(lambda name: custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name), names)
 
 
 def is_ready(site: dict | None) -> bool:

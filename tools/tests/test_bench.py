@@ -252,6 +252,10 @@ def test_count_lines_assigns_files_to_tracks_and_leaves_missing_ones_out(tmp_pat
         "go/internal/basics/list.go": "package basics\nvar a = 1\n",
         "go/internal/basics/list_test.go": "package basics\n",
         "go/internal/cli/options.go": "package cli\n",
+        "go/cmd/staticsite-controller-runtime/main.go": 'package main\nimport "controller-examples/go/internal/cli"\n',
+        "go/internal/framework/manager.go": 'package framework\nimport "controller-examples/go/internal/advanced"\n',
+        "go/internal/framework/framework_test.go": "package framework\n",
+        "python/src/controller_examples/framework/operator.py": "from controller_examples.advanced import site\n",
         "bash/basics/list-pods": "#!/bin/bash\necho\n",
         "bash/lib/kube.sh": "# helpers\nf() { :; }\n",
     }
@@ -262,7 +266,12 @@ def test_count_lines_assigns_files_to_tracks_and_leaves_missing_ones_out(tmp_pat
         "bash": {"basics": 2, "shared": 1},
         "python": {"basics": 1, "shared": 2},
         "go": {"basics": 3, "shared": 1},
+        # A framework variant counts its own code only, not the hand-built packages it imports ...
+        "go-controller-runtime": {"advanced": 4},
+        "python-kopf": {"advanced": 1},
     }
+    # ... which are named instead.
+    assert loc.reused_packages(tmp_path) == {"go-controller-runtime": ["advanced", "cli"], "python-kopf": ["advanced"]}
 
 
 # ----- the cluster's recorded build ------------------------------------------------------
@@ -384,3 +393,20 @@ def test_report_without_results_is_a_one_line_error(tmp_path, monkeypatch, capsy
 def test_unknown_arguments_are_a_usage_error(capsys):
     assert command.main(["reprot"]) == 2
     assert "usage: python -m bench [report]" in capsys.readouterr().err
+
+
+# ----- which implementations a run measures -------------------------------------------------
+def test_a_framework_column_is_missing_until_the_suites_table_has_its_existing_program(tmp_path, monkeypatch):
+    from bench.suite import implementations
+
+    assert "python-kopf" in command.ADVANCED and "go-controller-runtime" in command.ADVANCED
+    monkeypatch.setattr(implementations, "_PYTHON_SOURCES", tmp_path)
+    monkeypatch.delitem(implementations.COMMANDS, ("advanced", "python-kopf"), raising=False)
+    assert command._present()["advanced"]["python-kopf"] is False  # not in the table yet
+    kopf = [implementations.PYTHON, "-m", "controller_examples.framework.manager"]
+    monkeypatch.setitem(implementations.COMMANDS, ("advanced", "python-kopf"), kopf)
+    module = tmp_path / "controller_examples" / "framework" / "manager.py"
+    module.parent.mkdir(parents=True)
+    assert command._present()["advanced"]["python-kopf"] is False  # in the table, its module not written yet
+    module.write_text("")
+    assert command._present()["advanced"]["python-kopf"] is True
