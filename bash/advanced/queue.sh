@@ -1,5 +1,4 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034 # LOG_NAME is util.sh's
 # The work queue (Python: queue.py): de-duplicated keys, never one key in two workers at once, per-key
 # exponential backoff after failures, a periodic resync; and the workers that take keys from it.
 #
@@ -125,6 +124,7 @@ queue_resync() {
 # queue_run: the dispatcher process (see the top of this file). Runs until a "stop" message and the end of
 # the in-flight reconciles, or until the manager is gone.
 queue_run() {
+  # shellcheck disable=SC2034 # read by log (util.sh)
   LOG_NAME=queue
   trap - EXIT
   trap '' INT TERM # stopped by the "stop" message, so in-flight reconciles finish
@@ -204,10 +204,12 @@ queue_run() {
 # reconciler.sh) lives as long as the worker.
 worker_run() {
   local id=$1 fd queue command key started result
+  # shellcheck disable=SC2034 # read by log (util.sh)
   LOG_NAME="worker $id"
   trap - EXIT
   trap '' INT TERM # an in-flight reconcile finishes; the dispatcher says when to exit
   WORKDIR=$RUN/worker.$id
+  # shellcheck disable=SC2034 # read by the reconciler (planner_start, event_send)
   WORKER_ID=$id
   mkdir -p "$WORKDIR"
   exec {fd}<>"$RUN/worker.$id.fifo"
