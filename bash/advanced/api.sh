@@ -15,6 +15,9 @@
 # curl's URL globbing is off (-g), so no name becomes syntax; bodies go on stdin, never on a command line.
 
 API_TIMEOUT=60 # seconds a request may take, answer included (EVENT_TIMEOUT and the Lease's budget are shorter)
+# Our own User-Agent: the API server indents its JSON for a curl/... one (the parsing here wants it compact),
+# and the audit log then names the controller.
+API_USER_AGENT="staticsite-controller-bash"
 
 # Content types of the three kinds of write.
 API_MERGE_PATCH=application/merge-patch+json
@@ -23,10 +26,17 @@ API_JSON=application/json
 
 # api_proxy_start DIR: start `kubectl proxy` on the unix socket DIR/api.sock and wait (30 s at most) until it
 # listens. Sets API_SOCKET and API_PROXY_PID; returns 1, with the proxy's first line of output in REPLY,
-# when it ends or never listens. The kubectl configuration was checked before (check_configuration).
+# when it ends or never listens. The kubectl configuration was checked before (check_configuration). The
+# proxy ignores SIGINT (a Ctrl-C reaches the whole process group): the shutdown still needs it to release
+# the Lease (a SIGTERM of the whole group ends it all the same: kubectl's Go runtime keeps only an ignored
+# SIGINT ignored; the shutdown then starts it again). The manager's cleanup ends it last (kill_descendants).
 api_proxy_start() {
   API_SOCKET=$1/api.sock
-  "${KUBECTL[@]}" proxy --unix-socket="$API_SOCKET" >"$1/api-proxy.log" 2>&1 &
+  rm -f "$API_SOCKET" # a dead proxy's
+  (
+    trap '' INT
+    exec "${KUBECTL[@]}" proxy --unix-socket="$API_SOCKET" >"$1/api-proxy.log" 2>&1
+  ) &
   API_PROXY_PID=$!
   local deadline=$((EPOCHSECONDS + 30))
   until [[ -S $API_SOCKET ]]; do
@@ -42,7 +52,7 @@ api_proxy_start() {
 # file OUT. API_STATUS is the HTTP status (000: no answer); on anything but 2xx, API_ERROR is one line: the
 # API server's Status message, or curl's own error. API_MAX_TIME, when set, bounds it instead of API_TIMEOUT.
 api_request() {
-  local -a curl_args=(--silent --show-error --globoff --unix-socket "$API_SOCKET"
+  local -a curl_args=(--silent --show-error --globoff --user-agent "$API_USER_AGENT" --unix-socket "$API_SOCKET"
     --max-time "${API_MAX_TIME:-$API_TIMEOUT}" --request "$1" --output "$3" --write-out '%{http_code}')
   if (($# > 3)); then curl_args+=(--header "Content-Type: $4" --data-binary @-); fi
   API_ERROR=""
@@ -158,7 +168,8 @@ api_list() {
 # SECONDS; curl's errors on stderr. An answer other than 200 is one Status object in the stream, which
 # informer.jq turns into an ERROR record, as the API server's ERROR events.
 api_watch() {
-  exec curl --silent --show-error --globoff --no-buffer --unix-socket "$API_SOCKET" --max-time "$2" \
+  exec curl --silent --show-error --globoff --no-buffer --user-agent "$API_USER_AGENT" --unix-socket "$API_SOCKET" \
+    --max-time "$2" \
     "http://localhost$1"
 }
 

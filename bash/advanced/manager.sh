@@ -111,8 +111,9 @@ shutdown() {
   fi
   set_leader 0
   if $LEADER_ELECT; then
+    kill -0 "$API_PROXY_PID" 2>/dev/null || api_proxy_start "$RUN" # (a SIGTERM of the whole group ended it)
     LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US)) # a Lease we may have lost is not released
-    if lease_release; then log "released the Lease"; else log "could not release the Lease"; fi
+    if lease_release; then log "released the Lease"; else log "could not release the Lease: ${LEASE_ERROR:-no answer}"; fi
   fi
   exit 0
 }

@@ -251,13 +251,13 @@ reconcile_execute() {
   exec {plan}<&-
 }
 
-# lookup_children KEY "configmaps/NAME deployments/NAME ...' LIVE_FILE: GET each child (SPEC.md step 6);
+# lookup_children KEY "configmaps/NAME deployments/NAME ..." LIVE_FILE: GET each child (SPEC.md step 6);
 # the objects found go to LIVE_FILE, separated by commas (documents_file makes them an array); a 404 is an
 # answer (absent), any other failure ends the reconcile. Every target is checked before it becomes a path.
 lookup_children() {
   local key=$1 target namespace=${1%%/*}
   local -a targets
-  IFS=' ' read -r -a targets <<<"$2"
+  IFS=' ' read -r -d '' -a targets < <(printf '%s' "$2") || true # all of it: a newline splits nothing
   : >"$3"
   for target in "${targets[@]}"; do
     if [[ ! $target =~ $LOOKUP_TARGET_PATTERN ]]; then

@@ -79,14 +79,14 @@ url() {
 
 # ----- reconcile.jq: the registry step ------------------------------------------------------------------
 plan_registry() {
-  namespace=demo name=a now=2030-01-01T00:00:00Z key=demo/a IDENTITY_JSON='"test"'
+  RECONCILE_NOW=2030-01-01T00:00:00Z IDENTITY_JSON='"test"'
   site=$RUN/cache/staticsites/demo/a.json
   site a '.metadata.finalizers = ["sites.example.com/registry"]' >"$site"
   content_hash "$site"
-  hash=$REPLY
+  RECONCILE_HASH=$REPLY
   WORKER_ID=0 WORKDIR=$BATS_TEST_TMPDIR
   planner_start
-  reconcile_plan main "$BATS_TEST_TMPDIR/plan"
+  reconcile_plan demo/a main "$BATS_TEST_TMPDIR/plan"
   kill "$PLANNER_PID"
   grep '^registry-add' "$BATS_TEST_TMPDIR/plan" | cut -f2,4 || true
 }
