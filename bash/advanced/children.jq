@@ -102,12 +102,19 @@ def covers($desired):
 # ownerReferences and the spec (or data); apiVersion and kind are left out (list items carry neither).
 # A ConfigMap's data must be equal, not merely covered: a file removed from spec.content must go.
 def up_to_date($desired):
+  # exercise: compare-before-write begin
   . != null
   and covers({metadata: {labels: $desired.metadata.labels, ownerReferences: $desired.metadata.ownerReferences}})
-  and (if $desired.kind == "ConfigMap" then (.data // {}) == $desired.data else covers({spec: $desired.spec}) end);
+  and (if $desired.kind == "ConfigMap" then (.data // {}) == $desired.data else covers({spec: $desired.spec}) end)
+  # exercise: compare-before-write end
+  ;
 
 # `object | controlled_by(uid)`: has a controller ownerReference to that uid.
-def controlled_by($uid): any(.metadata.ownerReferences[]?; .controller == true and .uid == $uid);
+def controlled_by($uid):
+  # exercise: conflict begin
+  any(.metadata.ownerReferences[]?; .controller == true and .uid == $uid)
+  # exercise: conflict end
+  ;
 
 # "ConfigMap hello-content", as messages name a child.
 def child_title: "\(.kind) \(.metadata.name)";

@@ -75,6 +75,7 @@ lease_write() {
 
 # lease_try_acquire_or_renew: one attempt to hold the Lease. Returns 0 when this process holds it now.
 lease_try_acquire_or_renew() {
+  # exercise: leader-election begin
   local record whose holder version renewed acquired transitions duration now
   lease_seconds
   local seconds=$REPLY
@@ -124,6 +125,7 @@ lease_try_acquire_or_renew() {
     lease_object "$IDENTITY" "" $((transitions + 1)) "$seconds" "$version"
   fi
   lease_write replace "$REPLY"
+  # exercise: leader-election end
 }
 
 # lease_release: give the Lease up at once (holder empty), so a standby need not wait for it to expire.

@@ -30,10 +30,12 @@ queue_init() {
 
 # queue_add KEY: queue KEY unless it is already queued; while a worker has it, only mark it dirty.
 queue_add() {
+  # exercise: queue-dedup begin
   [[ -n ${QUEUE_DIRTY[$1]+x} ]] && return 0
   QUEUE_DIRTY[$1]=1
   [[ -n ${QUEUE_PROCESSING[$1]+x} ]] && return 0
   QUEUE_ITEMS[QUEUE_TAIL++]=$1
+  # exercise: queue-dedup end
 }
 
 # queue_len: the number of keys waiting for a worker, in REPLY.
@@ -121,6 +123,19 @@ queue_resync() {
   done
 }
 
+# queue_handle_result KEY success|error: the error policy, in this one place (a reconcile only says whether
+# it failed): a success forgets the key's failures, a failure queues it again after its backoff; either
+# way the worker is done with it.
+queue_handle_result() {
+  if [[ $2 == success ]]; then
+    queue_forget "$1"
+  else
+    now_us
+    queue_add_rate_limited "$1" "$REPLY"
+  fi
+  queue_done "$1"
+}
+
 # queue_run: the dispatcher process (see the top of this file). Runs until a "stop" message and the end of
 # the in-flight reconciles, or until the manager is gone.
 queue_run() {
@@ -181,13 +196,7 @@ queue_run() {
           idle+=("$first")
           busy=$((busy - 1))
           metrics_observe "$third" "$fourth"
-          if [[ $third == success ]]; then
-            queue_forget "$second"
-          else
-            now_us
-            queue_add_rate_limited "$second" "$REPLY"
-          fi
-          queue_done "$second"
+          queue_handle_result "$second" "$third"
           ;;
         start) started=true ;;
         stop) stopping=true ;;

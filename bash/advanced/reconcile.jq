@@ -168,19 +168,27 @@ def registered($in):
   else $in.registry.data[.metadata.name] == url
   end;
 
+# Step 2, a site being deleted (`.`): remove its registry key (a missing registry or key counts as removed),
+# then its finalizer, carrying the resourceVersion; nothing when the finalizer is already gone.
+def finalize_lines:
+  # exercise: finalizer begin
+  if has_finalizer then
+    line("registry-remove"; [{data: {(.metadata.name): null}}]),
+    line("finalizer-remove"; [{metadata: {
+      finalizers: [(.metadata.finalizers // [])[] | select(. != FINALIZER)],
+      resourceVersion: .metadata.resourceVersion
+    }}])
+  else
+    empty
+  end
+  # exercise: finalizer end
+  ;
+
 # Steps 2 to 5, then 6 to 8 when every child is in the cache (else a lookup first).
 def main_step($in):
   # 2. Being deleted: the registry key, then the finalizer.
   if .metadata.deletionTimestamp != null then
-    if has_finalizer then
-      line("registry-remove"; [{data: {(.metadata.name): null}}]),
-      line("finalizer-remove"; [{metadata: {
-        finalizers: [(.metadata.finalizers // [])[] | select(. != FINALIZER)],
-        resourceVersion: .metadata.resourceVersion
-      }}])
-    else
-      empty
-    end
+    finalize_lines
   else
     # 3. The finalizer, before anything that would need cleaning up.
     (if has_finalizer then empty else
