@@ -68,7 +68,7 @@ informer_run() {
   done
 }
 
-# informer_stop: SIGTERM: end the running kubectl and jq, then the informer.
+# informer_stop: SIGTERM: end the running curl and jq, then the informer.
 informer_stop() {
   if ((${#INF_PIDS[@]} > 0)); then kill "${INF_PIDS[@]}" 2>/dev/null; fi
   exit 0

@@ -200,7 +200,7 @@ acquire_lease() {
 }
 
 # keep_lease: with --leader-elect, renew the Lease when a renewal is due (every --retry-period). The
-# attempt must end by the last renewal + --renew-deadline (lease.sh); a failed one is retried after a retry
+# attempt must end by the last renewal + --renew-deadline (leader.sh); a failed one is retried after a retry
 # period, or at that deadline if it comes first; at the deadline the Lease counts as lost: a standby may
 # take it over any moment from then on, so shutdown 1 ends every process of ours at once.
 keep_lease() {

@@ -28,7 +28,7 @@ seconds_text() {
   printf -v REPLY '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000))
 }
 
-# first_line FILE: the first line of a file (kubectl's error), in REPLY.
+# first_line FILE: the first line of a file (an error message), in REPLY.
 first_line() {
   REPLY=""
   if [[ -s $1 ]]; then IFS= read -r REPLY <"$1" || true; fi
