@@ -94,6 +94,7 @@ sent() {
 
 @test "the proxy: started on a socket in the private directory; one that ends at once is a one-line error" {
   stop_fake_proxy
+  # shellcheck disable=SC2016 # the stand-in kubectl's own $1 and $2
   printf '#!/usr/bin/env bash\n[[ $1 == proxy ]] && exec python3 "%s" "${2#--unix-socket=}"\n' \
     "$BATS_TEST_DIRNAME/stubs/fake-api-proxy" >"$BATS_TEST_TMPDIR/kubectl"
   chmod +x "$BATS_TEST_TMPDIR/kubectl"
