@@ -33,6 +33,7 @@ reconcile() {
   RECONCILE_HASH=""
   rfc3339_now
   RECONCILE_NOW=$REPLY
+  : >"$WORKDIR/applied" # this reconcile's apply answers (apply_child appends)
   reconcile_plan "$key" main "$WORKDIR/plan.main" || return 1
   reconcile_execute "$key" "$WORKDIR/plan.main"
 }
