@@ -66,7 +66,7 @@ planner_alive() {
 # json_file FILE: the file's JSON (the cache writes one compact line) in REPLY; null when there is none.
 json_file() {
   REPLY=""
-  if [[ $1 != /dev/null ]]; then IFS= read -r -d '' REPLY 2>/dev/null <"$1"; fi # (gone meanwhile: null)
+  if [[ $1 != /dev/null ]]; then IFS= read -r -d '' REPLY 2>/dev/null <"$1" || true; fi # (to its end; gone: null)
   [[ -n $REPLY ]] || REPLY=null
   return 0
 }
