@@ -97,28 +97,6 @@ cached_site_names() {
   REPLY="[${REPLY%,}]"
 }
 
-# cached_registry NAMESPACE: what the planner needs of the namespace's registry, as JSON, in REPLY: null when
-# the cache has none; {"keys": [...]} when every key of it maps to its site's URL under a Service name (the
-# informer's summary, registry_summary_write: a few bytes a site); else the cached object itself (someone
-# wrote other keys: the planner looks at them all). The whole object, up to some 90 KB at 1,000 sites, is
-# so not sent to jq at every reconcile.
-cached_registry() {
-  local state keys=""
-  cached "$1" configmaps "$REGISTRY_NAME"
-  if [[ $REPLY == /dev/null ]]; then
-    REPLY=null
-  elif [[ -f $RUN/registry/$1 ]] && IFS=' ' read -r state keys <"$RUN/registry/$1" && [[ $state == only ]]; then
-    local -a names
-    IFS=' ' read -r -a names <<<"$keys"
-    REPLY='{"keys":[]}'
-    if ((${#names[@]} > 0)); then
-      printf -v REPLY '"%s",' "${names[@]}" # Service names, checked by informer.jq: safe in a JSON string
-      REPLY="{\"keys\":[${REPLY%,}]}"
-    fi
-  else
-    json_file "$REPLY"
-  fi
-}
 
 # reconcile_plan KEY PHASE OUT [LIVE_FILE LOOKED_UP [APPLIED_FILE [REFUSED_FILE]]]: ask the planner
 # (reconcile.jq) for the plan of PHASE; the plan lines go to the file OUT. For phase main, RECONCILE_HASH is
@@ -303,48 +281,4 @@ reconcile_refused() {
   reconcile_plan "$1" refused "$WORKDIR/plan.refused" "${3:-/dev/null}" "$4" /dev/null "$WORKDIR/refused" ||
     return 1
   reconcile_execute "$1" "$WORKDIR/plan.refused"
-}
-
-# Events are written in the background, so a slow or refusing events API never holds a reconcile (SPEC: an
-# event "never fails or blocks a reconcile"): event_send starts one curl for the event and returns. Each
-# worker has EVENT_WRITERS slots (directories made with mkdir, which is atomic): an event that finds every
-# slot of its worker taken (the events API has been slow for a while) is dropped with a log line, as the
-# other languages' recorders drop events when their queue is full. Each write is bounded by EVENT_TIMEOUT
-# seconds.
-EVENT_WRITERS=2
-# shellcheck disable=SC2034 # read by api_create_event
-EVENT_TIMEOUT=10
-
-# event_send KEY EVENT: create the core/v1 Event (JSON) about the site KEY in the background; log and drop it
-# when no slot is free.
-event_send() {
-  local slot
-  for ((slot = 1; slot <= EVENT_WRITERS; slot++)); do
-    if mkdir "$RUN/event-writer.$WORKER_ID.$slot" 2>/dev/null; then
-      event_write "$1" "$2" "$RUN/event-writer.$WORKER_ID.$slot" </dev/null >/dev/null &
-      return 0
-    fi
-  done
-  log "reconcile $1: dropping an event: $EVENT_WRITERS events of this worker are still being written"
-}
-
-# event_write KEY EVENT SLOT: write the event, log a failure, free the slot.
-event_write() {
-  api_create_event "${1%%/*}" "$2" "$3/answer" || log "reconcile $1: writing an event: $API_ERROR"
-  rm -rf "$3"
-}
-
-# registry_add NAMESPACE PATCH OBJECT create|patch: put the site's key in the namespace's registry: patch it,
-# or create it when the cache has none; if the registry turns out to exist (or not), the other way.
-registry_add() {
-  local answer=$WORKDIR/answer
-  if [[ $4 == patch ]]; then
-    api_patch_registry "$1" "$2" "$answer" && return 0
-    [[ $API_STATUS == 404 ]] || return 1
-    api_create_registry "$1" "$3" "$answer"
-  else
-    api_create_registry "$1" "$3" "$answer" && return 0
-    [[ $API_STATUS == 409 ]] || return 1
-    api_patch_registry "$1" "$2" "$answer"
-  fi
 }

@@ -20,6 +20,10 @@ setup_advanced() {
   source "$ADVANCED_DIR/queue.sh"
   # shellcheck source=../advanced/informer.sh
   source "$ADVANCED_DIR/informer.sh"
+  # shellcheck source=../advanced/registry.sh
+  source "$ADVANCED_DIR/registry.sh"
+  # shellcheck source=../advanced/events.sh
+  source "$ADVANCED_DIR/events.sh"
   # shellcheck source=../advanced/reconciler.sh
   source "$ADVANCED_DIR/reconciler.sh"
   # shellcheck source=../advanced/leader.sh
