@@ -69,7 +69,8 @@ api_error_line() {
   local body="" pattern='"message":"(([^"\\]|\\.)*)"'
   if [[ -s $1 ]]; then IFS= read -r -N 4096 body <"$1"; fi
   if [[ $body =~ $pattern ]]; then
-    API_ERROR="${BASH_REMATCH[1]} (HTTP $API_STATUS)"
+    API_ERROR=${BASH_REMATCH[1]//\\\"/\"} # (a quote is the one escape Status messages commonly hold)
+    API_ERROR+=" (HTTP $API_STATUS)"
   else
     first_line "$1.err"
     API_ERROR=${REPLY:-"HTTP $API_STATUS"}

@@ -58,7 +58,7 @@ sent() {
   api_patch_site demo hello '{}' "$ANSWER" || status=$?
   [ "$status" -eq 1 ]
   [ "$API_STATUS" = 409 ]
-  [ "$API_ERROR" = 'Operation cannot be fulfilled on staticsites \"hello\": the object has been modified (HTTP 409)' ]
+  [ "$API_ERROR" = 'Operation cannot be fulfilled on staticsites "hello": the object has been modified (HTTP 409)' ]
 }
 
 @test "a request that gets no answer ends at its time limit, with curl's reason" {
