@@ -2,23 +2,11 @@
 # desired one. Every definition here takes the site as `.` unless it says otherwise. Used through
 # `jq -L bash/advanced 'include "children"; ...'` by children.sh and reconcile.jq.
 
-def MANAGER: "staticsite-controller";
-def HASH_ANNOTATION: "sites.example.com/content-hash";
-
-# The labels every child carries, and the subset that selects the pods.
-def child_labels($site_name): {
-  "app.kubernetes.io/name": "staticsite",
-  "app.kubernetes.io/instance": $site_name,
-  "app.kubernetes.io/managed-by": MANAGER
-};
-def selector_labels($site_name): {
-  "app.kubernetes.io/name": "staticsite",
-  "app.kubernetes.io/instance": $site_name
-};
+include "site";
 
 def owner_reference: {
-  apiVersion: "sites.example.com/v1alpha1",
-  kind: "StaticSite",
+  apiVersion: API_VERSION,
+  kind: KIND,
   name: .metadata.name,
   uid: .metadata.uid,
   controller: true,
@@ -117,15 +105,20 @@ def up_to_date($desired):
   # exercise: compare-before-write begin
   . != null
   and covers({metadata: {labels: $desired.metadata.labels, ownerReferences: $desired.metadata.ownerReferences}})
-  and (if $desired.kind == "ConfigMap" then (.data // {}) == $desired.data else covers({spec: $desired.spec}) end);
+  and (if $desired.kind == "ConfigMap" then (.data // {}) == $desired.data else covers({spec: $desired.spec}) end)
   # exercise: compare-before-write end
+  ;
 
 # `object | controlled_by(uid)`: has a controller ownerReference to that uid.
-def controlled_by($uid): any(.metadata.ownerReferences[]?; .controller == true and .uid == $uid);
+def controlled_by($uid):
+  # exercise: conflict begin
+  any(.metadata.ownerReferences[]?; .controller == true and .uid == $uid)
+  # exercise: conflict end
+  ;
 
 # "ConfigMap hello-content", as messages name a child.
 def child_title: "\(.kind) \(.metadata.name)";
 
-# How `kubectl get` names the child: configmap/hello-content, deployment.apps/hello, service/hello.
-def lookup_target:
-  {ConfigMap: "configmap", Deployment: "deployment.apps", Service: "service"}[.kind] + "/\(.metadata.name)";
+# RESOURCE/NAME, how api.sh names the child: configmaps/hello-content, deployments/hello, services/hello.
+def child_target:
+  {ConfigMap: "configmaps", Deployment: "deployments", Service: "services"}[.kind] + "/\(.metadata.name)";

@@ -25,7 +25,8 @@
 # Regular expressions are anchored with \A and \z: in jq (Oniguruma), `$` also matches before a final
 # newline, so "name\n" would pass a `^...$` test.
 
-def REGISTRY: "staticsite-registry";
+include "site";
+
 def DNS1123_LABEL: "\\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\\z";
 def DNS1123_SUBDOMAIN: "\\A[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\z";
 def SERVICE_NAME: "\\A[a-z]([-a-z0-9]*[a-z0-9])?\\z";
@@ -44,7 +45,7 @@ def owner_key($resource):
     "\(.metadata.namespace)/\(.metadata.name)"
   else
     (first(.metadata.ownerReferences[]?
-       | select(.controller == true and .kind == "StaticSite" and (.apiVersion | strings | startswith("sites.example.com/"))))
+       | select(.controller == true and .kind == KIND and (.apiVersion | strings | startswith("\(GROUP)/"))))
      // null) as $owner
     | if $owner == null then "-"
       elif $owner.name | is_subdomain then "\(.metadata.namespace)/\($owner.name)"
@@ -59,7 +60,7 @@ def is_registry($resource):
 def registry_line:
   .metadata.namespace as $namespace
   | ((.data // {}) | to_entries) as $entries
-  | [$entries[] | select((.key | is_service_name) and .value == "http://\(.key).\($namespace).svc.cluster.local")
+  | [$entries[] | select((.key | is_service_name) and .value == site_url(.key; $namespace))
      | .key] as $good
   | ($good | join(" ")) as $text
   | "REGISTRY \($namespace) \(if ($good | length) == ($entries | length) then "only" else "other" end)"
@@ -81,11 +82,18 @@ def list_records($resource):
   (.items[] | record("ITEM"; $resource)),
   "LIST \(.metadata.resourceVersion | word) \(.metadata.continue | word)\n";
 
-# One watch event -> its record (an event of an unknown type -> nothing).
+# An ERROR record from a Status object.
+def error_record: "ERROR \(.code | if type == "number" then floor else 0 end)"
+  + " \(.message // "" | tostring | gsub("[[:cntrl:]]"; " "))\n";
+
+# One watch event -> its record (an event of an unknown type -> nothing). A watch the API server refused
+# (410 Gone for an expired resourceVersion, 403, ...) answers one Status object instead of events: an ERROR
+# record too.
 def watch_record($resource):
-  if .type == "ERROR" then
-    "ERROR \(.object.code | if type == "number" then floor else 0 end)"
-    + " \(.object.message // "" | tostring | gsub("[[:cntrl:]]"; " "))\n"
+  if .kind == "Status" and .type == null then
+    error_record
+  elif .type == "ERROR" then
+    .object | error_record
   elif .type == "BOOKMARK" then
     "BOOKMARK \(.object.metadata.resourceVersion | word)\n"
   elif .type == "ADDED" or .type == "MODIFIED" or .type == "DELETED" then

@@ -1,5 +1,4 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2016,SC2034 # jq programs are single-quoted; LOG_NAME is util.sh's
 # The informers (Python: informer.py): one process per kind of object — StaticSites, and the ConfigMaps,
 # Deployments and Services labelled app.kubernetes.io/managed-by=staticsite-controller — each listing, then
 # watching, keeping a cache of the objects and putting the key of the site each change concerns into the
@@ -9,30 +8,24 @@
 # to a temporary file and renamed, so a reader never sees half an object. Only this resource's informer
 # writes under $RUN/cache/RESOURCE; the reconciler only reads.
 #
-# Requests: `kubectl get --raw PATH`, not `kubectl get --watch`: with the raw API paths we choose the list's
+# Requests: GETs of the REST API (api.sh), not `kubectl get --watch`: with the API paths we choose the list's
 # page size, the watch's resourceVersion (resume exactly where the last watch ended, so nothing is missed
 # or replayed), bookmarks (allowWatchBookmarks, which keep that resourceVersion fresh) and the server-side
 # timeout (timeoutSeconds=300, as client-go), and we see the watch's ERROR events, 410 Gone among them:
 # the resourceVersion expired, so the informer lists again and compares with its cache (deleted objects
 # are removed and their sites queued). `kubectl get --watch` hides all of that.
 
-MANAGED_SELECTOR='labelSelector=app.kubernetes.io%2Fmanaged-by%3Dstaticsite-controller'
+MANAGED_SELECTOR=labelSelector=app.kubernetes.io%2Fmanaged-by%3D$SITE_MANAGER # SITE_MANAGED_SELECTOR, URL-encoded
 WATCH_TIMEOUT_SECONDS=300
+# The backoff of a failed list or watch, in microseconds: 200 ms, doubling, at most 5 s.
+INFORMER_MIN_DELAY_US=200000
+INFORMER_MAX_DELAY_US=5000000
 
-# informer_path RESOURCE: the API path of the resource's collection (one namespace or all), in REPLY.
-informer_path() {
-  local group_version
-  case $1 in
-    staticsites) group_version=/apis/sites.example.com/v1alpha1 ;;
-    deployments) group_version=/apis/apps/v1 ;;
-    *) group_version=/api/v1 ;;
-  esac
-  REPLY=$group_version${NAMESPACE:+/namespaces/$NAMESPACE}/$1
-}
-
-# informer_run RESOURCE: the informer process: list, watch, repeat, until SIGTERM.
+# informer_run RESOURCE NAMESPACE: the informer process: list, watch, repeat, until SIGTERM. NAMESPACE empty:
+# every namespace.
 informer_run() {
   INF_RESOURCE=$1
+  # shellcheck disable=SC2034 # read by log (util.sh)
   LOG_NAME="informer $1"
   INF_DIR=$RUN/cache/$1
   INF_ERR=$RUN/informer.$1.err
@@ -42,44 +35,49 @@ informer_run() {
   trap - EXIT
   trap informer_stop TERM INT
   exec {INF_QUEUE}<>"$RUN/queue.fifo"
-  informer_path "$1"
+  api_collection_path "$1" "$2"
   INF_PATH=$REPLY
   INF_SELECTOR=""
-  [[ $1 == staticsites ]] || INF_SELECTOR=$MANAGED_SELECTOR
-  local resource_version="" delay=200000 status
+  [[ $1 == "$SITE_RESOURCE" ]] || INF_SELECTOR=$MANAGED_SELECTOR
+  local resource_version="" delay=$INFORMER_MIN_DELAY_US status
   while kill -0 "$MANAGER_PID" 2>/dev/null; do
     if [[ -z $resource_version ]]; then
       if informer_list; then
         resource_version=$INF_RV
         : >"$RUN/state/synced.$1"
       else
-        first_line "$INF_ERR"
-        log "list failed (retrying in $((delay / 1000)) ms): ${REPLY:-no answer}"
-        informer_sleep "$delay"
-        ((delay = delay * 2 > 5000000 ? 5000000 : delay * 2))
+        log "list failed (retrying in $((delay / 1000)) ms): $INF_MESSAGE"
+        informer_backoff "$delay"
+        delay=$REPLY
         continue
       fi
     fi
     informer_watch "$resource_version"
     status=$?
     resource_version=$INF_RV
-    if ((INF_EVENTS > 0)); then delay=200000; fi # any event (bookmarks too) resets the backoff
+    if ((INF_EVENTS > 0)); then delay=$INFORMER_MIN_DELAY_US; fi # any event (bookmarks too) resets the backoff
     case $status in
       0) ;; # the server ended the watch (timeoutSeconds): resume at once
       2) resource_version="" ;; # 410 Gone: list again
       *)
         log "watch failed (resuming in $((delay / 1000)) ms): $INF_MESSAGE"
-        informer_sleep "$delay"
-        ((delay = delay * 2 > 5000000 ? 5000000 : delay * 2))
+        informer_backoff "$delay"
+        delay=$REPLY
         ;;
     esac
   done
 }
 
-# informer_stop: SIGTERM: end the running kubectl and jq, then the informer.
+# informer_stop: SIGTERM: end the running curl and jq, then the informer.
 informer_stop() {
   if ((${#INF_PIDS[@]} > 0)); then kill "${INF_PIDS[@]}" 2>/dev/null; fi
   exit 0
+}
+
+# informer_backoff MICROSECONDS: sleep that long, then the next delay (doubled, at most the maximum), in REPLY.
+informer_backoff() {
+  informer_sleep "$1"
+  REPLY=$(($1 * 2 > INFORMER_MAX_DELAY_US ? INFORMER_MAX_DELAY_US : $1 * 2))
 }
 
 # informer_sleep MICROSECONDS: wait, interruptibly (a SIGTERM ends the informer at once).
@@ -92,18 +90,27 @@ informer_sleep() {
 }
 
 # informer_list: list every object page by page into the cache; objects the cache has and the list has not
-# were deleted meanwhile. Sets INF_RV to the list's resourceVersion. Returns 1 when a request fails.
+# were deleted meanwhile. Sets INF_RV to the list's resourceVersion. Returns 1, with INF_MESSAGE, when a
+# request fails.
 informer_list() {
   local page=$RUN/informer.$INF_RESOURCE.page records=$RUN/informer.$INF_RESOURCE.records token="" file
   INF_SEEN=()
   INF_EVENTS=0
+  INF_MESSAGE="no answer"
   while :; do
-    "${KUBECTL_REQUEST[@]}" get --raw "$INF_PATH?limit=500${INF_SELECTOR:+&$INF_SELECTOR}${token:+&continue=$token}" \
-      >"$page" 2>"$INF_ERR" &
+    # In the background, so a SIGTERM (informer_stop) need not wait for the answer.
+    api_list "$INF_PATH?limit=500${INF_SELECTOR:+&$INF_SELECTOR}${token:+&continue=$token}" "$page" &
     INF_PIDS=("$!")
-    wait "$!" || return 1
+    if ! wait "$!"; then
+      # shellcheck disable=SC2034 # read by api_error_line
+      API_STATUS="" # the background request's API_STATUS and API_ERROR went with its subshell
+      api_error_line "$page"
+      INF_MESSAGE=$API_ERROR
+      return 1
+    fi
     INF_PIDS=()
-    advanced_jq -j --arg resource "$INF_RESOURCE" 'include "informer"; list_records($resource)' "$page" \
+    # shellcheck disable=SC2016 # a jq program
+    jq -j -L "$ADVANCED_DIR" --arg resource "$INF_RESOURCE" 'include "informer"; list_records($resource)' "$page" \
       >"$records" 2>"$INF_ERR" || return 1
     informer_consume <"$records" || return 1
     [[ $INF_CONTINUE == - ]] && break
@@ -125,11 +132,11 @@ informer_watch() {
   INF_RV=$1
   INF_EVENTS=0
   INF_MESSAGE=""
-  # kubectl's output goes through one jq, which frames each event (informer.jq); both pids are kept so
+  # curl's output goes through one jq, which frames each event (informer.jq); both pids are kept so
   # informer_stop ends them (a pipeline's processes would be out of reach).
-  exec {raw}< <(exec timeout --foreground $((WATCH_TIMEOUT_SECONDS + 30)) "${KUBECTL[@]}" get --raw "$url" \
-    2>"$INF_ERR")
+  exec {raw}< <(api_watch "$url" $((WATCH_TIMEOUT_SECONDS + 30)) 2>"$INF_ERR")
   INF_PIDS=("$!")
+  # shellcheck disable=SC2016 # a jq program
   exec {events}< <(exec jq --unbuffered -j -L "$ADVANCED_DIR" --arg resource "$INF_RESOURCE" \
     'include "informer"; watch_record($resource)' <&"$raw")
   INF_PIDS+=("$!")
@@ -140,9 +147,9 @@ informer_watch() {
   kill "${INF_PIDS[@]}" 2>/dev/null
   INF_PIDS=()
   if ((status == 0)) && [[ -s $INF_ERR ]]; then
-    first_line "$INF_ERR"
+    first_line "$INF_ERR" # curl's: the proxy is unreachable, or the watch outlived its --max-time
     INF_MESSAGE=$REPLY
-    if [[ $REPLY == *"(Expired)"* || $REPLY == *"(Gone)"* || $REPLY == *" 410"* ]]; then status=2; else status=1; fi
+    status=1
   elif ((status == 0 && INF_EVENTS == 0 && EPOCHSECONDS - started < 1)); then
     INF_MESSAGE="the watch ended at once" # never a busy loop
     status=1
@@ -231,28 +238,4 @@ informer_delete() {
     namespace=${1%/*}
     informer_registry_changed "${namespace##*/}" gone ""
   fi
-}
-
-# informer_registry_changed NAMESPACE STATE KEYS: the registry of NAMESPACE was written or deleted (STATE
-# gone). Its keys must be exactly the namespace's sites (SPEC.md), so queue every site whose key is missing
-# or wrong (not in KEYS, the keys that map to their site's URL), or every site when the registry may hold a
-# key of no site (STATE other, or a key whose site the cache does not have): their reconciles repair it.
-# Only sites whose name is a Service name hold a key. Queueing only those sites, not the whole namespace at
-# every change, keeps a namespace of N new sites at N reconciles, not N * N (each key added is a change).
-informer_registry_changed() {
-  local namespace=$1 state=$2 sites=$RUN/cache/staticsites/$1 name
-  local -a keys=() names=()
-  local -A good=()
-  IFS=' ' read -r -a keys <<<"$3"
-  for name in "${keys[@]}"; do
-    good[$name]=1
-    [[ -e $sites/$name.json ]] || state=other
-  done
-  names=("$sites"/*.json)
-  [[ -e ${names[0]} ]] || return 0
-  names=("${names[@]##*/}")
-  for name in "${names[@]%.json}"; do
-    [[ ${#name} -le 63 && $name =~ ^[a-z]([-a-z0-9]*[a-z0-9])?$ ]] || continue
-    if [[ $state != only || -z ${good[$name]+x} ]]; then printf 'add %s/%s\n' "$namespace" "$name" >&"$INF_QUEUE"; fi
-  done
 }

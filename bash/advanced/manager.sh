@@ -1,151 +1,18 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034 # the options are read by the other files
-# The manager (Python: manager.py): the command line, the health and metrics endpoints, leader election,
-# starting the informers, the queue and the workers, and the orderly shutdown.
+# The manager (Python: manager.py, Go: manager.go): the wiring and the process lifecycle: the API proxy, the
+# endpoints, leader election, starting the informers, the queue and the workers, watching over them, and the
+# orderly shutdown. The flags are options.sh's, the endpoints endpoints.sh's, the Lease leader.sh's.
 #
 # The processes, all in the controller's own process group (so `kill -KILL -PGID` ends every one of them):
-#   the manager (this shell): flags, the Lease, watching over the others, signals
-#   socat x 2: the HTTP endpoints, running http.sh for each request
-#   the dispatcher (queue_run, queue.sh) and WORKERS workers (worker_run), each running kubectl and jq
-#   4 informers (informer_run, informer.sh), each running one kubectl and one jq at a time
-# They share $RUN, a private temporary directory removed at exit: the cache, the FIFOs, the state files.
-
-USAGE="usage: staticsite-controller [--kubeconfig PATH] [--context NAME] [--namespace NS] [--workers N]
-                             [--leader-elect] [--leader-election-namespace NS] [--leader-election-id NAME]
-                             [--identity ID] [--lease-duration SECONDS] [--renew-deadline SECONDS]
-                             [--retry-period SECONDS] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT]"
+#   the manager (this shell): the Lease, watching over the others, signals
+#   kubectl proxy: every API request goes through it (api.sh), on a unix socket in $RUN
+#   socat x 2: the HTTP endpoints, running endpoints.sh for each request
+#   the dispatcher (queue_run, queue.sh) and WORKERS workers (worker_run), each running curl and jq
+#   4 informers (informer_run, informer.sh), each running one curl and one jq at a time
+# They share $RUN, a private temporary directory (mode 0700) removed at exit: the cache, the FIFOs, the
+# proxy's socket, the state files.
 
 INFORMER_RESOURCES=(staticsites configmaps deployments services)
-
-# usage_error MESSAGE: exit 2.
-usage_error() {
-  printf 'error: %s\n%s\n' "$1" "$USAGE" >&2
-  exit 2
-}
-
-# parse_args ARGS...: the options (SPEC.md) into globals; `--flag value` and `--flag=value` alike.
-parse_args() {
-  KUBECONFIG_PATH="" CONTEXT="" NAMESPACE="" WORKERS=4
-  LEADER_ELECT=false LEADER_ELECTION_NAMESPACE=staticsite-system LEADER_ELECTION_ID=staticsite-controller
-  IDENTITY="${HOSTNAME:-$(uname -n)}_$$"
-  LEASE_DURATION=15 RENEW_DEADLINE=10 RETRY_PERIOD=2
-  HEALTH_ADDR=127.0.0.1:8081 METRICS_ADDR=127.0.0.1:8080
-  local flag value has_value
-  while (($# > 0)); do
-    flag=${1%%=*}
-    if [[ $1 == *=* ]]; then value=${1#*=} has_value=true; else value=${2-} has_value=false; fi
-    case $flag in
-      -h | --help)
-        printf '%s\n' "$USAGE"
-        exit 0
-        ;;
-      --leader-elect)
-        case ${has_value}:$value in
-          false:* | true:true) LEADER_ELECT=true ;;
-          true:false) LEADER_ELECT=false ;;
-          *) usage_error "--leader-elect takes true or false, not \"$value\"" ;;
-        esac
-        shift
-        continue
-        ;;
-      --kubeconfig | --context | --namespace | --workers | --leader-election-namespace | --leader-election-id | \
-        --identity | --lease-duration | --renew-deadline | --retry-period | --health-addr | --metrics-addr)
-        if ! $has_value; then
-          (($# >= 2)) || usage_error "$flag needs a value"
-          shift
-        fi
-        ;;
-      *) usage_error "unknown argument \"$1\"" ;;
-    esac
-    case $flag in
-      --kubeconfig) KUBECONFIG_PATH=$value ;;
-      --context) CONTEXT=$value ;;
-      --namespace) NAMESPACE=$value ;;
-      --workers) WORKERS=$value ;;
-      --leader-election-namespace) LEADER_ELECTION_NAMESPACE=$value ;;
-      --leader-election-id) LEADER_ELECTION_ID=$value ;;
-      --identity) IDENTITY=$value ;;
-      --lease-duration) LEASE_DURATION=$value ;;
-      --renew-deadline) RENEW_DEADLINE=$value ;;
-      --retry-period) RETRY_PERIOD=$value ;;
-      --health-addr) HEALTH_ADDR=$value ;;
-      --metrics-addr) METRICS_ADDR=$value ;;
-    esac
-    shift
-  done
-  if ! [[ $WORKERS =~ ^[0-9]+$ ]] || ((WORKERS < 1 || WORKERS > 64)); then
-    usage_error "--workers must be a whole number from 1 to 64, not \"$WORKERS\""
-  fi
-  [[ -n $IDENTITY ]] || usage_error "--identity must not be empty"
-  local name
-  for name in LEASE_DURATION RENEW_DEADLINE RETRY_PERIOD; do
-    duration_us "${!name}" || usage_error "--$(tr '_A-Z' '-a-z' <<<"$name") must be a positive number of seconds"
-    printf -v "${name}_US" '%s' "$REPLY"
-  done
-  ((LEASE_DURATION_US > RENEW_DEADLINE_US)) || usage_error "--lease-duration must be greater than --renew-deadline"
-  ((RENEW_DEADLINE_US * 10 > RETRY_PERIOD_US * 12)) ||
-    usage_error "--renew-deadline must be greater than 1.2 x --retry-period" # client-go's jitter factor
-  split_address "$HEALTH_ADDR" || usage_error "--health-addr must be HOST:PORT, not \"$HEALTH_ADDR\""
-  split_address "$METRICS_ADDR" || usage_error "--metrics-addr must be HOST:PORT, not \"$METRICS_ADDR\""
-}
-
-# duration_us SECONDS: a positive number of seconds ("2", "0.5") in microseconds, in REPLY.
-duration_us() {
-  [[ $1 =~ ^([0-9]+)(\.([0-9]{1,6})[0-9]*)?$ ]] || return 1
-  local fraction=${BASH_REMATCH[3]}000000
-  REPLY=$((10#${BASH_REMATCH[1]} * 1000000 + 10#${fraction:0:6}))
-  ((REPLY > 0))
-}
-
-# split_address HOST:PORT: HOST (empty: every interface; [v6] accepted) and PORT, in REPLY as "HOST PORT".
-# HOST becomes part of socat's address, where a comma or a colon would add options: only the characters of
-# an IP address or a host name pass.
-split_address() {
-  local host=${1%:*} port=${1##*:}
-  [[ $1 == *:* && $port =~ ^[0-9]+$ ]] && ((port <= 65535)) || return 1
-  host=${host#[}
-  host=${host%]}
-  [[ $host =~ ^[A-Za-z0-9.:-]*$ ]] || return 1
-  REPLY="$host $port"
-}
-
-# ----- the endpoints ---------------------------------------------------------------------------------------
-
-# http_serve ADDRESS MODE: socat listening on ADDRESS, running http.sh MODE per connection; its pid in REPLY.
-# At most HTTP_MAX_CONNECTIONS requests are served at once (each is a bash process): a flood of connections
-# waits in the backlog instead of forking the controller out of memory.
-HTTP_MAX_CONNECTIONS=8
-http_serve() {
-  local host port listen
-  split_address "$1"
-  read -r host port <<<"$REPLY" || true
-  [[ -n $port ]] || { port=$host host=""; }
-  if [[ $host == *:* ]]; then listen="TCP6-LISTEN:$port,bind=[$host]"; else listen="TCP4-LISTEN:$port"; fi
-  [[ $host == *:* || -z $host ]] || listen+=",bind=$host"
-  STATICSITE_STATE=$RUN/state STATICSITE_HTTP=$ADVANCED_DIR/http.sh \
-    socat -T 10 "$listen,reuseaddr,fork,max-children=$HTTP_MAX_CONNECTIONS,backlog=64" "SYSTEM:exec bash \"\$STATICSITE_HTTP\" $2" &
-  REPLY=$!
-}
-
-# start_endpoints: /healthz and /readyz on --health-addr, /metrics on --metrics-addr. Exits 1 when one
-# cannot listen (the address is taken).
-start_endpoints() {
-  http_serve "$HEALTH_ADDR" health
-  HEALTH_PID=$REPLY
-  http_serve "$METRICS_ADDR" metrics
-  METRICS_PID=$REPLY
-  sleep 0.2 # socat fails at once when it cannot bind
-  kill -0 "$HEALTH_PID" 2>/dev/null || fail "cannot serve the health endpoints on $HEALTH_ADDR"
-  kill -0 "$METRICS_PID" 2>/dev/null || fail "cannot serve the metrics on $METRICS_ADDR"
-}
-
-# set_leader 0|1 and set_ready true|false: the state the endpoints report.
-set_leader() {
-  printf '%s\n' "$1" >"$RUN/state/leader"
-}
-set_ready() {
-  if [[ $1 == true ]]; then : >"$RUN/state/ready"; else rm -f "$RUN/state/ready"; fi
-}
 
 # ----- the controller ----------------------------------------------------------------------------------------
 
@@ -166,7 +33,7 @@ start_controller() {
   INFORMER_PIDS=()
   for resource in "${INFORMER_RESOURCES[@]}"; do
     mkdir -p "$RUN/cache/$resource"
-    informer_run "$resource" &
+    informer_run "$resource" "$NAMESPACE" &
     INFORMER_PIDS+=("$!")
   done
 }
@@ -185,6 +52,14 @@ components_alive() {
   for pid in "$DISPATCHER_PID" "${WORKER_PIDS[@]}" "${INFORMER_PIDS[@]}"; do
     kill -0 "$pid" 2>/dev/null || return 1
   done
+}
+
+# require_api_proxy: the API proxy runs; else every request would fail from now on, so the controller stops
+# with one line and exit 1 (whoever runs it restarts it: no loop of failing requests here).
+require_api_proxy() {
+  kill -0 "$API_PROXY_PID" 2>/dev/null && return 0
+  log "error: the API proxy (kubectl proxy) ended; stopping"
+  shutdown 1
 }
 
 # pause SECONDS: sleep without a process: read times out on a FIFO that only on_signal writes to, so a
@@ -236,14 +111,15 @@ shutdown() {
   fi
   set_leader 0
   if $LEADER_ELECT; then
+    kill -0 "$API_PROXY_PID" 2>/dev/null || api_proxy_start "$RUN" # (a SIGTERM of the whole group ended it)
     LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US)) # a Lease we may have lost is not released
-    if lease_release; then log "released the Lease"; else log "could not release the Lease"; fi
+    if lease_release; then log "released the Lease"; else log "could not release the Lease: ${LEASE_ERROR:-no answer}"; fi
   fi
   exit 0
 }
 
-# cleanup: at exit, whatever the way: no process of ours outlives the manager, and $RUN goes.
-cleanup() {
+# manager_cleanup: at exit, whatever the way: no process of ours outlives the manager, and $RUN goes.
+manager_cleanup() {
   kill_descendants
   rm -rf "$RUN"
 }
@@ -324,7 +200,7 @@ acquire_lease() {
 }
 
 # keep_lease: with --leader-elect, renew the Lease when a renewal is due (every --retry-period). The
-# attempt must end by the last renewal + --renew-deadline (lease.sh); a failed one is retried after a retry
+# attempt must end by the last renewal + --renew-deadline (leader.sh); a failed one is retried after a retry
 # period, or at that deadline if it comes first; at the deadline the Lease counts as lost: a standby may
 # take it over any moment from then on, so shutdown 1 ends every process of ours at once.
 keep_lease() {
@@ -338,8 +214,7 @@ keep_lease() {
     LEASE_NEXT_RENEWAL=$((started + RETRY_PERIOD_US))
     return 0
   fi
-  first_line "$RUN/lease.err"
-  local why=${REPLY:-held by another}
+  local why=${LEASE_ERROR:-held by another}
   now_us
   if ((REPLY >= LEASE_DEADLINE_US)); then
     log "error: could not renew the Lease within ${RENEW_DEADLINE}s ($why): stopping"
@@ -368,51 +243,54 @@ pause_until_renewal() {
 # require_commands: the programs the controller runs are installed.
 require_commands() {
   local command missing=()
-  for command in kubectl jq socat sha256sum base64 timeout mkfifo; do
+  for command in kubectl curl jq socat sha256sum base64 mkfifo; do
     command -v "$command" >/dev/null || missing+=("$command")
   done
   ((${#missing[@]} == 0)) ||
-    fail "missing: ${missing[*]} (kubectl, and from Debian: jq socat coreutils)"
+    fail "missing: ${missing[*]} (kubectl, and from Debian: curl jq socat coreutils)"
 }
 
 # check_configuration: kubectl has a configuration (a kubeconfig, else the in-cluster one), and it verifies
 # TLS. Without any configuration kubectl would quietly try http://localhost:8080; with
 # `insecure-skip-tls-verify: true` it would send the controller's token to whoever answers, so it is refused
-# (the setting is read as data by jq; `config view` without --raw leaves the credentials out).
+# (the setting is read as data by jq; `config view` without --raw leaves the credentials out). It runs
+# before the API proxy starts: the proxy would honour the setting too.
 check_configuration() {
   local insecure
+  KUBECTL=(kubectl --cache-dir="$RUN/kubectl-cache")
+  if [[ -n $KUBECONFIG_PATH ]]; then KUBECTL+=(--kubeconfig="$KUBECONFIG_PATH"); fi
+  if [[ -n $CONTEXT ]]; then KUBECTL+=(--context="$CONTEXT"); fi
   if "${KUBECTL[@]}" config view --minify -o json >"$RUN/config.json" 2>"$RUN/config.err"; then
     insecure=$(jq -r '.clusters[0].cluster["insecure-skip-tls-verify"] == true' "$RUN/config.json")
     [[ $insecure == false ]] ||
       fail "TLS verification is turned off in the kubeconfig (insecure-skip-tls-verify: true); refusing to connect without it"
     return 0
   fi
-  if [[ -n ${KUBERNETES_SERVICE_HOST:-} && -n ${KUBERNETES_SERVICE_PORT:-} &&
-    -f /var/run/secrets/kubernetes.io/serviceaccount/token ]]; then
-    return 0
-  fi
+  in_cluster_possible && return 0 # bash/lib/kube.sh
   first_line "$RUN/config.err"
   fail "no usable kubeconfig and no in-cluster configuration: ${REPLY:-none found}"
 }
 
 main() {
-  parse_args "$@"
+  options_parse "$@"
   require_commands
+  # shellcheck disable=SC2034 # the informers and the dispatcher watch it
   MANAGER_PID=$$
   STOPPING=false
-  INFORMER_PIDS=() WORKER_PIDS=() DISPATCHER_PID="" HEALTH_PID="" METRICS_PID=""
+  INFORMER_PIDS=() WORKER_PIDS=() DISPATCHER_PID=""
   LEASE_RENEWED_AT=0 LEASE_NEXT_RENEWAL=0
   remove_stale_run_directories
   RUN=$(mktemp -d "${TMPDIR:-/tmp}/staticsite-controller.XXXXXX") || exit 1
-  trap cleanup EXIT
+  trap manager_cleanup EXIT
   printf '%s\n' "$$" >"$RUN/pid"
   trap 'on_signal SIGTERM' TERM
   trap 'on_signal SIGINT' INT
   mkdir -p "$RUN/state" "$RUN/cache" "$RUN/kubectl-cache"
   mkfifo "$RUN/pause.fifo"
   exec {PAUSE_FD}<>"$RUN/pause.fifo"
-  kubectl_command
   check_configuration
+  api_proxy_start "$RUN" || fail "the API proxy (kubectl proxy) did not start: ${REPLY:-no reason given}"
+  # shellcheck disable=SC2034 # read by reconcile_plan
   IDENTITY_JSON=$(jq -n --arg identity "$IDENTITY" '$identity') # for the planners' requests
   metrics_init
   metrics_render
@@ -427,6 +305,7 @@ main() {
     log "waiting for the Lease $LEADER_ELECTION_NAMESPACE/$LEADER_ELECTION_ID"
     until acquire_lease; do
       $STOPPING && shutdown 0
+      require_api_proxy
       pause "$RETRY_PERIOD"
       $STOPPING && shutdown 0
     done
@@ -444,6 +323,7 @@ main() {
       set_ready true
       log "caches synced: reconciling"
     fi
+    require_api_proxy
     if ! components_alive; then
       log "error: a part of the controller ended unexpectedly"
       shutdown 1

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The Prometheus metrics (SPEC.md: same names in every language). The dispatcher (queue.sh) counts, since
 # every reconcile's result passes through it, and writes the text to $RUN/state/metrics; the HTTP handler
-# (http.sh) serves that file and adds staticsite_leader from $RUN/state/leader (the manager's).
+# (endpoints.sh) serves that file and adds staticsite_leader from $RUN/state/leader (the manager's).
 
 # The histogram's buckets, in microseconds and as printed: the Python client's defaults.
 METRICS_BUCKETS_US=(5000 10000 25000 50000 75000 100000 250000 500000 750000 1000000 2500000 5000000 7500000
@@ -43,7 +43,7 @@ metrics_render() {
   text+="staticsite_reconcile_total{result=\"success\"} $METRICS_SUCCESS
 staticsite_reconcile_total{result=\"error\"} $METRICS_ERROR
 "
-  text+='# HELP staticsite_reconcile_duration_seconds Time one reconcile took.
+  text+='# HELP staticsite_reconcile_duration_seconds How long a reconcile took.
 # TYPE staticsite_reconcile_duration_seconds histogram
 '
   for i in "${!METRICS_BUCKETS_US[@]}"; do
@@ -79,7 +79,7 @@ metrics_write() {
 
 # metrics_leader_line 0|1: the staticsite_leader gauge, in REPLY.
 metrics_leader_line() {
-  REPLY="# HELP staticsite_leader 1 while this process leads (and reconciles).
+  REPLY="# HELP staticsite_leader 1 while this process is the one reconciling, else 0.
 # TYPE staticsite_leader gauge
 staticsite_leader $1
 "

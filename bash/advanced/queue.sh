@@ -1,5 +1,4 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034 # LOG_NAME is util.sh's
 # The work queue (Python: queue.py): de-duplicated keys, never one key in two workers at once, per-key
 # exponential backoff after failures, a periodic resync; and the workers that take keys from it.
 #
@@ -124,9 +123,23 @@ queue_resync() {
   done
 }
 
+# queue_handle_result KEY success|error: the error policy, in this one place (a reconcile only says whether
+# it failed): a success forgets the key's failures, a failure queues it again after its backoff; either
+# way the worker is done with it.
+queue_handle_result() {
+  if [[ $2 == success ]]; then
+    queue_forget "$1"
+  else
+    now_us
+    queue_add_rate_limited "$1" "$REPLY"
+  fi
+  queue_done "$1"
+}
+
 # queue_run: the dispatcher process (see the top of this file). Runs until a "stop" message and the end of
 # the in-flight reconciles, or until the manager is gone.
 queue_run() {
+  # shellcheck disable=SC2034 # read by log (util.sh)
   LOG_NAME=queue
   trap - EXIT
   trap '' INT TERM # stopped by the "stop" message, so in-flight reconciles finish
@@ -183,13 +196,7 @@ queue_run() {
           idle+=("$first")
           busy=$((busy - 1))
           metrics_observe "$third" "$fourth"
-          if [[ $third == success ]]; then
-            queue_forget "$second"
-          else
-            now_us
-            queue_add_rate_limited "$second" "$REPLY"
-          fi
-          queue_done "$second"
+          queue_handle_result "$second" "$third"
           ;;
         start) started=true ;;
         stop) stopping=true ;;
@@ -206,10 +213,12 @@ queue_run() {
 # reconciler.sh) lives as long as the worker.
 worker_run() {
   local id=$1 fd queue command key started result
+  # shellcheck disable=SC2034 # read by log (util.sh)
   LOG_NAME="worker $id"
   trap - EXIT
   trap '' INT TERM # an in-flight reconcile finishes; the dispatcher says when to exit
   WORKDIR=$RUN/worker.$id
+  # shellcheck disable=SC2034 # read by the reconciler (planner_start, event_send)
   WORKER_ID=$id
   mkdir -p "$WORKDIR"
   exec {fd}<>"$RUN/worker.$id.fifo"

@@ -1,35 +1,40 @@
 # The reconcile's decisions (SPEC.md, "Reconcile, step by step"), as a plan of writes for reconciler.sh.
 #
 # jq decides, Bash writes: `plan(input)` reads only cached objects and prints one line per write, in order,
-# as `VERB<TAB>ARGUMENT[<TAB>ARGUMENT]` (arguments are compact JSON, except lookup's targets):
+# as `VERB<TAB>ARGUMENT[<TAB>ARGUMENT]` (arguments are compact JSON, except targets). SPEC.md's steps, and
+# the lines each one plans (main_step runs them in this order):
 #
-#   finalizer-add PATCH       merge patch of the site, carrying its resourceVersion
-#   registry-remove PATCH     {"data": {"NAME": null}} on the registry (missing registry or key: fine)
-#   finalizer-remove PATCH    merge patch of the site, carrying its resourceVersion
-#   registry-add PATCH OBJECT create|patch
-#                             the site's key in the registry: PATCH {"data": {"NAME": URL, "STRAY": null, ...}}
-#                             when the cache has the registry, else create it as OBJECT (whichever fails, the
-#                             other is tried)
-#   lookup TARGETS            children absent from the cache or different there, e.g. "service/hello": GET
-#                             them, then plan "children" with what the GET returned
-#   apply LIST EVENT          server-side apply of the missing or drifted children, then the Synced EVENT
-#                             (written in the background, like every event)
-#   event EVENT               a core/v1 Event to create, in the background (failures are only logged)
-#   restatus                  plan "status" with the objects the apply returned
-#   status OBJECT             server-side apply of the status subresource
-#   error MESSAGE             the reconcile failed (the queue retries the key with backoff)
+#   1. the site gone from the cache: no plan (reconcile in reconciler.sh does not even ask)
+#   2. being deleted (finalize):
+#      registry-remove PATCH     {"data": {"NAME": null}} on the registry (missing registry or key: fine)
+#      finalizer-remove PATCH    merge patch of the site, carrying its resourceVersion
+#   3. finalizer-add PATCH       merge patch of the site, carrying its resourceVersion
+#   4. an invalid spec: status and event lines (below), nothing else
+#   5. registry-add PATCH OBJECT create|patch
+#                                the site's key in the registry: PATCH {"data": {"NAME": URL, "STRAY": null}}
+#                                when the cache has the registry, else create it as OBJECT (whichever fails,
+#                                the other is tried)
+#   6. lookup TARGETS            children absent from the cache or different there, e.g. "services/hello":
+#                                GET them, then plan phase "children" with what the GETs returned
+#   7. apply TARGET OBJECT       server-side apply of one missing or drifted child (TARGET: RESOURCE/NAME)
+#      synced EVENT              after the applies: the Synced EVENT; or, when the API server refused a child
+#                                as invalid (422), phase "refused" instead
+#   8. restatus                  plan phase "status" with the objects the applies returned
+#      status OBJECT             server-side apply of the status subresource
+# and at any step:
+#      event EVENT               a core/v1 Event to create, in the background (failures are only logged)
+#      error MESSAGE             the reconcile failed (the queue retries the key with backoff)
 #
 # No line at all: a no-op reconcile, which writes nothing. The input object:
-#   {phase: "main"|"children"|"status"|"refused", site, configmap, deployment, service, registry (cached
-#    objects or null), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what the
-#    apply returned], refused: kubectl's stderr when the apply failed, hash, now, event_suffix (for event
-#    names), identity, sites: [the names of the namespace's cached sites]}
+#   {phase: "main"|"children"|"status"|"refused", site, configmap, deployment, service (cached objects or
+#    null), registry (null, the cached object, or {keys}: the informer's summary, reconciler.sh's
+#    cached_registry), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what
+#    the applies returned], refused: {target, message} of a child refused as invalid, hash, now,
+#    event_suffix (for event names), identity, sites: [the names of the namespace's cached sites]}
 
+include "site";
 include "children";
 include "status";
-
-def FINALIZER: "sites.example.com/registry";
-def REGISTRY: "staticsite-registry";
 
 # A plan line. A string argument (lookup targets, an event name, an error message, which may quote an API
 # field) has its control characters blanked, so no value can end the line or add an argument: a line that
@@ -38,7 +43,7 @@ def line($verb; $arguments):
   [$verb, ($arguments[] | if type == "string" then gsub("[[:cntrl:]]"; " ") else tojson end)] | join("\t");
 
 def has_finalizer: any((.metadata.finalizers // [])[]; . == FINALIZER);
-def site_url: "http://\(.metadata.name).\(.metadata.namespace).svc.cluster.local";
+def url: site_url(.metadata.name; .metadata.namespace);
 
 # A core/v1 Event about the site (`.`), named as client-go names them: the site's name and the time in
 # nanoseconds, in hex.
@@ -48,8 +53,8 @@ def event($in; $type; $reason; $message): {
   kind: "Event",
   metadata: {name: event_name($in), namespace: .metadata.namespace},
   involvedObject: {
-    apiVersion: "sites.example.com/v1alpha1",
-    kind: "StaticSite",
+    apiVersion: API_VERSION,
+    kind: KIND,
     name: .metadata.name,
     namespace: .metadata.namespace,
     uid: .metadata.uid,
@@ -73,8 +78,8 @@ def status_lines($in; $condition; $ready):
       empty
     else
       line("status"; [{
-        apiVersion: "sites.example.com/v1alpha1",
-        kind: "StaticSite",
+        apiVersion: API_VERSION,
+        kind: KIND,
         metadata: {name: .metadata.name, namespace: .metadata.namespace},
         status: $want
       }])
@@ -83,18 +88,18 @@ def status_lines($in; $condition; $ready):
 # A problem of the spec (InvalidSpec): the status, and the Warning event with the change of status only, so a
 # repeated reconcile of the same spec writes nothing.
 def invalid_spec_lines($in; $message; $ready):
-  [status_lines($in; {status: "False", reason: "InvalidSpec", message: $message}; $ready)] as $status
-  | $status[], (if ($status | length) > 0 then line("event"; [event($in; "Warning"; "InvalidSpec"; $message)])
+  [status_lines($in; {status: "False", reason: INVALID_SPEC, message: $message}; $ready)] as $status
+  | $status[], (if ($status | length) > 0 then line("event"; [event($in; "Warning"; INVALID_SPEC; $message)])
                 else empty end);
 
-# The objects of kubectl's -o json output (one object, or a List of them).
-def objects($documents): [$documents[]? | if .kind == "List" then .items[] else . end];
+# The objects the API server answered (the lookup's GETs, the applies).
+def objects($documents): [$documents[]?];
 
 # The actual object for a desired child: the live one when the lookup asked for it (the cache had none,
 # or had one that differed, which may only mean the cache has not caught up with the last apply yet), else
 # the cached one; null when absent.
 def actual($in; $desired; $cached):
-  ($desired | lookup_target) as $target
+  ($desired | child_target) as $target
   | if ($in.looked_up | split(" ") | index([$target])) != null then
       first(objects($in.live)[] | select(.kind == $desired.kind and .metadata.name == $desired.metadata.name))
       // null
@@ -111,7 +116,7 @@ def child_pairs($in):
       {desired: $service, actual: actual($in; $service; $in.service)}
     ];
 
-# Steps 6 and 7 (and 8 when nothing is applied).
+# Steps 6 (the conflicts) and 7 (and 8 when nothing is applied).
 def children_step($in):
   . as $site
   | child_pairs($in) as $pairs
@@ -121,19 +126,17 @@ def children_step($in):
   | if $conflict != null then
       ($conflict.actual | {kind: $conflict.desired.kind, metadata: .metadata} | conflict_message) as $message
       # The event goes with the change of status, not with every retry.
-      | [status_lines($in; {status: "False", reason: "ChildConflict", message: $message};
+      | [status_lines($in; {status: "False", reason: CHILD_CONFLICT, message: $message};
                       ready_replicas($deployment))] as $status
       | $status[],
-        (if ($status | length) > 0 then line("event"; [event($in; "Warning"; "ChildConflict"; $message)])
+        (if ($status | length) > 0 then line("event"; [event($in; "Warning"; CHILD_CONFLICT; $message)])
          else empty end),
         line("error"; [$message])
     else
       [$pairs[] | select(.desired as $desired | .actual | up_to_date($desired) | not) | .desired] as $stale
       | if ($stale | length) > 0 then
-          line("apply"; [
-            {apiVersion: "v1", kind: "List", items: $stale},
-            event($in; "Normal"; "Synced"; "applied " + ([$stale[] | child_title] | join(", ")))
-          ]),
+          ($stale[] | line("apply"; [child_target, .])),
+          line("synced"; [event($in; "Normal"; SYNCED; "applied " + ([$stale[] | child_title] | join(", ")))]),
           line("restatus"; [])
         else
           status_lines($in; rollout_condition($deployment; site_replicas); ready_replicas($deployment))
@@ -156,21 +159,38 @@ def status_step($in):
 # another process from a fresher cache may be, until that site's own event here adds it back.
 def stray_keys($in):
   (($in.sites // []) | map({(.): true}) | add // {}) as $sites
-  | [($in.registry.data // {}) | keys[] | select((valid_service_name | not) or $sites[.] != true)];
+  | [$in.registry.keys // (($in.registry.data // {}) | keys) | .[]
+     | select((valid_service_name | not) or $sites[.] != true)];
+
+# The registry maps the site's name to its URL. (The informer's summary, {keys}, lists only such keys.)
+def registered($in):
+  if $in.registry.keys != null then $in.registry.keys | index([$in.site.metadata.name]) != null
+  else $in.registry.data[.metadata.name] == url
+  end;
+
+# Step 2, a site being deleted (`.`): remove its registry key (a missing registry or key counts as removed),
+# then its finalizer, carrying the resourceVersion; nothing when the finalizer is already gone.
+def finalize_lines:
+  # exercise: finalizer begin
+  if has_finalizer then
+    line("registry-remove"; [{data: {(.metadata.name): null}}]),
+    line("finalizer-remove"; [{metadata: {
+      finalizers: [(.metadata.finalizers // [])[] | select(. != FINALIZER)],
+      resourceVersion: .metadata.resourceVersion
+    }}])
+  else
+    empty
+  end
+  # exercise: finalizer end
+  ;
 
 # Steps 2 to 5, then 6 to 8 when every child is in the cache (else a lookup first).
 def main_step($in):
+  # 2. Being deleted: the registry key, then the finalizer.
   if .metadata.deletionTimestamp != null then
-    if has_finalizer then
-      line("registry-remove"; [{data: {(.metadata.name): null}}]),
-      line("finalizer-remove"; [{metadata: {
-        finalizers: [(.metadata.finalizers // [])[] | select(. != FINALIZER)],
-        resourceVersion: .metadata.resourceVersion
-      }}])
-    else
-      empty
-    end
+    finalize_lines
   else
+    # 3. The finalizer, before anything that would need cleaning up.
     (if has_finalizer then empty else
       line("finalizer-add"; [{metadata: {
         finalizers: ((.metadata.finalizers // []) + [FINALIZER]),
@@ -183,19 +203,16 @@ def main_step($in):
     elif content_size > CONFIGMAP_MAX_BYTES then
       invalid_spec_lines($in; too_large_message(content_size); 0)
     else
+      # 5. The site's key, and no stray key.
       (stray_keys($in) as $stray
-       | if $in.registry == null or $in.registry.data[.metadata.name] != site_url or ($stray | length) > 0 then
+       | if $in.registry == null or (registered($in) | not) or ($stray | length) > 0 then
            line("registry-add"; [
-             {data: ({(.metadata.name): site_url} + ($stray | map({(.): null}) | add // {}))},
+             {data: ({(.metadata.name): url} + ($stray | map({(.): null}) | add // {}))},
              {
                apiVersion: "v1",
                kind: "ConfigMap",
-               metadata: {
-                 name: REGISTRY,
-                 namespace: .metadata.namespace,
-                 labels: {"app.kubernetes.io/name": "staticsite", "app.kubernetes.io/managed-by": MANAGER}
-               },
-               data: {(.metadata.name): site_url}
+               metadata: {name: REGISTRY, namespace: .metadata.namespace, labels: registry_labels},
+               data: {(.metadata.name): url}
              },
              (if $in.registry == null then "create" else "patch" end)
            ])
@@ -204,7 +221,7 @@ def main_step($in):
          end),
       # 6. Children absent from the cache, or cached but different, are looked up live first.
       ([child_pairs($in)[] | select(.desired as $desired | .actual | up_to_date($desired) | not)
-        | .desired | lookup_target] | join(" ")) as $targets
+        | .desired | child_target] | join(" ")) as $targets
       | if $targets != "" then line("lookup"; [$targets]) else children_step($in) end
     end
   end;
@@ -213,13 +230,13 @@ def main_step($in):
 # invalid name: InvalidSpec, and no retry (it would be refused the same). Anything else is an error.
 def refused_step($in):
   . as $site
-  | refused_child($in.refused // "") as $refused
+  | (first(desired_children($in.hash)[] | select(child_target == $in.refused.target)) // null) as $refused
   | if $refused == null then
-      line("error"; ["applying the children: \($in.refused // "" | split("\n")[0])"])
+      line("error"; ["applying the children: \($in.refused.target // "a child") was refused: \($in.refused.message)"])
     else
       (actual($in; desired_deployment($in.hash); $in.deployment)
        | if . != null and controlled_by($site.metadata.uid) then . else null end) as $deployment
-      | invalid_spec_lines($in; $refused | refused_message; ready_replicas($deployment))
+      | invalid_spec_lines($in; $refused | refused_message($in.refused.message); ready_replicas($deployment))
     end;
 
 def plan($in):

@@ -1,6 +1,8 @@
 # The site's status (SPEC.md, "Status"): the Ready condition's reasons and exact messages, and the
 # lastTransitionTime rule. `.` is the site unless a definition says otherwise.
 
+include "site";
+
 def DNS1035_LABEL: "^[a-z]([-a-z0-9]*[a-z0-9])?$";
 
 # A site name that can also be a Service name.
@@ -13,22 +15,9 @@ def invalid_name_message:
 def too_large_message($size):
   "content is \($size) bytes: a ConfigMap holds at most 1048576 bytes (1 MiB) of file names and bodies";
 
-# kubectl's report of a child the API server refused as invalid (422), as {kind, name, reason}; null when
-# its stderr ($text) holds none. kubectl prints the Status as `The KIND "NAME" is invalid: CAUSE`, or with
-# several causes `The KIND "NAME" is invalid: ` and a `* CAUSE` line each; the API server's own message
-# (what the other languages report) is `KIND "NAME" is invalid: CAUSE`, or `[CAUSE, CAUSE]`.
-def refused_child($text):
-  ($text | split("\n")) as $lines
-  | first($lines[]
-      | capture("^The (?<kind>ConfigMap|Deployment|Service) \"(?<name>[^\"]+)\" is invalid: ?(?<cause>.*)$"))
-  | if .cause != "" then . else
-      [$lines[] | select(startswith("* ")) | .[2:]] as $causes
-      | .cause = (if ($causes | length) == 1 then $causes[0] else "[\($causes | join(", "))]" end)
-    end
-  // null;
-
-# `refused | refused_message` (refused: what refused_child found)
-def refused_message: "\(.kind) \(.name) cannot be written: \(.kind) \"\(.name)\" is invalid: \(.cause)";
+# `child | refused_message($message)`: a child the API server refused as invalid (422), with the message of
+# its Status (`KIND "NAME" is invalid: CAUSE`, or `[CAUSE, CAUSE]`).
+def refused_message($message): "\(.kind) \(.metadata.name) cannot be written: \($message)";
 
 # `child | conflict_message`
 def conflict_message: "\(.kind) \(.metadata.name) exists and is not controlled by this StaticSite";
@@ -47,9 +36,9 @@ def ready_replicas($deployment): $deployment.status.readyReplicas // 0;
 def rollout_condition($deployment; $n):
   ready_replicas($deployment) as $r
   | if $deployment != null and ($deployment | rolled_out($n)) then
-      {status: "True", reason: "Available", message: "\($r)/\($n) replicas ready"}
+      {status: "True", reason: AVAILABLE, message: "\($r)/\($n) replicas ready"}
     else
-      {status: "False", reason: "Progressing", message: "\($r)/\($n) replicas ready"}
+      {status: "False", reason: PROGRESSING, message: "\($r)/\($n) replicas ready"}
     end;
 
 def ready_condition: first((.status.conditions // [])[] | select(.type == "Ready")) // null;
@@ -66,7 +55,7 @@ def transition_time($old; $status; $now):
 def desired_status($condition; $ready; $now): {
   observedGeneration: .metadata.generation,
   readyReplicas: $ready,
-  url: "http://\(.metadata.name).\(.metadata.namespace).svc.cluster.local",
+  url: site_url(.metadata.name; .metadata.namespace),
   conditions: [{
     type: "Ready",
     status: $condition.status,

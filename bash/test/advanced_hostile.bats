@@ -104,7 +104,7 @@ hostile_events() {
 
 @test "the reconciler drops a key that is not NAMESPACE/NAME, with one line and no request" {
   WORKDIR=$BATS_TEST_TMPDIR
-  KUBECTL_REQUEST=(false) # any request would fail the reconcile
+  API_SOCKET=$BATS_TEST_TMPDIR/none.sock # any request would fail the reconcile
   local key
   for key in "demo/../x" "../demo/x" "demo/a b" $'demo/a\nb' "demo/-n" "demo/" "/x" "demo/x/y" 'demo/$(id)' "Demo/x"; do
     run reconcile "$key"
@@ -117,16 +117,28 @@ hostile_events() {
   [ -z "$output" ]
 }
 
-@test "lookup targets are checked words, never an unquoted expansion" {
-  key=demo/hello
-  lookup_targets "configmap/hello-content deployment.apps/hello service/hello"
-  [ "${REPLY_TARGETS[*]}" = "configmap/hello-content deployment.apps/hello service/hello" ]
-  run lookup_targets 'service/$(id)'
-  [ "$status" -eq 1 ]
-  run lookup_targets 'service/*'
-  [ "$status" -eq 1 ]
-  run lookup_targets "secret/x"
-  [ "$status" -eq 1 ]
+@test "lookup targets are checked words before they become paths; a hostile one makes no request" {
+  WORKDIR=$BATS_TEST_TMPDIR
+  start_fake_proxy
+  route GET /services/hello 404
+  jq -nc '{kind: "ConfigMap", metadata: {name: "hello-content"}}' >"$FAKE/cm.json"
+  route GET /configmaps/hello-content 200 "$FAKE/cm.json"
+  route GET /deployments/hello 404
+  lookup_children demo/hello "configmaps/hello-content deployments/hello services/hello" "$WORKDIR/live"
+  [ "$(cat "$FAKE/calls")" = "GET /api/v1/namespaces/demo/configmaps/hello-content
+GET /apis/apps/v1/namespaces/demo/deployments/hello
+GET /api/v1/namespaces/demo/services/hello" ]
+  [ "$(jq -c .metadata "$WORKDIR/live")" = '{"name":"hello-content"}' ] # the one found; 404s are absent
+  local target
+  # shellcheck disable=SC2016 # the $(...) is meant literally: a name, never run
+  for target in 'services/$(id)' 'services/*' "secrets/x" "services/../../x" "services/a b" $'services/a\nb'; do
+    : >"$FAKE/calls"
+    run lookup_children demo/hello "configmaps/hello-content $target" "$WORKDIR/live"
+    [ "$status" -eq 1 ]
+    [[ $output == *"refusing to look up"* ]]
+    [ ! -s "$FAKE/calls" ] # checked before any request
+  done
+  stop_fake_proxy
 }
 
 @test "a plan line cannot be split by the data it carries" {

@@ -76,41 +76,58 @@ frame_watch() {
   [ "$INF_MESSAGE" = "500 boom again" ]
 }
 
-# A fake kubectl for informer_list: two pages, then the objects of the "later" list.
-fake_kubectl() {
-  local url=${*: -1}
-  if [[ $url == *continue=page2* ]]; then
-    jq -nc --argjson b "$(child b site-b 7)" '{metadata: {resourceVersion: "20"}, items: [$b]}'
-  elif [[ -e $BATS_TEST_TMPDIR/later ]]; then
-    jq -nc --argjson b "$(child b site-b 8)" '{metadata: {resourceVersion: "30"}, items: [$b]}'
-  else
-    jq -nc --argjson a "$(child a site-a 6)" '{metadata: {resourceVersion: "20", continue: "page2"}, items: [$a]}'
-  fi
-}
-
 @test "a list reads every page; a relist removes what is gone and queues its site" {
-  KUBECTL_REQUEST=(fake_kubectl)
-  INF_PATH=/apis/apps/v1/namespaces/demo/deployments INF_SELECTOR=$MANAGED_SELECTOR
+  start_fake_proxy
+  jq -nc --argjson a "$(child a site-a 6)" '{metadata: {resourceVersion: "20", continue: "page2"}, items: [$a]}' \
+    >"$FAKE/page1.json"
+  jq -nc --argjson b "$(child b site-b 7)" '{metadata: {resourceVersion: "20"}, items: [$b]}' >"$FAKE/page2.json"
+  jq -nc --argjson b "$(child b site-b 8)" '{metadata: {resourceVersion: "30"}, items: [$b]}' >"$FAKE/later.json"
+  route GET continue=page2 200 "$FAKE/page2.json"
+  route GET /deployments 200 "$FAKE/page1.json"
+  api_collection_path deployments demo
+  INF_PATH=$REPLY INF_SELECTOR=$MANAGED_SELECTOR
   informer_list
   [ "$INF_RV" = 20 ]
   [ -f "$INF_DIR/demo/a.json" ] && [ -f "$INF_DIR/demo/b.json" ]
   [ "$(cat "$QUEUE_FILE")" = $'add demo/site-a\nadd demo/site-b' ]
-  touch "$BATS_TEST_TMPDIR/later"
+  [ "$(sed -n 1p "$FAKE/calls")" = "GET /apis/apps/v1/namespaces/demo/deployments?limit=500&labelSelector=app.kubernetes.io%2Fmanaged-by%3Dstaticsite-controller" ]
+  [ "$(sed -n 2p "$FAKE/calls")" = "GET /apis/apps/v1/namespaces/demo/deployments?limit=500&labelSelector=app.kubernetes.io%2Fmanaged-by%3Dstaticsite-controller&continue=page2" ]
+  : >"$FAKE/routes"
+  route GET /deployments 200 "$FAKE/later.json"
   : >"$QUEUE_FILE"
   informer_list
+  stop_fake_proxy
   [ "$INF_RV" = 30 ]
   [ ! -e "$INF_DIR/demo/a.json" ]
   [ "$(jq -r .metadata.resourceVersion "$INF_DIR/demo/b.json")" = 8 ]
   [ "$(sort "$QUEUE_FILE" | tr '\n' ' ')" = "add demo/site-a add demo/site-b " ]
 }
 
+@test "a list the API server refuses is an error with its message" {
+  start_fake_proxy
+  jq -nc '{kind: "Status", code: 403, message: "deployments.apps is forbidden"}' >"$FAKE/403.json"
+  route GET /deployments 403 "$FAKE/403.json"
+  api_collection_path deployments demo
+  INF_PATH=$REPLY INF_SELECTOR=""
+  informer_list || status=$?
+  stop_fake_proxy
+  [ "$status" -eq 1 ]
+  [ "$INF_MESSAGE" = "deployments.apps is forbidden (HTTP )" ] || [ "$INF_MESSAGE" = "deployments.apps is forbidden (HTTP 403)" ]
+}
+
+@test "a refused watch (a Status instead of events) is an ERROR record: 410 asks for a relist" {
+  jq -nc '{kind: "Status", apiVersion: "v1", status: "Failure", code: 410, message: "too old resource version"}' |
+    frame_watch >"$BATS_TEST_TMPDIR/records"
+  [ "$(cat "$BATS_TEST_TMPDIR/records")" = "ERROR 410 too old resource version" ]
+  run informer_consume <"$BATS_TEST_TMPDIR/records"
+  [ "$status" -eq 2 ]
+}
+
 @test "the collection paths: one namespace or all" {
-  NAMESPACE=demo
-  informer_path staticsites
+  api_collection_path staticsites demo
   [ "$REPLY" = /apis/sites.example.com/v1alpha1/namespaces/demo/staticsites ]
-  informer_path deployments
+  api_collection_path deployments demo
   [ "$REPLY" = /apis/apps/v1/namespaces/demo/deployments ]
-  NAMESPACE=""
-  informer_path services
+  api_collection_path services ""
   [ "$REPLY" = /api/v1/services ]
 }

@@ -1,28 +1,39 @@
 #!/usr/bin/env bats
-# Leader election (bash/advanced/lease.sh, keep_lease and kill_descendants in manager.sh), with a fake kubectl
-# on PATH: every request of an attempt is bounded by what is left of the renew deadline, a Lease not renewed
-# by the deadline is lost (shutdown 1), and the shutdown after a loss leaves no process behind.
+# Leader election (bash/advanced/leader.sh, keep_lease and kill_descendants in manager.sh), with a fake API
+# proxy (stubs/fake-api-proxy): every request of an attempt is bounded by what is left of the renew deadline,
+# a Lease not renewed by the deadline is lost (shutdown 1), and the shutdown after a loss leaves no process
+# behind.
 # shellcheck source-path=SCRIPTDIR disable=SC2030,SC2031,SC2034,SC2329 # globals the sourced functions read; stubs they call
 
 setup() {
   load advanced_helper
   setup_advanced
-  # shellcheck source=../advanced/lease.sh
-  source "$ADVANCED_DIR/lease.sh"
-  FAKE=$BATS_TEST_TMPDIR/fake
-  mkdir -p "$FAKE/bin"
-  cp "$BATS_TEST_DIRNAME/stubs/lease-kubectl" "$FAKE/bin/kubectl"
-  export FAKE PATH="$FAKE/bin:$PATH"
-  KUBECTL=(kubectl)
+  start_fake_proxy
   IDENTITY=me LEADER_ELECTION_NAMESPACE=staticsite-system LEADER_ELECTION_ID=staticsite-controller
   LEASE_DURATION=6 RENEW_DEADLINE=4 LEADER_ELECT=true
   RENEW_DEADLINE_US=4000000 RETRY_PERIOD_US=1000000
 }
 
-# answer VERB MODE: how the fake kubectl answers VERB (get, replace, create): hang, conflict, notfound, or
-# a file of JSON to print.
+teardown() {
+  stop_fake_proxy
+}
+
+# answer METHOD MODE: how the fake proxy answers METHOD (GET, PUT, POST) on the Lease: hang, conflict,
+# notfound, or a file of JSON to answer with.
 answer() {
-  printf '%s\n' "$2" >"$FAKE/mode.$1"
+  case $2 in
+    hang) route "$1" /leases hang ;;
+    conflict) route "$1" /leases 409 "$(status_file 409 Conflict)" ;;
+    notfound) route "$1" /leases 404 "$(status_file 404 NotFound)" ;;
+    *) route "$1" /leases 200 "$2" ;;
+  esac
+}
+
+# status_file CODE REASON: a Status object the API server answers with, in a file; its path on stdout.
+status_file() {
+  jq -nc --argjson code "$1" --arg reason "$2" '{kind: "Status", status: "Failure", reason: $reason, code: $code,
+    message: "the Lease: \($reason)"}' >"$FAKE/status.$1"
+  printf '%s\n' "$FAKE/status.$1"
 }
 
 # lease_json HOLDER RESOURCE_VERSION: a Lease as the API server returns it.
@@ -41,65 +52,66 @@ deadline_in() {
 
 @test "a renew is one PUT with the resourceVersion this process wrote" {
   lease_json me 8 >"$FAKE/written.json"
-  answer replace "$FAKE/written.json"
+  answer PUT "$FAKE/written.json"
   LEASE_RESOURCE_VERSION=7
   deadline_in 4000000
   lease_try_acquire_or_renew
   [ "$(wc -l <"$FAKE/calls")" -eq 1 ]
-  [[ $(<"$FAKE/calls") == "replace --raw /apis/coordination.k8s.io/v1/namespaces/staticsite-system/leases/staticsite-controller -f -" ]]
+  [[ $(<"$FAKE/calls") == "PUT /apis/coordination.k8s.io/v1/namespaces/staticsite-system/leases/staticsite-controller" ]]
+  [ "$(jq -r .metadata.resourceVersion "$FAKE/body.1")" = 7 ]
   [ "$LEASE_RESOURCE_VERSION" = 8 ]
 }
 
-@test "a hung request is killed when the budget runs out, and the attempt fails" {
-  answer replace hang
+@test "a hung request is ended when the budget runs out, and the attempt fails" {
+  answer PUT hang
   LEASE_RESOURCE_VERSION=7
   deadline_in 500000
-  run lease_try_acquire_or_renew
+  lease_try_acquire_or_renew || status=$?
   [ "$status" -ne 0 ]
-  [ -s "$FAKE/hung.pid" ]
-  if kill -0 "$(<"$FAKE/hung.pid")" 2>/dev/null; then return 1; fi # killed, not left running
+  [ "$API_STATUS" = 000 ] # curl gave up on the PUT: no answer
+  [ "$LEASE_ERROR" = "renew deadline passed" ] # and nothing was left for a GET
 }
 
 @test "the budget spans the whole attempt: no GET after a PUT that used it up" {
-  answer replace hang
-  answer get "$FAKE/other.json"
+  answer PUT hang
+  answer GET "$FAKE/other.json"
   lease_json other 9 >"$FAKE/other.json"
   LEASE_RESOURCE_VERSION=7
   deadline_in 500000
   run lease_try_acquire_or_renew
   [ "$status" -ne 0 ]
   [ "$(wc -l <"$FAKE/calls")" -eq 1 ] # the PUT only
-  [[ $(<"$FAKE/calls") == replace* ]]
+  [[ $(<"$FAKE/calls") == PUT* ]]
 }
 
 @test "with nothing left of the budget no request starts" {
-  answer get "$FAKE/other.json"
+  answer GET "$FAKE/other.json"
   deadline_in -1
-  run lease_try_acquire_or_renew
+  lease_try_acquire_or_renew || status=$?
   [ "$status" -ne 0 ]
   [ ! -e "$FAKE/calls" ]
-  [[ $output == *"renew deadline passed"* ]] || [[ $(<"$RUN/lease.err") == "renew deadline passed" ]]
+  [ "$LEASE_ERROR" = "renew deadline passed" ]
 }
 
 @test "a conflict on the renew reads the Lease; held by another and fresh: not ours" {
-  answer replace conflict
-  answer get "$FAKE/other.json"
+  answer PUT conflict
+  answer GET "$FAKE/other.json"
   lease_json other 9 >"$FAKE/other.json"
   LEASE_RESOURCE_VERSION=7
   deadline_in 4000000
   run lease_try_acquire_or_renew
   [ "$status" -ne 0 ]
   [ "$(wc -l <"$FAKE/calls")" -eq 2 ]
-  [[ $(sed -n 2p "$FAKE/calls") == get* ]]
+  [[ $(sed -n 2p "$FAKE/calls") == GET* ]]
 }
 
 @test "a holder identity is data: spaces, newlines and our own name inside it never make the Lease ours" {
-  answer replace conflict
-  answer get "$FAKE/other.json"
+  answer PUT conflict
+  answer GET "$FAKE/other.json"
   # shellcheck disable=SC2016 # the $(...) is meant literally: a name, never run
   for holder in 'me 9' $'me\nme' 'x $(touch pwned) y' '- -' 'me other' ' me'; do
     lease_json "$holder" 9 >"$FAKE/other.json"
-    rm -f "$FAKE/calls"
+    rm -f "$FAKE/calls" "$FAKE"/body.*
     LEASE_RESOURCE_VERSION=7 LEASE_OBSERVED="" LEASE_OBSERVED_AT=0
     deadline_in 4000000
     run lease_try_acquire_or_renew
@@ -111,8 +123,8 @@ deadline_in() {
 
 @test "keep_lease: a failed renewal before the deadline is retried, at the deadline at the latest" {
   shutdown() { echo "shutdown $1"; }
-  answer replace conflict
-  answer get conflict
+  answer PUT conflict
+  answer GET conflict
   LEASE_RESOURCE_VERSION=7
   now_us
   LEASE_RENEWED_AT=$((REPLY - 3500000)) # 0.5 s of the 4 s renew deadline left
@@ -126,7 +138,7 @@ deadline_in() {
     echo "shutdown $1"
     exit "$1"
   }
-  answer replace hang
+  answer PUT hang
   LEASE_RESOURCE_VERSION=7
   now_us
   LEASE_RENEWED_AT=$((REPLY - RENEW_DEADLINE_US))
@@ -140,7 +152,7 @@ deadline_in() {
 
 @test "keep_lease: a renewal that succeeds restarts the deadline" {
   lease_json me 8 >"$FAKE/written.json"
-  answer replace "$FAKE/written.json"
+  answer PUT "$FAKE/written.json"
   LEASE_RESOURCE_VERSION=7
   now_us
   local before=$REPLY
@@ -174,7 +186,7 @@ deadline_in() {
 
 @test "the graceful drain keeps renewing the Lease while it waits for the workers" {
   lease_json me 8 >"$FAKE/written.json"
-  answer replace "$FAKE/written.json"
+  answer PUT "$FAKE/written.json"
   LEASE_RESOURCE_VERSION=7
   now_us
   LEASE_RENEWED_AT=$REPLY
@@ -183,5 +195,5 @@ deadline_in() {
   exec {PAUSE_FD}<>"$RUN/pause.fifo"
   sleep 0.5 & # a worker finishing its reconcile
   run stop_pids 25 "$!"
-  [[ $(<"$FAKE/calls") == replace* ]]
+  [[ $(<"$FAKE/calls") == PUT* ]]
 }

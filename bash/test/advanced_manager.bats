@@ -8,7 +8,7 @@ setup() {
 }
 
 @test "the defaults are SPEC.md's" {
-  parse_args
+  options_parse
   [ "$NAMESPACE" = "" ] && [ "$WORKERS" = 4 ] && [ "$LEADER_ELECT" = false ]
   [ "$LEADER_ELECTION_NAMESPACE" = staticsite-system ] && [ "$LEADER_ELECTION_ID" = staticsite-controller ]
   [ "$LEASE_DURATION_US" = 15000000 ] && [ "$RENEW_DEADLINE_US" = 10000000 ] && [ "$RETRY_PERIOD_US" = 2000000 ]
@@ -17,7 +17,7 @@ setup() {
 }
 
 @test "both --flag value and --flag=value" {
-  parse_args --namespace ns1 --workers=2 --leader-elect --identity=me --lease-duration=6 --renew-deadline 4 \
+  options_parse --namespace ns1 --workers=2 --leader-elect --identity=me --lease-duration=6 --renew-deadline 4 \
     --retry-period=0.5 --health-addr=127.0.0.1:1 --metrics-addr 127.0.0.1:2 --kubeconfig=/k --context c \
     --leader-election-namespace=le --leader-election-id=id
   [ "$NAMESPACE" = ns1 ] && [ "$WORKERS" = 2 ] && [ "$LEADER_ELECT" = true ] && [ "$IDENTITY" = me ]
@@ -32,14 +32,14 @@ setup() {
   for bad in --nope "--workers 0" "--workers x" "--lease-duration=0" "--renew-deadline=20" \
     "--retry-period=10" "--health-addr=nowhere" "--namespace" "--leader-elect=maybe"; do
     # shellcheck disable=SC2086
-    run parse_args $bad
+    run options_parse $bad
     [ "$status" -eq 2 ] || { echo "accepted: $bad"; return 1; }
     [[ ${lines[0]} == "error: "* ]]
   done
 }
 
 @test "--help prints the usage and exits 0" {
-  run parse_args --help
+  run options_parse --help
   [ "$status" -eq 0 ]
   [[ ${lines[0]} == "usage: staticsite-controller "* ]]
 }
@@ -62,10 +62,10 @@ setup() {
   done
 }
 
-# request MODE PATH: the answer of http.sh to one GET.
+# request MODE PATH: the answer of endpoints.sh (run as socat runs it) to one GET.
 request() {
   printf 'GET %s HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n' "$2" |
-    STATICSITE_STATE=$RUN/state bash "$ADVANCED_DIR/http.sh" "$1"
+    STATICSITE_STATE=$RUN/state bash "$ADVANCED_DIR/endpoints.sh" "$1"
 }
 
 @test "/healthz answers 200; /readyz 503 until ready, then 200; anything else 404" {

@@ -6,13 +6,14 @@
 setup() {
   load advanced_helper
   setup_advanced
-  namespace=demo name=hello now=2030-01-01T00:00:00Z key=demo/hello IDENTITY_JSON='"test"'
+  RECONCILE_NOW=2030-01-01T00:00:00Z RECONCILE_HASH="" key=demo/hello IDENTITY_JSON='"test"'
   mkdir -p "$RUN/cache/staticsites/demo" "$RUN/cache/configmaps/demo" "$RUN/cache/deployments/demo" \
     "$RUN/cache/services/demo"
   site=$RUN/cache/staticsites/demo/hello.json
   site hello >"$site"
   content_hash "$site" # what the planner computes from the content (the tests keep the same content)
   hash=$REPLY
+  RECONCILE_HASH=$hash # what the main phase of a reconcile leaves for its later phases
   WORKER_ID=0 WORKDIR=$BATS_TEST_TMPDIR
   planner_start
 }
@@ -24,7 +25,7 @@ teardown() {
 # plan PHASE [LIVE_FILE LOOKED_UP [APPLIED_FILE]]: the plan's lines, on stdout.
 plan() {
   local out=$BATS_TEST_TMPDIR/plan.out
-  reconcile_plan "$1" "$out" "${@:2}" || return 1
+  reconcile_plan "$key" "$1" "$out" "${@:2}" || return 1
   cat "$out"
 }
 
@@ -66,7 +67,7 @@ verbs() {
   [ "$(cut -f2 <<<"${lines[1]}")" = '{"data":{"hello":"http://hello.demo.svc.cluster.local"}}' ]
   [ "$(cut -f4 <<<"${lines[1]}")" = create ]
   [ "$(cut -f3 <<<"${lines[1]}" | jq -c .metadata.labels)" = '{"app.kubernetes.io/name":"staticsite","app.kubernetes.io/managed-by":"staticsite-controller"}' ]
-  [ "$(cut -f2 <<<"${lines[2]}")" = "configmap/hello-content deployment.apps/hello service/hello" ]
+  [ "$(cut -f2 <<<"${lines[2]}")" = "configmaps/hello-content deployments/hello services/hello" ]
 }
 
 @test "the finalizer is added after the finalizers of others" {
@@ -79,12 +80,12 @@ verbs() {
   cache_site
   jq -nc '{data: {hello: "http://hello.demo.svc.cluster.local"}}' >"$RUN/cache/configmaps/demo/staticsite-registry.json"
   : >"$BATS_TEST_TMPDIR/live"
-  run plan children "$BATS_TEST_TMPDIR/live" "configmap/hello-content deployment.apps/hello service/hello"
-  [ "$(verbs "$output")" = "apply restatus " ]
-  local list event
-  list=$(cut -f2 <<<"${lines[0]}")
-  [ "$(jq -r '[.kind, (.items[] | .kind)] | join(" ")' <<<"$list")" = "List ConfigMap Deployment Service" ]
-  event=$(cut -f3 <<<"${lines[0]}")
+  run plan children "$BATS_TEST_TMPDIR/live" "configmaps/hello-content deployments/hello services/hello"
+  [ "$(verbs "$output")" = "apply apply apply synced restatus " ]
+  [ "$(cut -f2 <<<"$output" | head -3 | tr '\n' ' ')" = "configmaps/hello-content deployments/hello services/hello " ]
+  [ "$(cut -f3 <<<"$output" | head -3 | jq -r .kind | tr '\n' ' ')" = "ConfigMap Deployment Service " ]
+  local event
+  event=$(cut -f2 <<<"${lines[3]}")
   [ "$(jq -r '"\(.type) \(.reason) \(.message)"' <<<"$event")" = "Normal Synced applied ConfigMap hello-content, Deployment hello, Service hello" ]
   [ "$(jq -r '"\(.involvedObject.kind) \(.involvedObject.uid) \(.source.component)"' <<<"$event")" = "StaticSite uid-1 staticsite-controller" ]
   [[ $(jq -r .metadata.name <<<"$event") =~ ^hello\.[0-9a-f]{16}$ ]]
@@ -93,7 +94,7 @@ verbs() {
 @test "after the apply the status is Progressing with the Deployment the apply returned" {
   cache_site
   render_children "$site" "$hash" | sed -n 2p | jq -c '.metadata.generation = 1' >"$BATS_TEST_TMPDIR/applied"
-  run plan status /dev/null "configmap/hello-content deployment.apps/hello service/hello" \
+  run plan status /dev/null "configmaps/hello-content deployments/hello services/hello" \
     "$BATS_TEST_TMPDIR/applied"
   [ "$(verbs "$output")" = "status " ]
   [ "$(cut -f2 <<<"${lines[0]}" | jq -c '[.metadata, .status.conditions[0].reason, .status.conditions[0].message]')" = '[{"name":"hello","namespace":"demo"},"Progressing","0/2 replicas ready"]' ]
@@ -123,17 +124,17 @@ verbs() {
   jq -c '.spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/d" &&
     mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
   run plan main
-  [ "$output" = $'lookup\tdeployment.apps/hello' ]
+  [ "$output" = $'lookup\tdeployments/hello' ]
 }
 
 @test "drift confirmed live: the Deployment alone is applied, and only it is named" {
   cache_site "$ready_status"
   cache_children
   jq -c '.kind = "Deployment" | .spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/live"
-  run plan children "$BATS_TEST_TMPDIR/live" deployment.apps/hello
-  [ "$(verbs "$output")" = "apply restatus " ]
-  [ "$(cut -f2 <<<"${lines[0]}" | jq -c '[.items[] | .kind, .spec.replicas]')" = '["Deployment",2]' ]
-  [ "$(cut -f3 <<<"${lines[0]}" | jq -r .message)" = "applied Deployment hello" ]
+  run plan children "$BATS_TEST_TMPDIR/live" deployments/hello
+  [ "$(verbs "$output")" = "apply synced restatus " ]
+  [ "$(cut -f3 <<<"${lines[0]}" | jq -c '[.kind, .spec.replicas]')" = '["Deployment",2]' ]
+  [ "$(cut -f2 <<<"${lines[1]}" | jq -r .message)" = "applied Deployment hello" ]
 }
 
 @test "drift in the cache, but live the Deployment is now another site's: ChildConflict, no apply" {
@@ -144,7 +145,7 @@ verbs() {
   jq -c '.kind = "Deployment" | .spec.replicas = 7
     | .metadata.ownerReferences[0] += {name: "other", uid: "uid-other"}' \
     "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/live"
-  run plan children "$BATS_TEST_TMPDIR/live" deployment.apps/hello
+  run plan children "$BATS_TEST_TMPDIR/live" deployments/hello
   [ "$(verbs "$output")" = "status event error " ]
   [ "$(cut -f2 <<<"${lines[2]}")" = 'Deployment hello exists and is not controlled by this StaticSite' ]
 }
@@ -155,7 +156,7 @@ verbs() {
   jq -c '.kind = "Deployment"' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/live"
   jq -c '.spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/d" &&
     mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
-  run plan children "$BATS_TEST_TMPDIR/live" deployment.apps/hello
+  run plan children "$BATS_TEST_TMPDIR/live" deployments/hello
   [ -z "$output" ]
 }
 
@@ -163,18 +164,18 @@ verbs() {
   cache_site "$ready_status"
   cache_children
   : >"$BATS_TEST_TMPDIR/live"
-  run plan children "$BATS_TEST_TMPDIR/live" service/hello
-  [ "$(cut -f3 <<<"${lines[0]}" | jq -r .message)" = "applied Service hello" ]
+  run plan children "$BATS_TEST_TMPDIR/live" services/hello
+  [ "$(cut -f2 <<<"${lines[1]}" | jq -r .message)" = "applied Service hello" ]
 }
 
 @test "a child of someone else: ChildConflict status and event, an error, and no apply" {
   cache_site
   jq -nc '{metadata: {name: "staticsite-registry"}, data: {hello: "http://hello.demo.svc.cluster.local"}}' \
     >"$RUN/cache/configmaps/demo/staticsite-registry.json"
-  jq -nc '{apiVersion: "v1", kind: "List", items: [{apiVersion: "v1", kind: "ConfigMap",
-    metadata: {name: "hello-content", namespace: "demo", labels: {owner: "someone-else"}}, data: {keep: "me"}}]}' \
+  jq -nc '{apiVersion: "v1", kind: "ConfigMap",
+    metadata: {name: "hello-content", namespace: "demo", labels: {owner: "someone-else"}}, data: {keep: "me"}}' \
     >"$BATS_TEST_TMPDIR/live"
-  run plan children "$BATS_TEST_TMPDIR/live" "configmap/hello-content deployment.apps/hello service/hello"
+  run plan children "$BATS_TEST_TMPDIR/live" "configmaps/hello-content deployments/hello services/hello"
   [ "$(verbs "$output")" = "status event error " ]
   local message="ConfigMap hello-content exists and is not controlled by this StaticSite"
   [ "$(cut -f2 <<<"${lines[0]}" | jq -r '.status.conditions[0] | "\(.status) \(.reason) \(.message)"')" = "False ChildConflict $message" ]
@@ -182,7 +183,7 @@ verbs() {
   # A retry with the status already saying so: only the error, no second event.
   cut -f2 <<<"${lines[0]}" | jq -c --slurpfile site "$site" '$site[0] + {status: .status}' >"$BATS_TEST_TMPDIR/s"
   mv "$BATS_TEST_TMPDIR/s" "$site"
-  run plan children "$BATS_TEST_TMPDIR/live" "configmap/hello-content deployment.apps/hello service/hello"
+  run plan children "$BATS_TEST_TMPDIR/live" "configmaps/hello-content deployments/hello services/hello"
   [ "$(verbs "$output")" = "error " ]
 }
 
@@ -190,16 +191,16 @@ verbs() {
   cache_site
   jq -nc '{metadata: {name: "staticsite-registry"}, data: {hello: "http://hello.demo.svc.cluster.local"}}' \
     >"$RUN/cache/configmaps/demo/staticsite-registry.json"
-  jq -nc '{kind: "List", items: [
-    {kind: "Service", metadata: {name: "hello"}},
-    {kind: "Deployment", metadata: {name: "hello", ownerReferences: [{uid: "other", controller: true}]}}]}' \
-    >"$BATS_TEST_TMPDIR/live"
-  run plan children "$BATS_TEST_TMPDIR/live" "configmap/hello-content deployment.apps/hello service/hello"
+  # What lookup_children writes: the answers found, separated by commas.
+  jq -nc '{kind: "Service", metadata: {name: "hello"}},
+    {kind: "Deployment", metadata: {name: "hello", ownerReferences: [{uid: "other", controller: true}]}}' |
+    paste -sd, >"$BATS_TEST_TMPDIR/live"
+  run plan children "$BATS_TEST_TMPDIR/live" "configmaps/hello-content deployments/hello services/hello"
   [ "$(cut -f2 <<<"${lines[2]}")" = 'Deployment hello exists and is not controlled by this StaticSite' ]
 }
 
 @test "an invalid name: InvalidSpec status and event once, and nothing else" {
-  site=$RUN/cache/staticsites/demo/1st-site.json name=1st-site
+  site=$RUN/cache/staticsites/demo/1st-site.json key=demo/1st-site
   site 1st-site '.metadata.finalizers = ["sites.example.com/registry"]' >"$site"
   run plan main
   [ "$(verbs "$output")" = "status event " ]
@@ -265,53 +266,57 @@ verbs() {
 
 @test "a child the API server refused as invalid: InvalidSpec with the server's reason, once" {
   cache_site
-  WORKDIR=$BATS_TEST_TMPDIR
-  printf '%s\n' 'The ConfigMap "hello-content" is invalid: []: Too long: may not be more than 1048576 bytes' \
-    >"$WORKDIR/err"
-  run child_refused
-  [ "$status" -eq 0 ]
-  jq -Rs . "$WORKDIR/err" >"$WORKDIR/refused"
+  local message='ConfigMap "hello-content" is invalid: []: Too long: may not be more than 1048576 bytes'
+  jq -nc --arg message "$message" '{target: "configmaps/hello-content", message: $message}' >"$WORKDIR/refused"
   run plan refused /dev/null "" /dev/null "$WORKDIR/refused"
   [ "$(verbs "$output")" = "status event " ]
-  local message='ConfigMap hello-content cannot be written: ConfigMap "hello-content" is invalid: []: Too long: may not be more than 1048576 bytes'
+  message="ConfigMap hello-content cannot be written: $message"
   [ "$(cut -f2 <<<"${lines[0]}" | jq -r '.status.conditions[0] | "\(.reason) \(.message)"')" = "InvalidSpec $message" ]
   [ "$(cut -f2 <<<"${lines[1]}" | jq -r '"\(.type) \(.reason) \(.message)"')" = "Warning InvalidSpec $message" ]
-  # Several causes: kubectl prints one a line; the message has them as the API server does, in brackets.
-  printf '%s\n' 'The Deployment "hello" is invalid: ' '* spec.a: Invalid value: 1' '* spec.b: Required value' \
-    | jq -Rs . >"$WORKDIR/refused"
-  run plan refused /dev/null "" /dev/null "$WORKDIR/refused"
-  [ "$(cut -f2 <<<"${lines[0]}" | jq -r '.status.conditions[0].message')" = 'Deployment hello cannot be written: Deployment "hello" is invalid: [spec.a: Invalid value: 1, spec.b: Required value]' ]
 }
 
-@test "an apply that failed otherwise is an error to retry, not InvalidSpec" {
-  WORKDIR=$BATS_TEST_TMPDIR
-  printf '%s\n' 'Error from server (InternalError): an error on the server' 'The Event "hello.1" is invalid: x' \
-    >"$WORKDIR/err"
-  run child_refused
-  [ "$status" -ne 0 ]
+@test "a refusal that names no child of the site is an error to retry, not InvalidSpec" {
+  cache_site
+  jq -nc '{target: "services/other", message: "Service \"other\" is invalid"}' >"$WORKDIR/refused"
+  run plan refused /dev/null "" /dev/null "$WORKDIR/refused"
+  [ "$(verbs "$output")" = "error " ]
+}
+
+@test "the applies go on past a refused child; the refusal replaces the Synced event" {
+  cache_site
+  start_fake_proxy
+  jq -nc '{kind: "Status", code: 422, message: "Deployment \"hello\" is invalid: spec: bad"}' >"$FAKE/422.json"
+  jq -nc '{kind: "Service", metadata: {name: "hello"}}' >"$FAKE/service.json"
+  route PATCH /deployments/hello 422 "$FAKE/422.json"
+  route PATCH /services/hello 200 "$FAKE/service.json"
+  route PATCH /staticsites/hello/status 200 "$FAKE/service.json"
+  printf 'apply\tdeployments/hello\t{}\napply\tservices/hello\t{}\nsynced\t{"n":1}\nrestatus\n' >"$WORKDIR/plan"
+  reconcile_execute "$key" "$WORKDIR/plan" || status=$?
+  stop_fake_proxy
+  [ "${status:-0}" -eq 0 ]
+  [ "$(cut -d' ' -f1 "$FAKE/calls" | tr '\n' ' ')" = "PATCH PATCH PATCH " ] # both applies, then the status
+  [[ $(sed -n 3p "$FAKE/calls") == *"/staticsites/hello/status?fieldManager=staticsite-controller&force=true" ]]
+  [ "$(jq -r '.status.conditions[0].message' "$FAKE/body.3")" = 'Deployment hello cannot be written: Deployment "hello" is invalid: spec: bad' ]
 }
 
 @test "an event is written in the background: event_send returns while the write hangs; no slot left: dropped" {
-  WORKDIR=$BATS_TEST_TMPDIR key=demo/hello WORKER_ID=0
-  # A kubectl that hangs until the test releases it (one line each on a FIFO the test holds open, so no open
-  # blocks), then records the event it was given.
-  mkfifo "$BATS_TEST_TMPDIR/release"
-  exec {release}<>"$BATS_TEST_TMPDIR/release"
-  hanging_kubectl() { read -r _ <"$BATS_TEST_TMPDIR/release"; cat >>"$BATS_TEST_TMPDIR/written"; }
-  KUBECTL=(hanging_kubectl)
-  timeout() { shift 2; "$@"; } # (a function is not a program `timeout` could run)
+  WORKER_ID=0
+  start_fake_proxy
+  route POST /events hang
   local first second
-  event_send '{"n":1}'
+  event_send demo/hello '{"n":1}'
   first=$!
-  event_send '{"n":2}'
+  event_send demo/hello '{"n":2}'
   second=$!
   [ -d "$RUN/event-writer.0.1" ] && [ -d "$RUN/event-writer.0.2" ] # both still in flight
-  run event_send '{"n":3}'
+  run event_send demo/hello '{"n":3}'
   [[ $output == *"dropping an event: 2 events of this worker are still being written"* ]]
-  printf 'go\ngo\n' >&"$release"
+  # Each write ends at EVENT_TIMEOUT (here 1 s), is logged, and frees its slot.
+  EVENT_TIMEOUT=1
   wait "$first" "$second"
-  [ "$(jq -sc 'map(.n) | sort' "$BATS_TEST_TMPDIR/written")" = "[1,2]" ]
+  stop_fake_proxy
   [ ! -d "$RUN/event-writer.0.1" ] && [ ! -d "$RUN/event-writer.0.2" ]
+  [ "$(grep -c 'POST /api/v1/namespaces/demo/events' "$FAKE/calls")" -eq 2 ]
 }
 
 @test "the content hash is computed once per uid and generation, then taken from the memo" {
@@ -322,11 +327,11 @@ verbs() {
   memo=$(printf 'a%.0s' {1..64})
   echo "uid-1 3 $memo" >"$RUN/hash/demo/hello"
   : >"$BATS_TEST_TMPDIR/live"
-  reconcile_plan main "$BATS_TEST_TMPDIR/out"
-  [ "$hash" = "$memo" ] # the memo is trusted for the same uid and generation
+  reconcile_plan "$key" main "$BATS_TEST_TMPDIR/out"
+  [ "$RECONCILE_HASH" = "$memo" ] # the memo is trusted for the same uid and generation
   site hello '.metadata.generation = 4 | .spec.content = {"index.html": "<h1>hello</h1>"}' >"$site"
-  reconcile_plan main "$BATS_TEST_TMPDIR/out"
-  [ "$hash" = eb513b048a93ec67b205bd790ce62d1122e88618146e3d6dfa6daef44f47eb2b ]
+  reconcile_plan "$key" main "$BATS_TEST_TMPDIR/out"
+  [ "$RECONCILE_HASH" = eb513b048a93ec67b205bd790ce62d1122e88618146e3d6dfa6daef44f47eb2b ]
 }
 
 @test "an answer meant for another request is skipped" {

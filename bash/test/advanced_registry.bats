@@ -79,14 +79,14 @@ url() {
 
 # ----- reconcile.jq: the registry step ------------------------------------------------------------------
 plan_registry() {
-  namespace=demo name=a now=2030-01-01T00:00:00Z key=demo/a IDENTITY_JSON='"test"'
+  RECONCILE_NOW=2030-01-01T00:00:00Z IDENTITY_JSON='"test"'
   site=$RUN/cache/staticsites/demo/a.json
   site a '.metadata.finalizers = ["sites.example.com/registry"]' >"$site"
   content_hash "$site"
-  hash=$REPLY
+  RECONCILE_HASH=$REPLY
   WORKER_ID=0 WORKDIR=$BATS_TEST_TMPDIR
   planner_start
-  reconcile_plan main "$BATS_TEST_TMPDIR/plan"
+  reconcile_plan demo/a main "$BATS_TEST_TMPDIR/plan"
   kill "$PLANNER_PID"
   grep '^registry-add' "$BATS_TEST_TMPDIR/plan" | cut -f2,4 || true
 }
@@ -113,4 +113,34 @@ registry_cache() {
 @test "a missing registry is created with the site's key" {
   run plan_registry
   [ "$output" = $'{"data":{"a":"http://a.demo.svc.cluster.local"}}\tcreate' ]
+}
+
+# ----- the informer's summary: what the reconcile reads instead of the whole registry ---------------------
+
+@test "a registry event keeps a summary of its good keys; a deleted registry removes it" {
+  registry_event ADDED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  [ "$(cat "$RUN/registry/demo")" = "only a b" ]
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"elsewhere\"}"
+  [ "$(cat "$RUN/registry/demo")" = "other a" ]
+  registry_event DELETED "{}"
+  [ ! -e "$RUN/registry/demo" ]
+}
+
+@test "with a summary of only good keys the planner gets the keys, not the object" {
+  registry_cache "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  mkdir -p "$RUN/registry"
+  echo "only a b" >"$RUN/registry/demo"
+  cached_registry demo
+  [ "$REPLY" = '{"keys":["a","b"]}' ]
+  run plan_registry
+  [ -z "$output" ] # a and b are cached sites: exact already
+  echo "only a b gone" >"$RUN/registry/demo"
+  run plan_registry
+  [ "$output" = $'{"data":{"a":"http://a.demo.svc.cluster.local","gone":null}}\tpatch' ]
+  echo "only b" >"$RUN/registry/demo"
+  run plan_registry
+  [ "$output" = $'{"data":{"a":"http://a.demo.svc.cluster.local"}}\tpatch' ]
+  echo "other a b" >"$RUN/registry/demo" # other keys: the whole object again
+  cached_registry demo
+  [ "$(jq -c .data <<<"$REPLY")" = "{\"a\":\"$(url a)\",\"b\":\"$(url b)\"}" ]
 }

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Leader election (Python: the manager's leader election; client-go's leaderelection): a
-# coordination.k8s.io/v1 Lease, read and written with kubectl, and optimistic concurrency: every write
+# Leader election (Python: leader.py; client-go's leaderelection): a coordination.k8s.io/v1 Lease, read and
+# written with the requests of api.sh, and optimistic concurrency: every write
 # carries the resourceVersion it read, so of two candidates writing at once one gets a conflict and stays a
 # standby.
 #
@@ -20,23 +20,16 @@ LEASE_OBSERVED=""         # the record last seen (encoded holder, renewTime), an
 LEASE_OBSERVED_AT=0
 LEASE_DEADLINE_US=0       # the end of the current attempt's budget (see above)
 
-# lease_kubectl ARGS...: kubectl ARGS, killed when the attempt's budget runs out; fails at once, with
-# "renew deadline passed" on stderr, when nothing is left of it. `timeout` rather than kubectl's
-# --request-timeout, for the reason in util.sh (kubectl_command); SIGKILL, so the budget is the bound.
-lease_kubectl() {
+# lease_budget: what is left of the attempt's budget, in seconds, in REPLY (each request's API_MAX_TIME: curl
+# ends it there); fails, with "renew deadline passed" in LEASE_ERROR, when nothing is left of it.
+lease_budget() {
   now_us
   local left=$((LEASE_DEADLINE_US - REPLY))
   if ((left <= 0)); then
-    printf 'renew deadline passed\n' >&2
+    LEASE_ERROR="renew deadline passed"
     return 1
   fi
   seconds_text "$left"
-  timeout --foreground --signal=KILL "$REPLY" "${KUBECTL[@]}" "$@"
-}
-
-# lease_path: the Lease's API path, in REPLY.
-lease_path() {
-  REPLY=/apis/coordination.k8s.io/v1/namespaces/$LEADER_ELECTION_NAMESPACE/leases/$LEADER_ELECTION_ID
 }
 
 # lease_seconds: --lease-duration as the Lease's whole seconds, in REPLY.
@@ -63,11 +56,14 @@ lease_object() {
 # lease_write create|replace OBJECT: POST or PUT the Lease. On success this process holds it:
 # LEASE_RESOURCE_VERSION, LEASE_ACQUIRED and LEASE_TRANSITIONS are the written ones.
 lease_write() {
-  local path answer pattern='"resourceVersion":"([^"]*)"'
-  lease_path
-  path=$REPLY
-  if [[ $1 == create ]]; then path=${path%/*}; fi
-  answer=$(lease_kubectl "$1" --raw "$path" -f - <<<"$2" 2>"$RUN/lease.err") || return 1
+  local answer pattern='"resourceVersion":"([^"]*)"' file=$RUN/lease.answer
+  lease_budget || return 1
+  if [[ $1 == create ]]; then
+    API_MAX_TIME=$REPLY api_create_lease "$LEADER_ELECTION_NAMESPACE" "$2" "$file"
+  else
+    API_MAX_TIME=$REPLY api_replace_lease "$LEADER_ELECTION_NAMESPACE" "$LEADER_ELECTION_ID" "$2" "$file"
+  fi || { LEASE_ERROR=$API_ERROR && return 1; }
+  IFS= read -r -d '' answer <"$file"
   [[ $answer =~ $pattern ]] || return 1 # a Lease has one resourceVersion: its metadata's
   LEASE_RESOURCE_VERSION=${BASH_REMATCH[1]}
   pattern='"acquireTime":"([^"]*)"'
@@ -80,7 +76,7 @@ lease_write() {
 # lease_try_acquire_or_renew: one attempt to hold the Lease. Returns 0 when this process holds it now.
 lease_try_acquire_or_renew() {
   # exercise: leader-election begin
-  local path record whose holder version renewed acquired transitions duration now
+  local record whose holder version renewed acquired transitions duration now
   lease_seconds
   local seconds=$REPLY
   # The holder renews with the resourceVersion it wrote last: one request, no read.
@@ -89,15 +85,16 @@ lease_try_acquire_or_renew() {
     lease_write replace "$REPLY" && return 0
     LEASE_RESOURCE_VERSION=""
   fi
-  lease_path
-  path=$REPLY
-  if ! record=$(lease_kubectl get --raw "$path" 2>"$RUN/lease.err"); then
-    first_line "$RUN/lease.err"
-    [[ $REPLY == *"(NotFound)"* ]] || return 1
+  lease_budget || return 1
+  if ! API_MAX_TIME=$REPLY api_get_lease "$LEADER_ELECTION_NAMESPACE" "$LEADER_ELECTION_ID" "$RUN/lease.answer"
+  then
+    LEASE_ERROR=$API_ERROR
+    [[ $API_STATUS == 404 ]] || return 1
     lease_object "$IDENTITY" "" 0 "$seconds" ""
     lease_write create "$REPLY"
     return
   fi
+  IFS= read -r -d '' record <"$RUN/lease.answer"
   # The holder is any string another process wrote: data, never a word of ours. jq compares it with this
   # process's identity (none|self|other) and hands it over JSON-quoted and base64-encoded, one word. The
   # other fields are validated by the API server (times, integers) and cannot hold a space.
@@ -116,6 +113,8 @@ lease_try_acquire_or_renew() {
     LEASE_OBSERVED_AT=$now
   fi
   if [[ $whose == other ]] && ((now < LEASE_OBSERVED_AT + duration * 1000000)); then
+    # shellcheck disable=SC2034 # read by keep_lease (manager.sh)
+    LEASE_ERROR="held by another"
     return 1 # held by another, and renewed recently
   fi
   if [[ $whose == self ]]; then

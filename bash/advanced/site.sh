@@ -1,0 +1,20 @@
+# shellcheck shell=bash
+# The StaticSite API as the controller sees it (Python: site.py, Go: site.go): the names every part of the
+# controller uses, in one place. site.jq holds the same vocabulary for the jq programs (jq reads no shell
+# variables); the two lists are twins, kept side by side.
+
+# shellcheck disable=SC2034 # read by the other files
+SITE_GROUP=sites.example.com
+# shellcheck disable=SC2034 # read by the other files
+SITE_VERSION=v1alpha1
+# shellcheck disable=SC2034 # read by the other files
+SITE_RESOURCE=staticsites
+# shellcheck disable=SC2034 # read by the other files
+SITE_FINALIZER=sites.example.com/registry
+# The field manager of every write, the managed-by label of every child, the events' source component.
+# shellcheck disable=SC2034 # read by the other files
+SITE_MANAGER=staticsite-controller
+# shellcheck disable=SC2034 # read by the other files
+SITE_MANAGED_SELECTOR=app.kubernetes.io/managed-by=$SITE_MANAGER
+# shellcheck disable=SC2034 # read by the other files
+REGISTRY_NAME=staticsite-registry
