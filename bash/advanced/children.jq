@@ -1,6 +1,6 @@
 # The three children of a StaticSite (SPEC.md, "Children"), and how an actual object is compared with the
 # desired one. Every definition here takes the site as `.` unless it says otherwise. Used through
-# `jq -L bash/advanced 'include "children"; ...'` by children.sh and reconcile.jq.
+# `jq -L bash/advanced 'include "children"; ...'` by children.sh and reconciler.jq.
 
 include "site";
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The children of a site, as Bash functions around children.jq (the reconcile itself asks reconcile.jq for
+# The children of a site, as Bash functions around children.jq (the reconcile itself asks reconciler.jq for
 # its whole plan at once; these are the same rules, one at a time, for tests and for a reader).
 
 # advanced_jq ARGS...: jq with this directory's modules on its library path.

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Events (Python: events.py, Go: events.go; SPEC.md, "Events"): core/v1 Events about a site, written in the
-# background. What an event says, reconcile.jq decides (event). Needs util.sh and api.sh.
+# background. What an event says, reconciler.jq decides (event). Needs util.sh and api.sh.
 
 # Events are written in the background, so a slow or refusing events API never holds a reconcile (SPEC: an
 # event "never fails or blocks a reconcile"): event_send starts one curl for the event and returns. Each

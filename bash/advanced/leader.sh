@@ -135,3 +135,67 @@ lease_release() {
   lease_write replace "$REPLY" || return 1
   LEASE_RESOURCE_VERSION=""
 }
+
+# ----- the leader's renewal clock (called by the manager's loop) -----------------------------------------------------------------------------------------
+
+# acquire_lease: one attempt to take (or keep) the Lease as a candidate, each request bounded by
+# --renew-deadline; on success the renewal clock starts.
+acquire_lease() {
+  now_us
+  local started=$REPLY
+  LEASE_DEADLINE_US=$((started + RENEW_DEADLINE_US))
+  lease_try_acquire_or_renew || return 1
+  LEASE_RENEWED_AT=$started
+  LEASE_NEXT_RENEWAL=$((started + RETRY_PERIOD_US))
+}
+
+# keep_lease: with --leader-elect, renew the Lease when a renewal is due (every --retry-period). The
+# attempt must end by the last renewal + --renew-deadline (leader.sh); a failed one is retried after a retry
+# period, or at that deadline if it comes first; at the deadline the Lease counts as lost: a standby may
+# take it over any moment from then on, so shutdown 1 ends every process of ours at once.
+keep_lease() {
+  $LEADER_ELECT || return 0
+  now_us
+  local started=$REPLY
+  ((started >= LEASE_NEXT_RENEWAL)) || return 0
+  LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US))
+  if lease_try_acquire_or_renew; then
+    LEASE_RENEWED_AT=$started
+    LEASE_NEXT_RENEWAL=$((started + RETRY_PERIOD_US))
+    return 0
+  fi
+  local why=${LEASE_ERROR:-held by another}
+  now_us
+  if ((REPLY >= LEASE_DEADLINE_US)); then
+    log "error: could not renew the Lease within ${RENEW_DEADLINE}s ($why): stopping"
+    shutdown 1
+  fi
+  log "renewing the Lease failed ($why): retrying until the renew deadline"
+  LEASE_NEXT_RENEWAL=$((REPLY + RETRY_PERIOD_US))
+  ((LEASE_NEXT_RENEWAL <= LEASE_DEADLINE_US)) || LEASE_NEXT_RENEWAL=$LEASE_DEADLINE_US
+}
+
+# pause_until_renewal: pause until the next renewal is due (without leader election: 1 s).
+pause_until_renewal() {
+  if ! $LEADER_ELECT; then
+    pause 1
+    return
+  fi
+  now_us
+  local left=$((LEASE_NEXT_RENEWAL - REPLY))
+  ((left >= 1000)) || left=1000 # `read -t 0` would not wait at all
+  seconds_text "$left"
+  pause "$REPLY"
+}
+
+# lease_clock_reset: no renewal yet (the manager calls it at start).
+lease_clock_reset() {
+  LEASE_RENEWED_AT=0 LEASE_NEXT_RENEWAL=0
+}
+
+# release_lease: give the Lease up on shutdown. Its requests end by the last renewal + --renew-deadline: a
+# Lease we may have lost by then is not ours to release.
+release_lease() {
+  LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US))
+  if lease_release; then log "released the Lease"; else log "could not release the Lease: ${LEASE_ERROR:-no answer}"; fi
+}

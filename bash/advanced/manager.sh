@@ -112,8 +112,7 @@ shutdown() {
   set_leader 0
   if $LEADER_ELECT; then
     kill -0 "$API_PROXY_PID" 2>/dev/null || api_proxy_start "$RUN" # (a SIGTERM of the whole group ended it)
-    LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US)) # a Lease we may have lost is not released
-    if lease_release; then log "released the Lease"; else log "could not release the Lease: ${LEASE_ERROR:-no answer}"; fi
+    release_lease
   fi
   exit 0
 }
@@ -186,58 +185,6 @@ fail() {
   exit 1
 }
 
-# ----- the Lease -----------------------------------------------------------------------------------------
-
-# acquire_lease: one attempt to take (or keep) the Lease as a candidate, each request bounded by
-# --renew-deadline; on success the renewal clock starts.
-acquire_lease() {
-  now_us
-  local started=$REPLY
-  LEASE_DEADLINE_US=$((started + RENEW_DEADLINE_US))
-  lease_try_acquire_or_renew || return 1
-  LEASE_RENEWED_AT=$started
-  LEASE_NEXT_RENEWAL=$((started + RETRY_PERIOD_US))
-}
-
-# keep_lease: with --leader-elect, renew the Lease when a renewal is due (every --retry-period). The
-# attempt must end by the last renewal + --renew-deadline (leader.sh); a failed one is retried after a retry
-# period, or at that deadline if it comes first; at the deadline the Lease counts as lost: a standby may
-# take it over any moment from then on, so shutdown 1 ends every process of ours at once.
-keep_lease() {
-  $LEADER_ELECT || return 0
-  now_us
-  local started=$REPLY
-  ((started >= LEASE_NEXT_RENEWAL)) || return 0
-  LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US))
-  if lease_try_acquire_or_renew; then
-    LEASE_RENEWED_AT=$started
-    LEASE_NEXT_RENEWAL=$((started + RETRY_PERIOD_US))
-    return 0
-  fi
-  local why=${LEASE_ERROR:-held by another}
-  now_us
-  if ((REPLY >= LEASE_DEADLINE_US)); then
-    log "error: could not renew the Lease within ${RENEW_DEADLINE}s ($why): stopping"
-    shutdown 1
-  fi
-  log "renewing the Lease failed ($why): retrying until the renew deadline"
-  LEASE_NEXT_RENEWAL=$((REPLY + RETRY_PERIOD_US))
-  ((LEASE_NEXT_RENEWAL <= LEASE_DEADLINE_US)) || LEASE_NEXT_RENEWAL=$LEASE_DEADLINE_US
-}
-
-# pause_until_renewal: pause until the next renewal is due (without leader election: 1 s).
-pause_until_renewal() {
-  if ! $LEADER_ELECT; then
-    pause 1
-    return
-  fi
-  now_us
-  local left=$((LEASE_NEXT_RENEWAL - REPLY))
-  ((left >= 1000)) || left=1000 # `read -t 0` would not wait at all
-  seconds_text "$left"
-  pause "$REPLY"
-}
-
 # ----- main ----------------------------------------------------------------------------------------------------
 
 # require_commands: the programs the controller runs are installed.
@@ -278,7 +225,7 @@ main() {
   MANAGER_PID=$$
   STOPPING=false
   INFORMER_PIDS=() WORKER_PIDS=() DISPATCHER_PID=""
-  LEASE_RENEWED_AT=0 LEASE_NEXT_RENEWAL=0
+  lease_clock_reset
   remove_stale_run_directories
   RUN=$(mktemp -d "${TMPDIR:-/tmp}/staticsite-controller.XXXXXX") || exit 1
   trap manager_cleanup EXIT

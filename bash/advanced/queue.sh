@@ -10,7 +10,7 @@
 #   start                                the caches have synced: hand out keys
 #   stop                                 hand out no more keys; exit once in-flight reconciles finish
 # The dispatcher hands a key to an idle worker on that worker's FIFO, $RUN/worker.N.fifo ("key KEY", or
-# "exit"). It also owns the metrics (metrics.sh), since every reconcile's result passes through it.
+# "exit"). It also owns the metrics (endpoints.sh: metrics_render), since every reconcile's result passes through it.
 #
 # The queue's semantics are client-go's workqueue: a key added while queued is dropped (the dirty set); a
 # key added while a worker processes it is queued again when the worker is done, never handed to a second

@@ -2,7 +2,7 @@
 # The reconciler (Python: reconciler.py): one reconcile of one site, SPEC.md's numbered steps. Needs util.sh,
 # site.sh and api.sh.
 #
-# reconcile.jq decides from the informers' cache what to write and prints it as a plan, one write a line,
+# reconciler.jq decides from the informers' cache what to write and prints it as a plan, one write a line,
 # its steps numbered as SPEC.md's; this file carries the plan out with the API requests of api.sh, in order,
 # and stops at the first failed write (the error goes back to the queue, which retries the key with backoff:
 # nothing is retried here). When the plan needs the API server's answer (a child missing from the cache, the
@@ -54,7 +54,7 @@ planner_start() {
   # Opened read-write, so no open blocks whichever side comes first; a planner that died is noticed by
   # planner_alive and the answer's timeout instead of an end of file.
   exec {PLANNER_IN}<>"$fifo.in" {PLANNER_OUT}<>"$fifo.out"
-  jq --unbuffered -nrj -L "$ADVANCED_DIR" 'include "reconcile"; planner' <"$fifo.in" >"$fifo.out" &
+  jq --unbuffered -nrj -L "$ADVANCED_DIR" 'include "reconciler"; planner' <"$fifo.in" >"$fifo.out" &
   PLANNER_PID=$!
 }
 
@@ -86,7 +86,7 @@ cached() {
 }
 
 # cached_site_names NAMESPACE: the names of the sites of the namespace in the cache, a JSON array, in REPLY
-# (the registry's keys must be exactly those; reconcile.jq removes the others). The cache's file names are
+# (the registry's keys must be exactly those; reconciler.jq removes the others). The cache's file names are
 # DNS-1123 subdomains: informer.jq checks a name before it becomes a path.
 cached_site_names() {
   local -a names=("$RUN/cache/$SITE_RESOURCE/$1"/*.json)
@@ -99,7 +99,7 @@ cached_site_names() {
 
 
 # reconcile_plan KEY PHASE OUT [LIVE_FILE LOOKED_UP [APPLIED_FILE [REFUSED_FILE]]]: ask the planner
-# (reconcile.jq) for the plan of PHASE; the plan lines go to the file OUT. For phase main, RECONCILE_HASH is
+# (reconciler.jq) for the plan of PHASE; the plan lines go to the file OUT. For phase main, RECONCILE_HASH is
 # set to the content hash. REFUSED_FILE holds the refused child and the API server's message (phase refused).
 reconcile_plan() {
   local key=$1 phase=$2 out=$3 request site_json configmap deployment service registry live applied refused
@@ -170,7 +170,7 @@ failed() {
 }
 
 # reconcile_execute KEY PLAN_FILE [LIVE_FILE LOOKED_UP]: carry out a plan, line by line, in the order of
-# SPEC.md's steps (reconcile.jq numbers them); the first failed write ends it.
+# SPEC.md's steps (reconciler.jq numbers them); the first failed write ends it.
 reconcile_execute() {
   local key=$1 plan verb first second third live=${3:-} looked_up=${4:-} refused=""
   local namespace=${key%%/*} name=${key#*/} answer=$WORKDIR/answer

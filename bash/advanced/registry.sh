@@ -2,7 +2,7 @@
 # The registry (Python: registry.py, Go: registry.go; SPEC.md, "Finalizer and registry"): one ConfigMap per
 # namespace, staticsite-registry, with one key per site, NAME: URL, and exactly the namespace's sites. Its
 # writes (merge patches, so two workers never overwrite each other's keys), what the reconcile reads of it,
-# and what its events queue. Which keys a reconcile adds or removes, reconcile.jq decides (stray_keys,
+# and what its events queue. Which keys a reconcile adds or removes, reconciler.jq decides (stray_keys,
 # registered). Needs util.sh, site.sh and api.sh.
 
 # registry_add NAMESPACE PATCH OBJECT create|patch: put the site's key in the namespace's registry: patch it,

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The status of a site, as a Bash function around status.jq (the reconcile asks reconcile.jq for its whole
+# The status of a site, as a Bash function around status.jq (the reconcile asks reconciler.jq for its whole
 # plan at once; this is the same rule on its own, for tests and for a reader). Needs children.sh.
 
 # site_status SITE_FILE DEPLOYMENT_FILE NOW: the status the site should have after its children were

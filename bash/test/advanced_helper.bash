@@ -14,8 +14,6 @@ setup_advanced() {
   source "$ADVANCED_DIR/children.sh"
   # shellcheck source=../advanced/status.sh
   source "$ADVANCED_DIR/status.sh"
-  # shellcheck source=../advanced/metrics.sh
-  source "$ADVANCED_DIR/metrics.sh"
   # shellcheck source=../advanced/queue.sh
   source "$ADVANCED_DIR/queue.sh"
   # shellcheck source=../advanced/informer.sh

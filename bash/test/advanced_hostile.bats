@@ -142,7 +142,7 @@ GET /api/v1/namespaces/demo/services/hello" ]
 }
 
 @test "a plan line cannot be split by the data it carries" {
-  run advanced_jq -rn 'include "reconcile"; line("error"; ["a\nfinalizer-add\t{}"]), line("status"; [{m: "x\ny\tz"}])'
+  run advanced_jq -rn 'include "reconciler"; line("error"; ["a\nfinalizer-add\t{}"]), line("status"; [{m: "x\ny\tz"}])'
   [ "${#lines[@]}" -eq 2 ]
   [ "${lines[0]}" = $'error\ta finalizer-add {}' ]
   [ "${lines[1]}" = $'status\t{"m":"x\\ny\\tz"}' ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The Prometheus text (bash/advanced/metrics.sh).
+# The Prometheus text (bash/advanced/endpoints.sh: metrics_render).
 # shellcheck disable=SC2016,SC2030,SC2031,SC2034 # jq programs; globals the sourced functions read
 
 setup() {

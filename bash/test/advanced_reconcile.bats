@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# One reconcile's decisions (bash/advanced/reconcile.jq through reconcile_plan): the plan of writes that
+# One reconcile's decisions (bash/advanced/reconciler.jq through reconcile_plan): the plan of writes that
 # reconciler.sh carries out, from the cache alone.
 # shellcheck disable=SC2016,SC2030,SC2031,SC2034 # jq programs; globals the sourced functions read
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The registry is exact (SPEC.md, "Finalizer and registry"): its events queue the sites whose key is missing
-# or wrong (informer.sh), and a reconcile adds its own key and removes stray ones (reconcile.jq).
+# or wrong (informer.sh), and a reconcile adds its own key and removes stray ones (reconciler.jq).
 # shellcheck disable=SC2016,SC2030,SC2031,SC2034 # jq programs; globals the sourced functions read
 
 setup() {
@@ -77,7 +77,7 @@ url() {
   [ "$(queued)" = "add demo/a " ]
 }
 
-# ----- reconcile.jq: the registry step ------------------------------------------------------------------
+# ----- reconciler.jq: the registry step ------------------------------------------------------------------
 plan_registry() {
   RECONCILE_NOW=2030-01-01T00:00:00Z IDENTITY_JSON='"test"'
   site=$RUN/cache/staticsites/demo/a.json

@@ -208,6 +208,8 @@ def _verify_one(chosen, language: str, root: Path, reference: dict, cluster: str
 def cmd_docrefs(args) -> int:
     paths = args.paths or sorted((REPO_ROOT / "docs").rglob("*.md"))
     problems = docrefs.check(paths, REPO_ROOT)
+    advanced = REPO_ROOT / "docs" / "advanced.md"
+    problems += docrefs.one_shape(advanced.read_text(), "docs/advanced.md")
     print("\n".join(problems) or f"docrefs: every reference in {len(paths)} pages resolves")
     return 1 if problems else 0
 

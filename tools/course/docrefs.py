@@ -122,3 +122,27 @@ def check(pages: list[Path], root: Path) -> list[str]:
                 if not any(defined(path, name) for path in candidates):
                     problems.append(f"{where}:{number}: {file} defines no {name}")
     return problems
+
+
+# The side-by-side table of docs/advanced.md: one concept, one file name in every language (issue 14).
+SIDE_BY_SIDE_HEADER = "| concept | Python (reference) | Go | Bash |"
+
+
+def one_shape(markdown: str, where: str) -> list[str]:
+    """Rows of the side-by-side table whose three columns do not all start with the same file name.
+
+    The first `file` of each column is compared without its extension (Bash's jq companions, named like
+    the shell file, may follow)."""
+    problems = []
+    lines = markdown.splitlines()
+    if SIDE_BY_SIDE_HEADER not in lines:
+        return [f"{where}: no side-by-side table ({SIDE_BY_SIDE_HEADER})"]
+    start = lines.index(SIDE_BY_SIDE_HEADER) + 2
+    for number, line in enumerate(lines[start:], start + 1):
+        if not line.startswith("|"):
+            break
+        columns = [column.strip() for column in line.strip("|").split("|")][1:]
+        stems = {Path(match.group(1)).stem if (match := NAME.search(column)) else "" for column in columns}
+        if len(stems) != 1 or "" in stems:
+            problems.append(f"{where}:{number}: the languages name different files ({', '.join(sorted(stems))})")
+    return problems

@@ -89,12 +89,12 @@ def test_bash_stub_returns_1_after_a_message(tmp_path):
     ids=["semicolon-inside", "semicolon-after"],
 )
 def test_jq_stub_is_an_error_and_keeps_the_definition_closed(tmp_path, source, stub):
-    path = tmp_path / "reconcile.jq"
+    path = tmp_path / "reconciler.jq"
     path.write_text(source)
     markers.cut(path, "finalizer", "hint")
     expected = stub.format(m="exercise finalizer: not written yet (make check)")
     assert f"  {expected}\n" in path.read_text()
-    subprocess.run(["jq", "-n", "-L", str(tmp_path), 'include "reconcile"; 1'], check=True, capture_output=True)
+    subprocess.run(["jq", "-n", "-L", str(tmp_path), 'include "reconciler"; 1'], check=True, capture_output=True)
 
 
 @pytest.mark.parametrize(
@@ -292,3 +292,18 @@ def test_docrun_reports_a_difference_and_update_writes_the_real_output(tmp_path,
     assert docrun._run_pages([page], update=True, cluster="local") == 0
     assert page.read_text() == "```console\n$ a\nnew line\nsecond\n$ b\nb out\n```\nafter\n"
     assert docrun._run_pages([page], update=False, cluster="local") == 0
+
+
+def test_the_side_by_side_table_names_one_file_per_row():
+    header = docrefs.SIDE_BY_SIDE_HEADER
+    good = f"{header}\n|---|---|---|---|\n| queue | `queue.py`: `add` | `queue.go`: `Add` | `queue.sh`: `queue_add` |\n"
+    assert docrefs.one_shape(good, "page") == []
+    bad = good + "| leader | `leader.py`: `x` | `manager.go`: `y` | `leader.sh`: `z` |\n"
+    assert docrefs.one_shape(bad, "page") == ["page:4: the languages name different files (leader, manager)"]
+    assert docrefs.one_shape("no table", "page")  # a page without the table is a problem, not a pass
+    assert (
+        docrefs.one_shape(
+            (Path(__file__).resolve().parents[2] / "docs" / "advanced.md").read_text(), "docs/advanced.md"
+        )
+        == []
+    )
