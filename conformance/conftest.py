@@ -155,6 +155,9 @@ def language(request: pytest.FixtureRequest) -> str:
     track = request.node.get_closest_marker("track").args[0]
     if command(track, request.param) is None:
         pytest.skip(f"no {request.param} implementation of the {track} track")
+    inherent = implementations.INHERENT.get((request.param, request.node.originalname))
+    if inherent:
+        pytest.skip(inherent)
     manifest = REPO_ROOT / "shared-manifests" / "deploy" / f"{request.param}.yaml"
     if request.node.originalname in NEEDS_DEPLOY_MANIFEST and not manifest.is_file():
         pytest.skip(f"no {manifest.relative_to(REPO_ROOT)}: this scenario deploys the program in the cluster")

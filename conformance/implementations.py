@@ -39,6 +39,16 @@ IMPLEMENTATIONS: dict[str, dict[str, list[str]]] = {
     },
 }
 
+# A scenario an implementation cannot pass by design, and why: reported skipped with this reason, never passed
+# (docs/frameworks.md explains each one).
+INHERENT: dict[tuple[str, str], str] = {
+    ("python-kopf", "test_hostile_owner_names_are_data"): (
+        "kopf raises its ready flag before its watches have listed (it exposes no cache-synced signal) and merges "
+        "an object's queued events, so an owner-less child that the garbage collector deletes at once may never "
+        "reach a handler: its 'ignoring' line is not guaranteed (docs/frameworks.md, kopf)"
+    ),
+}
+
 # The three languages every track has, in the report's order (the benchmark compares these).
 LANGUAGES = ("bash", "python", "go")
 # (track, language) -> argv, the shape the benchmark reads.
