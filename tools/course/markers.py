@@ -120,10 +120,19 @@ def blank_unused_go_imports(text: str) -> str:
         match = GO_IMPORT.match(lines[index])
         if not match or match["alias"] == "_":
             continue
-        name = match["alias"] or match["path"].rsplit("/", 1)[-1]
+        name = match["alias"] or go_package_name(match["path"])
         if not re.search(rf"\b{re.escape(name)}\.", body):
             lines[index] = f'{match["indent"]}_ "{match["path"]}"'
     return "\n".join(lines) + "\n"
+
+
+def go_package_name(path: str) -> str:
+    """The name an import path is used by: its last element, without a major version (``k8s.io/klog/v2`` is
+    ``klog``, ``gopkg.in/yaml.v3`` is ``yaml``)."""
+    parts = path.split("/")
+    if len(parts) > 1 and re.fullmatch(r"v[2-9]\d*", parts[-1]):
+        return parts[-2]
+    return re.sub(r"\.v\d+$", "", parts[-1])
 
 
 def find(root: Path, exercise: str) -> list[Region]:

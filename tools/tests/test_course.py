@@ -307,3 +307,11 @@ def test_the_side_by_side_table_names_one_file_per_row():
         )
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("errors", "errors"), ("k8s.io/klog/v2", "klog"), ("gopkg.in/yaml.v3", "yaml"), ("k8s.io/api/core/v1", "v1")],
+)
+def test_a_go_import_is_used_by_its_package_name(path, name):
+    assert markers.go_package_name(path) == name
