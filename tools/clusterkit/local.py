@@ -41,6 +41,7 @@ DEFAULT_READY_DEADLINE_SECONDS = 90
 EPHEMERAL_RANGE_DEFAULT = (32768, 60999)
 PORT_SEARCH_FLOOR = 10000
 PORT_PICK_ATTEMPTS = 1000
+PORT_RELEASE_DEADLINE_SECONDS = 30
 STOP_GRACE_SECONDS = 10
 # Every kubectl call of the providers gives up after this (kubectl's own --request-timeout).
 KUBECTL_TIMEOUT_SECONDS = 30
@@ -165,6 +166,17 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def _bindable(port: int) -> bool:
+    """Can a server listen on this loopback port now? (SO_REUSEADDR, as Go's listeners set it.)"""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
+
+
 def _ports_outside_ephemeral_range() -> range:
     low, high = EPHEMERAL_RANGE_DEFAULT
     with contextlib.suppress(OSError, ValueError):
@@ -265,7 +277,24 @@ class LocalCluster:
         self._load_state()
         if self.processes[name].alive():
             raise ClusterError(f"{name} is running (pid {self.processes[name].pid}): stop it first")
+        self._wait_ports_free(name)
         self._start(name, self.processes[name].argv)
+
+    def _wait_ports_free(self, name: str) -> None:
+        """Wait until the component's ports can be bound again.
+
+        A stopped Go program's main thread can be a zombie (`alive()` is False) while its other threads
+        are still exiting and hold its listening socket: a restart at that moment failed with "bind:
+        address already in use" in CI. So "stopped" is not "port free"; poll with a deadline.
+        """
+        ports = [self.ports[name], *([self.ports["etcd-peer"]] if name == "etcd" else [])]
+        deadline = time.monotonic() + PORT_RELEASE_DEADLINE_SECONDS
+        while not all(_bindable(port) for port in ports):
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"{name}: port(s) {ports} still in use {PORT_RELEASE_DEADLINE_SECONDS}s after it stopped"
+                )
+            time.sleep(0.1)
 
     def restart_component(self, name: str) -> None:
         """Restart one component; after the API server, restart its in-cluster clients too.

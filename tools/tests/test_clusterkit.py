@@ -439,3 +439,19 @@ def test_kind_up_that_fails_after_creating_says_how_to_delete_the_cluster(fake_t
     with pytest.raises(ClusterError, match=r"golang:1\.26: not found .*`make cluster-down CLUSTER=kind` deletes"):
         cluster.up()
     assert cluster.created_marker.is_file(), "down must still know it created the cluster"
+
+
+def test_a_component_starts_only_once_its_port_is_free(tmp_path, monkeypatch):
+    """A stopped program may hold its port a moment longer (threads still exiting): start waits, bounded."""
+    from clusterkit import local
+
+    monkeypatch.setattr(local, "PORT_RELEASE_DEADLINE_SECONDS", 0.3)
+    cluster = local.LocalCluster(tmp_path)
+    (port,) = free_ports(1)
+    cluster.ports = {"kube-scheduler": port}
+    cluster._wait_ports_free("kube-scheduler")  # free: returns at once
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        with pytest.raises(ClusterError, match="still in use"):
+            cluster._wait_ports_free("kube-scheduler")
