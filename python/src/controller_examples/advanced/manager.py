@@ -100,16 +100,24 @@ def main(argv: Sequence[str]) -> None:
     stop = stop_on_signals()
     api_client = connect_api(options)
     manager = Manager(options, api_client, stop)
-    servers = serve_endpoints(options, manager.metrics, manager.is_ready)
+    run_serving(options, "", manager.metrics, manager.is_ready, manager.run)
+
+
+def run_serving(
+    options: Options, flavour: str, metrics: Metrics, is_ready: Callable[[], bool], run_controller: Callable[[], None]
+) -> None:
+    """Serve the endpoints, log the start (`flavour`: e.g. " (kopf 1.45.2)"), run, and stop serving after."""
+    servers = serve_endpoints(options, metrics, is_ready)
     log.info(
-        "starting: namespace %s, %d workers, leader election %s, identity %s",
+        "starting%s: namespace %s, %d workers, leader election %s, identity %s",
+        flavour,
         options.namespace or "(all)",
         options.workers,
         "on" if options.leader_elect else "off",
         options.identity,
     )
     try:
-        manager.run()
+        run_controller()
     finally:
         for server in servers:
             server.shutdown()

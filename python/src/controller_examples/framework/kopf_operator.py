@@ -46,7 +46,7 @@ from controller_examples.advanced.manager import (
     configure_logging,
     connect_api,
     make_elector,
-    serve_endpoints,
+    run_serving,
     standing_by,
     stop_on_signals,
 )
@@ -199,21 +199,8 @@ def main(argv: Sequence[str]) -> None:
     stop = stop_on_signals()
     api_client = connect_api(options)
     operator = Operator(options, api_client, stop)
-    servers = serve_endpoints(options, operator.metrics, operator.is_ready)
-    log.info(
-        "starting (kopf %s): namespace %s, %d workers, leader election %s, identity %s",
-        importlib.metadata.version("kopf"),
-        options.namespace or "(all)",
-        options.workers,
-        "on" if options.leader_elect else "off",
-        options.identity,
-    )
-    try:
-        operator.run()
-    finally:
-        for server in servers:
-            server.shutdown()
-    log.info("stopped")
+    flavour = f" (kopf {importlib.metadata.version('kopf')})"
+    run_serving(options, flavour, operator.metrics, operator.is_ready, operator.run)
 
 
 if __name__ == "__main__":
