@@ -151,7 +151,7 @@ $(BENCH_STAMP): $(VENV)/.installed tools/pyproject.toml
 # The defaults (N = 10, 100, 1,000; 5 repetitions; --workers 4; a 70-minute budget) are in
 # tools/bench/settings.py; BENCH_SIZES, BENCH_REPS, BENCH_WORKERS, BENCH_SEED, BENCH_BUDGET_MINUTES,
 # BENCH_ONLY and BENCH_PODS change them.
-bench: $(BENCH_STAMP) go-build cluster-binaries require-tools ## run the measured comparison (about 70 min on 2 cores)
+bench: $(BENCH_STAMP) go-build cluster-binaries require-tools ## run the measured comparison (a budget of 80 min on 2 cores)
 	$(PY) -m bench
 
 bench-large: ## make bench, plus N = 10,000 for Python and Go (one repetition, opt-in)

@@ -117,6 +117,7 @@ def _measure(bench: Bench, results: dict, blocks: list[plan.Block]) -> None:
         _convergence(bench, blocks, progress)
     finally:
         results["plan"]["skipped"] = [block.as_json() for block in progress.skipped]
+        results["plan"]["trimmed"] = [{**block.as_json(), "dropped": list(dropped)} for block, dropped in progress.trimmed]
     listing.measure_list_pods(bench, [language for language in LANGUAGES if present["basics"][language]])
     for language in LANGUAGES:
         if present["intermediate"][language]:
@@ -128,8 +129,9 @@ def _convergence(bench: Bench, blocks: list[plan.Block], progress: plan.Progress
     # An implementation that failed at N (typically: a phase hit its time limit) is not run again at N or
     # above in later blocks: it would most likely fail again, an expensive way to learn nothing new.
     failed_at: dict[str, int] = {}
-    for block in blocks:
-        if not progress.may_start(block):
+    for planned in blocks:
+        block = progress.admit(planned)
+        if block is None:
             continue
         say(f"block: N={block.size}, --workers {block.workers}, repetition {block.rep} ({block.kind}); "
             f"order: {', '.join(block.order)}")  # fmt: skip

@@ -36,13 +36,17 @@ class Required:
 
 
 FINALIZER_ADD = Required("patch staticsites", "finalizer added, with the resourceVersion, before any other write")
-REGISTRY_ADD = Required(f"patch {REGISTRY_TARGET}", "registry key `NAME: URL` (merge patch)")
+# SPEC.md allows one merge patch to carry the registry keys of several sites of a namespace: per site, these two
+# are "at most one" (the floor batches them as the Python reference does, bench/floor.py: Floor.keys).
+REGISTRY_ADD = Required(
+    f"patch {REGISTRY_TARGET}", "registry key `NAME: URL` (merge patch, may carry other sites' keys)"
+)
 APPLY_CONFIG_MAP = Required("patch configmaps", "ConfigMap `NAME-content` (server-side apply)")
 APPLY_DEPLOYMENT = Required("patch deployments", "Deployment `NAME` (server-side apply)")
 APPLY_SERVICE = Required("patch services", "Service `NAME` (server-side apply)")
 PROGRESSING = Required("patch staticsites/status", "status `Ready=False/Progressing`, after the applies")
 AVAILABLE = Required("patch staticsites/status", "status `Ready=True/Available`, once rolled out")
-REGISTRY_REMOVE = Required(f"patch {REGISTRY_TARGET}", "registry key removed (`NAME: null`)")
+REGISTRY_REMOVE = Required(f"patch {REGISTRY_TARGET}", "registry key removed (`NAME: null`; may be batched too)")
 FINALIZER_REMOVE = Required("patch staticsites", "finalizer removed, with the resourceVersion")
 SYNCED_EVENT = "Synced event"
 

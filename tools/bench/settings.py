@@ -37,7 +37,7 @@ class Settings:
     pods: int  # BENCH_PODS: pods that list-pods lists
     workers: int = 4  # BENCH_WORKERS: every controller's --workers, and the floor's concurrent writers
     seed: int = 0  # BENCH_SEED: the order of floor and implementations in each repetition (random if unset)
-    budget_minutes: float = 70  # BENCH_BUDGET_MINUTES: no repetition beyond a size's first starts past it (0: none)
+    budget_minutes: float = 80  # BENCH_BUDGET_MINUTES: no repetition beyond a size's first starts past it (0: none)
     large: bool = False  # BENCH_LARGE=1: N = 10,000 for Python and Go (and the floor), one repetition
     large_size: int = 10_000  # BENCH_LARGE_SIZE: that N (smaller only to try the pipeline out)
     sweep: bool = False  # BENCH_SWEEP=1: --workers 1, 4, 16 at N = 1,000 for Python and Go (and the floor)
@@ -57,7 +57,7 @@ class Settings:
             pods=int(environment.get("BENCH_PODS", "10000")),
             workers=int(environment.get("BENCH_WORKERS", "4")),
             seed=int(environment.get("BENCH_SEED") or secrets.randbelow(2**31)),
-            budget_minutes=float(environment.get("BENCH_BUDGET_MINUTES", "70")),
+            budget_minutes=float(environment.get("BENCH_BUDGET_MINUTES", "80")),
             large=_flag("BENCH_LARGE"),
             large_size=int(environment.get("BENCH_LARGE_SIZE", "10000")),
             sweep=_flag("BENCH_SWEEP"),

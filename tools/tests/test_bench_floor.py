@@ -10,6 +10,7 @@ import pytest
 from bench import floor, plan
 from bench.required import REQUIRED, REQUIRED_EVENTS, required_counts
 from bench.settings import FLOOR, Settings
+from controller_examples.advanced.registry import RegistryWriter
 from kubernetes.client import ApiException
 
 PLURALS = {"ConfigMap": "configmaps", "Deployment": "deployments", "Service": "services"}
@@ -90,10 +91,12 @@ def _run_phase(phase: str, writer: RecordingWriter) -> list[str]:
         recorded.append(message)
 
     if phase == "delete":
-        floor.write_deleted(writer, _site(finalizers=["sites.example.com/registry"]))
+        floor.write_deleted(writer, RegistryWriter(writer), _site(finalizers=["sites.example.com/registry"]))
         return recorded
-    write = floor.write_created if phase == "create" else floor.write_updated
-    site = write(writer, record, _site())
+    if phase == "create":
+        site = floor.write_created(writer, RegistryWriter(writer), record, _site())
+    else:
+        site = floor.write_updated(writer, record, _site())
     deployment = next(child for child in floor.desired_children(site) if child["kind"] == "Deployment")
     floor.write_available(writer, site, _rolled_out({**deployment, "metadata": {**deployment["metadata"],
                                                                                  "generation": 1}}))  # fmt: skip
@@ -181,12 +184,28 @@ def test_the_budget_stops_later_repetitions_never_the_first():
     blocks = plan.make_plan(_settings(sizes=(1000,), reps=3), ["python"], random.Random(1))
     clock = FakeClock()
     progress = plan.Progress(blocks, budget_seconds=plan.block_seconds(blocks[0]) * 2, clock=clock)
-    assert progress.may_start(blocks[0])
+    assert progress.admit(blocks[0]) == blocks[0]
     clock.now = plan.block_seconds(blocks[0]) * 1.5  # slower than modelled: calibration 1.5
     for who in blocks[0].order:
         progress.run_done(who, 1000)
     assert progress.calibration() == pytest.approx(1.5)
-    assert not progress.may_start(blocks[1])
+    assert progress.admit(blocks[1]) is None
     assert progress.skipped == [blocks[1]]
     unlimited = plan.Progress(blocks, budget_seconds=0, clock=clock)
-    assert unlimited.may_start(blocks[2])
+    assert unlimited.admit(blocks[2]) == blocks[2]
+
+
+def test_the_budget_drops_the_framework_columns_before_a_whole_repetition():
+    blocks = plan.make_plan(_settings(sizes=(1000,), reps=2), ["python", "python-kopf"], random.Random(1))
+    clock = FakeClock()
+    without = plan.block_seconds(plan.Block(1000, 4, 2, (FLOOR, "python")))
+    # Room for the first block, then for the second one without kopf, not with it.
+    budget = plan.block_seconds(blocks[0]) + without + plan.PROGRAMS_SECONDS + 1
+    progress = plan.Progress(blocks, budget_seconds=budget, clock=clock)
+    progress.admit(blocks[0])
+    clock.now = plan.block_seconds(blocks[0])  # exactly as modelled
+    for who in blocks[0].order:
+        progress.run_done(who, 1000)
+    admitted = progress.admit(blocks[1])
+    assert admitted is not None and sorted(admitted.order) == sorted([FLOOR, "python"])
+    assert progress.trimmed == [(blocks[1], ("python-kopf",))] and progress.skipped == []
