@@ -117,7 +117,9 @@ def _measure(bench: Bench, results: dict, blocks: list[plan.Block]) -> None:
         _convergence(bench, blocks, progress)
     finally:
         results["plan"]["skipped"] = [block.as_json() for block in progress.skipped]
-        results["plan"]["trimmed"] = [{**block.as_json(), "dropped": list(dropped)} for block, dropped in progress.trimmed]
+        results["plan"]["trimmed"] = [
+            {**block.as_json(), "dropped": list(dropped)} for block, dropped in progress.trimmed
+        ]
     listing.measure_list_pods(bench, [language for language in LANGUAGES if present["basics"][language]])
     for language in LANGUAGES:
         if present["intermediate"][language]:
