@@ -18,8 +18,8 @@ writes byte for byte what a controller writes. Like a controller, it starts with
 
 - create: finalizer (with the resourceVersion of the event), registry key (in a merge patch that carries every
   key of the namespace waiting at that moment: SPEC allows that batching, the reference does it), the three
-  applies, the event (in the background), status Progressing from the Deployment the apply returned; when the Deployment watch
-  sees it rolled out, status Available (after that site's Progressing, never before);
+  applies, the event (in the background), status Progressing from the Deployment the apply returned; when the
+  Deployment watch sees it rolled out, status Available (after that site's Progressing, never before);
 - update: the ConfigMap and Deployment applies, the event, Progressing; Available on rollout;
 - delete: registry key removed, then the finalizer removed (with the resourceVersion of the event); the API
   server then deletes the site.
