@@ -51,6 +51,9 @@ type Reconciler struct {
 	// applied holds, by child (appliedKey), the object the controller's last
 	// apply of it returned, until the cache has caught up with it (latest).
 	applied sync.Map
+	// registry writes the registry keys, several sites' in one patch when
+	// they wait at the same time (registry.go).
+	registry registryWriter
 }
 
 // ChildConflictError is returned when a child's name is taken by an object
@@ -155,7 +158,7 @@ func (r *Reconciler) finalize(ctx context.Context, site *StaticSite) error {
 	}
 	// Always patched, never checked in the cache first: a key added a moment
 	// ago may not be cached yet.
-	if err := removeRegistryEntry(ctx, r.Kube.CoreV1(), site.Namespace, site.Name); err != nil {
+	if err := r.registry.remove(ctx, r.Kube.CoreV1(), site.Namespace, site.Name); err != nil {
 		return err
 	}
 	r.forget(site.Namespace, site.Name)
@@ -186,7 +189,7 @@ func (r *Reconciler) ensureRegistryEntry(ctx context.Context, site *StaticSite) 
 	if len(stray) == 0 && registry != nil && registry.Data[site.Name] == url {
 		return nil
 	}
-	return addRegistryEntry(ctx, r.Kube.CoreV1(), site.Namespace, site.Name, url, stray)
+	return r.registry.add(ctx, r.Kube.CoreV1(), site.Namespace, site.Name, url, stray)
 }
 
 // ----- steps 6 and 7: the children ----------------------------------------

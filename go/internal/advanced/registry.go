@@ -2,7 +2,9 @@ package advanced
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,7 +33,8 @@ import (
 // less. Someone may delete it or edit it by hand, so the controller watches
 // it (informer.go): a change enqueues the sites whose key is missing or
 // wrong (sitesToRepair), and each reconcile adds its site's key and removes
-// stray keys (strayRegistryKeys) in one merge patch.
+// stray keys (strayRegistryKeys) in one merge patch, which registryWriter
+// may share with other sites' changes of the same namespace.
 
 // RegistryName is the registry ConfigMap's name in every namespace with sites.
 const RegistryName = "staticsite-registry"
@@ -117,34 +120,134 @@ func sitesToRepair(registry *corev1.ConfigMap, namespace string, siteNames []str
 	return slices.DeleteFunc(names, func(name string) bool { return good[name] })
 }
 
-// addRegistryEntry adds or corrects the site's key, and removes the stray
-// keys, in one merge patch; it creates the registry when the namespace has
-// none yet.
-func addRegistryEntry(ctx context.Context, configMaps corev1client.ConfigMapsGetter, namespace, name, url string, stray []string) error {
-	data := map[string]any{name: url}
+// registryWriter writes the registries' keys: one merge patch per namespace
+// at a time, carrying every change waiting for it.
+//
+// Each merge patch makes the API server rewrite the whole ConfigMap (with a
+// thousand sites, about 90 KB, sent again to every watcher of it), so a patch
+// per key makes a namespace's N creates or deletes cost N*N. Instead, the
+// changes that arrive while a patch of their namespace is in flight wait for
+// it to end and then go together in the next one ({"data": {A: URL, B: null,
+// ...}}), like a database's group commit: no change waits longer than one
+// patch, and under load a patch carries as many keys as there are workers
+// waiting. SPEC.md allows this batching; every caller gets the error of the
+// patch that carried its change, and its key is retried by the work queue
+// like any failed reconcile. Python's registry.py has the same RegistryWriter.
+//
+// The zero value is ready to use.
+type registryWriter struct {
+	mu         sync.Mutex
+	namespaces map[string]*registryTurn
+}
+
+// registryTurn is one namespace's state: a patch in flight or not, and the
+// batch of changes waiting for the next patch.
+type registryTurn struct {
+	sending bool
+	next    *registryBatch
+}
+
+// registryBatch is the changes one patch carries (a nil value removes its
+// key) and its outcome, shared by every caller whose change it holds. The
+// caller that opened it sends it, once ready is closed (at once if no patch
+// of the namespace was in flight, else when that patch has ended).
+type registryBatch struct {
+	changes map[string]any
+	ready   chan struct{}
+	done    chan struct{}
+	err     error
+}
+
+// add adds or corrects the site's key, and removes the stray keys; it creates
+// the registry when the namespace has none yet.
+func (w *registryWriter) add(ctx context.Context, configMaps corev1client.ConfigMapsGetter, namespace, name, url string, stray []string) error {
+	changes := map[string]any{name: url}
 	for _, key := range stray {
-		data[key] = nil
+		changes[key] = nil
 	}
-	err := patchRegistry(ctx, configMaps, namespace, data)
+	return w.write(ctx, configMaps, namespace, changes)
+}
+
+// remove removes the site's key. A missing registry counts as removed, so
+// this works in a terminating namespace, where nothing can be created but
+// patches are still allowed.
+func (w *registryWriter) remove(ctx context.Context, configMaps corev1client.ConfigMapsGetter, namespace, name string) error {
+	return w.write(ctx, configMaps, namespace, map[string]any{name: nil})
+}
+
+// write joins the namespace's next batch, and sends it if this caller opened
+// it. The waits need no deadline of their own: each ends when a patch ends,
+// and every patch is bounded by its sender's context.
+func (w *registryWriter) write(ctx context.Context, configMaps corev1client.ConfigMapsGetter, namespace string, changes map[string]any) error {
+	batch, sender := w.join(namespace, changes)
+	if !sender {
+		<-batch.done
+		return batch.err
+	}
+	<-batch.ready
+	w.mu.Lock()
+	w.namespaces[namespace].next, w.namespaces[namespace].sending = nil, true // later changes: the next batch
+	w.mu.Unlock()
+	batch.err = writeRegistryEntries(ctx, configMaps, namespace, batch.changes)
+	w.mu.Lock()
+	close(batch.done)
+	turn := w.namespaces[namespace]
+	turn.sending = false
+	if turn.next != nil {
+		close(turn.next.ready) // its sender goes next
+	} else {
+		delete(w.namespaces, namespace)
+	}
+	w.mu.Unlock()
+	return batch.err
+}
+
+// join adds changes to the namespace's waiting batch, or opens one (then the
+// caller is its sender); the latest change of a key wins.
+func (w *registryWriter) join(namespace string, changes map[string]any) (batch *registryBatch, sender bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.namespaces == nil {
+		w.namespaces = map[string]*registryTurn{}
+	}
+	turn := w.namespaces[namespace]
+	if turn == nil {
+		turn = &registryTurn{}
+		w.namespaces[namespace] = turn
+	}
+	if turn.next != nil {
+		maps.Copy(turn.next.changes, changes)
+		return turn.next, false
+	}
+	turn.next = &registryBatch{changes: maps.Clone(changes), ready: make(chan struct{}), done: make(chan struct{})}
+	if !turn.sending {
+		close(turn.next.ready)
+	}
+	return turn.next, true
+}
+
+// writeRegistryEntries is one merge patch of the registry. When the namespace
+// has none, it creates the registry with the keys added; removing a key from
+// a missing registry counts as done.
+func writeRegistryEntries(ctx context.Context, configMaps corev1client.ConfigMapsGetter, namespace string, changes map[string]any) error {
+	err := patchRegistry(ctx, configMaps, namespace, changes)
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
-	// Two workers may both get here: the one whose create fails with 409
-	// AlreadyExists patches the registry the other one created.
-	err = createRegistry(ctx, configMaps, namespace, map[string]string{name: url})
-	if apierrors.IsAlreadyExists(err) {
-		return patchRegistry(ctx, configMaps, namespace, map[string]any{name: url})
+	added := map[string]string{}
+	for key, value := range changes {
+		if url, ok := value.(string); ok {
+			added[key] = url
+		}
 	}
-	return err
-}
-
-// removeRegistryEntry removes the site's key. A missing registry counts as
-// removed, so this works in a terminating namespace, where nothing can be
-// created but patches are still allowed.
-func removeRegistryEntry(ctx context.Context, configMaps corev1client.ConfigMapsGetter, namespace, name string) error {
-	err := patchRegistry(ctx, configMaps, namespace, map[string]any{name: nil})
-	if apierrors.IsNotFound(err) {
+	if len(added) == 0 {
 		return nil
+	}
+	// Two processes may both get here: the one whose create fails with 409
+	// AlreadyExists patches the registry the other one created.
+	err = createRegistry(ctx, configMaps, namespace, added)
+	if apierrors.IsAlreadyExists(err) {
+		return patchRegistry(ctx, configMaps, namespace, changes)
 	}
 	return err
 }

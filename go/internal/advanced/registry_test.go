@@ -3,10 +3,15 @@ package advanced
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -112,4 +117,56 @@ func TestRegistryEventsEnqueueTheSitesToRepair(t *testing.T) {
 
 func sorted(keys []string) []string {
 	return slices.Sorted(slices.Values(keys))
+}
+
+// TestRegistryWriterBatchesChangesThatWaitForAPatch: while one patch of a
+// namespace is in flight, the changes that arrive wait, then go together in
+// one patch; each caller gets the outcome of the patch that carried its
+// change.
+func TestRegistryWriterBatchesChangesThatWaitForAPatch(t *testing.T) {
+	kube := fake.NewClientset(registryWith(map[string]string{"c": "http://c.ns.svc.cluster.local"}))
+	entered, release := make(chan struct{}), make(chan struct{})
+	var patches []string
+	var first sync.Once
+	kube.PrependReactor("patch", "configmaps", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		patches = append(patches, string(action.(clienttesting.PatchAction).GetPatch()))
+		first.Do(func() { close(entered); <-release }) // the first patch stays in flight until released
+		return false, nil, nil
+	})
+	var writer registryWriter
+	ctx, errs := context.Background(), make(chan error, 3)
+	go func() { errs <- writer.add(ctx, kube.CoreV1(), "ns", "a", "http://a.ns.svc.cluster.local", nil) }()
+	<-entered
+	go func() { errs <- writer.add(ctx, kube.CoreV1(), "ns", "b", "http://b.ns.svc.cluster.local", nil) }()
+	go func() { errs <- writer.remove(ctx, kube.CoreV1(), "ns", "c") }()
+	waiting := func() int {
+		writer.mu.Lock()
+		defer writer.mu.Unlock()
+		if next := writer.namespaces["ns"].next; next != nil {
+			return len(next.changes)
+		}
+		return 0
+	}
+	for deadline := time.Now().Add(10 * time.Second); waiting() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two changes did not join the next batch: %d waiting", waiting())
+		}
+	}
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantList(t, "patches", patches, []string{
+		`{"data":{"a":"http://a.ns.svc.cluster.local"}}`,
+		`{"data":{"b":"http://b.ns.svc.cluster.local","c":null}}`,
+	})
+	after, _ := kube.CoreV1().ConfigMaps("ns").Get(ctx, RegistryName, metav1.GetOptions{})
+	if len(after.Data) != 2 || after.Data["b"] == "" || after.Data["a"] == "" {
+		t.Errorf("registry after: %v", after.Data)
+	}
+	if len(writer.namespaces) != 0 {
+		t.Errorf("a namespace with nothing waiting is forgotten, got %v", writer.namespaces)
+	}
 }
