@@ -1,10 +1,10 @@
 """The floor: exactly the writes SPEC.md requires (bench/required.py), by a client told what to write.
 
-Per site it makes the requests of ``required.REQUIRED`` in SPEC's order, and nothing else: no informer
-cache, no queue, no comparison, no read of a child. It is a process of its own, started by the bench like a
-controller (``python -m bench.floor --namespace NS --sites N --workers W``, with the controller's
-ServiceAccount in KUBECONFIG), so the audit log counts its requests like a controller's and its CPU and
-memory are measured like a controller's; it shares no interpreter lock with the bench's own watches.
+Per site it makes the requests of ``required.REQUIRED`` (and the reads of ``required.REQUIRED_READS``) in SPEC's
+order, and nothing else: no informer cache, no queue, no comparison. It is a process of its own, started by the
+bench like a controller (``python -m bench.floor --namespace NS --sites N --workers W``, with the controller's
+ServiceAccount in KUBECONFIG), so the audit log counts its requests like a controller's and its CPU and memory are
+measured like a controller's; it shares no interpreter lock with the bench's own watches.
 
 Like a controller it learns what to do from two watches, one on the sites and one on their Deployments,
 and hands each site's chain of writes to a pool of as many writers as the controllers get ``--workers``
@@ -18,6 +18,7 @@ writes byte for byte what a controller writes. Like a controller, it starts with
 
 - create: finalizer (with the resourceVersion of the event), registry key (in a merge patch that carries every
   key of the namespace waiting at that moment: SPEC allows that batching, the reference does it), the three
+  children's live GETs (SPEC's conflict check: they are not in a label-selected cache yet), the three
   applies, the event (in the background), status Progressing from the Deployment the apply returned; when the
   Deployment watch sees it rolled out, status Available (after that site's Progressing, never before);
 - update: the ConfigMap and Deployment applies, the event, Progressing; Available on rollout;
@@ -65,7 +66,13 @@ def write_created(writer: KubeApi, keys: registry.RegistryWriter, record: Callab
     patch = {"metadata": {"finalizers": [FINALIZER], "resourceVersion": metadata["resourceVersion"]}}
     site = writer.patch_site(metadata["namespace"], metadata["name"], patch)
     _add_registry_key(keys, metadata["namespace"], metadata["name"])
-    return _apply_and_report(writer, record, site, desired_children(site))
+    children = desired_children(site)
+    # SPEC's conflict check: a child absent from the (label-selected) cache needs a live GET, because an object
+    # the controller does not manage is not in its cache; a new site's three children are all absent. The
+    # answers (404) are not needed here: the floor is told the site is new.
+    _at_once(lambda child: writer.get(child["kind"], child["metadata"]["namespace"], child["metadata"]["name"]),
+             children)  # fmt: skip
+    return _apply_and_report(writer, record, site, children)
 
 
 def write_updated(writer: KubeApi, record: Callable[[dict, str], None], site: dict) -> dict:
@@ -98,13 +105,17 @@ def _add_registry_key(keys: registry.RegistryWriter, namespace: str, name: str) 
 
 def _apply_and_report(writer: KubeApi, record: Callable[[dict, str], None], site: dict,
                       children: list[dict]) -> dict:  # fmt: skip
-    # The applies of one site at once, as the Go controller sends them: SPEC orders them after the registry
-    # key and before the status, not among themselves, and a floor must not wait where a controller need not.
-    with ThreadPoolExecutor(len(children), thread_name_prefix="floor-apply") as applying:
-        applied = {child["kind"]: answer for child, answer in zip(children, applying.map(writer.apply, children),
-                                                                  strict=True)}  # fmt: skip
+    applied = {child["kind"]: answer for child, answer in zip(children, _at_once(writer.apply, children),
+                                                              strict=True)}  # fmt: skip
     record(site, "applied " + ", ".join(f"{child['kind']} {child['metadata']['name']}" for child in children))
     return _write_status(writer, site, applied["Deployment"])
+
+
+def _at_once(request: Callable[[dict], dict | None], children: list[dict]) -> list[dict | None]:
+    """One request per child, all at once, as the controllers send them: SPEC orders a site's lookups (and its
+    applies) among the other steps, not among themselves, and a floor must not wait where a controller need not."""
+    with ThreadPoolExecutor(len(children), thread_name_prefix="floor-child") as requests:
+        return list(requests.map(request, children))
 
 
 def _write_status(writer: KubeApi, site: dict, deployment: dict) -> dict:

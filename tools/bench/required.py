@@ -12,13 +12,14 @@ conflict, one replica and no one else writing (what the bench creates):
   event, then the status ``Progressing`` for the new generation and ``Available`` once rolled out;
 - delete: the registry key removed, then the finalizer removed; no child, no event.
 
-Reads are not in the table: a controller chooses how it learns what exists (SPEC requires a live GET of a
-child absent from its label-selected cache; the floor is told). Events are counted apart: SPEC writes them
-in the background, off the reconcile's path. Labels are the audit log's ``verb resource[/subresource]``
-(a server-side apply and a merge patch are both ``patch``; the registry ConfigMap is told apart from the
-sites' own), so the table compares directly with the counts. The first site of a namespace also creates the
-registry (a ``patch`` answered 404, then a ``create``): once per namespace, not per site, so not in the table.
-"""
+Reads are in a table apart: a controller chooses how it learns what exists (caches, watches), except that SPEC
+requires a live GET of each child absent from its label-selected cache before the applies (the conflict check: an
+object it does not manage has no label, so no cache holds it): the three children of a new site. Events are counted
+apart: SPEC writes them in the background, off the reconcile's path. Labels are the audit log's ``verb
+resource[/subresource]`` (a server-side apply and a merge patch are both ``patch``; the registry ConfigMap is told
+apart from the sites' own), so the table compares directly with the counts. The first site of a namespace also
+creates the registry (a ``patch`` answered 404, then a ``create``): once per namespace, not per site, so not in the
+table."""
 
 from __future__ import annotations
 
@@ -57,10 +58,20 @@ REQUIRED: dict[str, tuple[Required, ...]] = {
     "update": (APPLY_CONFIG_MAP, APPLY_DEPLOYMENT, PROGRESSING, AVAILABLE),
     "delete": (REGISTRY_REMOVE, FINALIZER_REMOVE),
 }
+# The reads SPEC requires per site: the live GETs of the children absent from the cache (a new site's three,
+# answered 404), after the registry key and before the applies, at once among themselves.
+REQUIRED_READS: dict[str, tuple[Required, ...]] = {
+    "create": tuple(
+        Required(f"get {plural}", f"live GET of the new site's {kind} (absent from the cache: the conflict check)")
+        for kind, plural in (("ConfigMap", "configmaps"), ("Deployment", "deployments"), ("Service", "services"))
+    ),
+    "update": (),
+    "delete": (),
+}
 # Events per site, counted apart from the writes above.
 REQUIRED_EVENTS: dict[str, int] = {"create": 1, "update": 1, "delete": 0}
 
-assert set(REQUIRED) == set(PHASES) == set(REQUIRED_EVENTS)
+assert set(REQUIRED) == set(PHASES) == set(REQUIRED_EVENTS) == set(REQUIRED_READS)
 
 
 def required_counts(phase: str) -> dict[str, int]:

@@ -8,10 +8,11 @@ import random
 
 import pytest
 from bench import floor, plan
-from bench.required import REQUIRED, REQUIRED_EVENTS, required_counts
+from bench.required import REQUIRED, REQUIRED_EVENTS, REQUIRED_READS, required_counts
 from bench.settings import FLOOR, Settings
-from controller_examples.advanced.registry import RegistryWriter
 from kubernetes.client import ApiException
+
+from controller_examples.advanced.registry import RegistryWriter
 
 PLURALS = {"ConfigMap": "configmaps", "Deployment": "deployments", "Service": "services"}
 
@@ -37,6 +38,10 @@ class RecordingWriter:
         self.requests.append("create configmaps (registry)")
         self.registry_exists = True
         return body
+
+    def get(self, kind, namespace, name):
+        self.requests.append(f"get {PLURALS[kind]}")
+        return None  # a new site's children do not exist
 
     def apply(self, obj):
         self.requests.append(f"patch {PLURALS[obj['kind']]}")
@@ -66,21 +71,30 @@ def _rolled_out(deployment: dict) -> dict:
 
 
 APPLIES = {"patch configmaps", "patch deployments", "patch services"}
+GETS = {"get configmaps", "get deployments", "get services"}
 
 
 def _in_steps(labels: list[str]) -> list[str | tuple[str, ...]]:
-    """The requests as SPEC orders them: a site's applies go at once, so their run is one unordered step."""
+    """The requests as SPEC orders them: a site's lookups go at once, and so do its applies, so each run of
+    them is one unordered step."""
     steps: list[str | tuple[str, ...]] = []
     for label in labels:
-        if label in APPLIES and steps and isinstance(steps[-1], tuple):
+        group = next((group for group in (APPLIES, GETS) if label in group), None)
+        if group and steps and isinstance(steps[-1], tuple) and steps[-1][0] in group:
             steps[-1] = tuple(sorted((*steps[-1], label)))
         else:
-            steps.append((label,) if label in APPLIES else label)
+            steps.append((label,) if group else label)
     return steps
 
 
 def _labels(phase: str) -> list[str | tuple[str, ...]]:
-    return _in_steps([request.label for request in REQUIRED[phase]])
+    """SPEC's requests of a phase, the reads (the lookups) before the applies."""
+    writes = [request.label for request in REQUIRED[phase]]
+    reads = [request.label for request in REQUIRED_READS[phase]]
+    if reads:
+        first_apply = next(index for index, label in enumerate(writes) if label in APPLIES)
+        writes[first_apply:first_apply] = reads
+    return _in_steps(writes)
 
 
 def _run_phase(phase: str, writer: RecordingWriter) -> list[str]:
@@ -122,6 +136,8 @@ def test_the_required_table_counts_what_spec_asks_per_site():
     }
     assert required_counts("update") == {"patch configmaps": 1, "patch deployments": 1, "patch staticsites/status": 2}
     assert required_counts("delete") == {"patch configmaps (registry)": 1, "patch staticsites": 1}
+    assert [read.label for read in REQUIRED_READS["create"]] == ["get configmaps", "get deployments", "get services"]
+    assert REQUIRED_READS["update"] == REQUIRED_READS["delete"] == ()  # the children are cached by then
     assert REQUIRED["create"][0].label == "patch staticsites"  # the finalizer before anything else
     assert REQUIRED["delete"][-1].label == "patch staticsites"  # the finalizer last
 
@@ -133,7 +149,7 @@ def test_the_first_site_of_a_namespace_creates_the_registry():
         "patch staticsites",
         "patch configmaps (registry)",  # answered 404
         "create configmaps (registry)",
-        ("patch configmaps", "patch deployments", "patch services"),  # the children, applied at once
+        ("get configmaps", "get deployments", "get services"),  # the children looked up, at once
     ]
 
 
