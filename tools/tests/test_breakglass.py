@@ -77,9 +77,10 @@ def test_the_command_line_reports_a_refusal_in_one_line(capsys, monkeypatch):
 @pytest.mark.parametrize("embedded", [True, False], ids=["ca-data", "ca-file"])
 def test_a_token_kubeconfig_keeps_the_admin_server_and_ca(tmp_path, embedded):
     ca = b"-----BEGIN CERTIFICATE-----\nnot parsed here\n-----END CERTIFICATE-----\n"
+    ca_data = base64.b64encode(ca).decode()
     entry = {"server": "https://127.0.0.1:6443"}
     if embedded:
-        entry["certificate-authority-data"] = base64.b64encode(ca).decode()
+        entry["certificate-authority-data"] = ca_data
     else:
         (tmp_path / "ca.pem").write_bytes(ca)
         entry["certificate-authority"] = str(tmp_path / "ca.pem")
@@ -90,12 +91,8 @@ def test_a_token_kubeconfig_keeps_the_admin_server_and_ca(tmp_path, embedded):
     written = token_kubeconfig(admin, path, token="t0ken", namespace="ns", account="sa", cluster_name="learn")
 
     config = yaml.safe_load(written.read_text())
-    assert config["clusters"] == [
-        {
-            "name": "learn",
-            "cluster": {"server": "https://127.0.0.1:6443", "certificate-authority-data": base64.b64encode(ca).decode()},
-        }
-    ]
+    server = {"server": "https://127.0.0.1:6443", "certificate-authority-data": ca_data}
+    assert config["clusters"] == [{"name": "learn", "cluster": server}]
     assert config["users"] == [{"name": "ns-sa", "user": {"token": "t0ken"}}]
     assert config["contexts"][0]["context"] == {"cluster": "learn", "user": "ns-sa", "namespace": "ns"}
     assert path.with_suffix(".ca.crt").read_bytes() == ca
