@@ -6,7 +6,6 @@ deadline and fails with what it last saw.
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import time
@@ -14,10 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from kubernetes import client
 
-from clusterkit.kubeconfig import write_kubeconfig
+from clusterkit.kubeconfig import token_kubeconfig
 
 T = TypeVar("T")
 POLL_INTERVAL_SECONDS = 0.2
@@ -76,22 +74,6 @@ def service_account_kubeconfig(cluster, api: client.ApiClient, namespace: str, n
     spec = client.V1TokenRequestSpec(audiences=[], expiration_seconds=lifetime_seconds)
     request = client.AuthenticationV1TokenRequest(spec=spec)
     token = core.create_namespaced_service_account_token(name, namespace, request).status.token
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    admin_cluster = admin["clusters"][0]["cluster"]
-    ca_path = path.with_suffix(".ca.crt")
-    ca_path.write_bytes(_ca_bytes(admin_cluster))
-    return write_kubeconfig(
-        path,
-        admin_cluster["server"],
-        ca_path,
-        cluster_name="conformance",
-        user=f"{namespace}-{name}",
-        token=token,
-        namespace=namespace,
+    return token_kubeconfig(
+        cluster.kubeconfig, path, token=token, namespace=namespace, account=name, cluster_name="conformance"
     )
-
-
-def _ca_bytes(cluster_entry: dict) -> bytes:
-    if "certificate-authority-data" in cluster_entry:
-        return base64.b64decode(cluster_entry["certificate-authority-data"])
-    return Path(cluster_entry["certificate-authority"]).read_bytes()

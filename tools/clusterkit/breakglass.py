@@ -8,14 +8,11 @@ ServiceAccount with the shipped RBAC, to run a controller as it runs in the clus
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 from pathlib import Path
 
-import yaml
-
-from .kubeconfig import write_kubeconfig
+from .kubeconfig import token_kubeconfig
 from .local import ClusterError
 from .versions import REPO_ROOT
 
@@ -87,19 +84,11 @@ def sa_kubeconfig(cluster, path: Path) -> Path:
     token = _kubectl(
         cluster, "create", "token", CONTROLLER_ACCOUNT, "-n", CONTROLLER_NAMESPACE, "--duration=1h"
     ).strip()
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ca_path = path.with_suffix(".ca.crt")
-    if "certificate-authority-data" in admin:
-        ca_path.write_bytes(base64.b64decode(admin["certificate-authority-data"]))
-    else:
-        ca_path.write_bytes(Path(admin["certificate-authority"]).read_bytes())
-    return write_kubeconfig(
+    return token_kubeconfig(
+        cluster.kubeconfig,
         path,
-        admin["server"],
-        ca_path,
-        cluster_name="learn",
-        user=f"{CONTROLLER_NAMESPACE}-{CONTROLLER_ACCOUNT}",
         token=token,
         namespace=CONTROLLER_NAMESPACE,
+        account=CONTROLLER_ACCOUNT,
+        cluster_name="learn",
     )

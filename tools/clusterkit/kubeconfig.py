@@ -52,3 +52,33 @@ def write_kubeconfig(
     partial.chmod(0o600)
     partial.replace(path)
     return path
+
+
+def token_kubeconfig(
+    admin_kubeconfig: Path, path: Path, *, token: str, namespace: str, account: str, cluster_name: str
+) -> Path:
+    """A kubeconfig that authenticates as ServiceAccount ``namespace/account`` with its ``token``.
+
+    The server and CA are the admin kubeconfig's, so TLS stays verified; the CA is also written next to ``path``
+    (``.ca.crt``), for a Secret that mounts it into a Pod.
+    """
+    admin = yaml.safe_load(admin_kubeconfig.read_text())["clusters"][0]["cluster"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ca_path = path.with_suffix(".ca.crt")
+    ca_path.write_bytes(_ca_bytes(admin))
+    return write_kubeconfig(
+        path,
+        admin["server"],
+        ca_path,
+        cluster_name=cluster_name,
+        user=f"{namespace}-{account}",
+        token=token,
+        namespace=namespace,
+    )
+
+
+def _ca_bytes(cluster_entry: dict) -> bytes:
+    """The CA of a kubeconfig's cluster entry: embedded, or a file it names."""
+    if "certificate-authority-data" in cluster_entry:
+        return base64.b64decode(cluster_entry["certificate-authority-data"])
+    return Path(cluster_entry["certificate-authority"]).read_bytes()

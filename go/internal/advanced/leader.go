@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
@@ -40,7 +41,7 @@ import (
 //     release (a GET and a PUT of up to the renew deadline each) decides the
 //     Lease is still ours from the record it saw before the renewals failed:
 //     its PUT would clear a new leader's Lease, and until it returns the
-//     reconciles go on writing. So the lock (leaseLock) refuses that release
+//     reconciles go on writing. So the lock (LeaseLock) refuses that release
 //     and remembers when this process last renewed; the reconciles run in a
 //     context cancelled at that time + the renew deadline (untilRenewalsFail);
 //     and runElected returns as soon as the workers have stopped, without
@@ -55,11 +56,7 @@ func (m *Manager) runElected(ctx context.Context) error {
 		drained = make(chan struct{})
 		lost    = make(chan struct{})
 	)
-	lock := &leaseLock{Interface: &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: m.opts.LeaderElectionNamespace, Name: m.opts.LeaderElectionID},
-		Client:     m.election.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: m.opts.Identity},
-	}}
+	lock := NewLeaseLock(m.election, m.opts)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -72,7 +69,7 @@ func (m *Manager) runElected(ctx context.Context) error {
 		if wasLeading {
 			<-drained
 		}
-		lock.releasing.Store(true)
+		lock.AllowRelease()
 		endElection()
 	}()
 
@@ -137,13 +134,13 @@ var errRenewDeadline = errors.New("the Lease was not renewed within the renew de
 
 // untilRenewalsFail returns a context derived from parent that is cancelled
 // (cause errRenewDeadline) once lock has not renewed the Lease for deadline.
-func untilRenewalsFail(parent context.Context, lock *leaseLock, deadline time.Duration) (context.Context, context.CancelFunc) {
+func untilRenewalsFail(parent context.Context, lock *LeaseLock, deadline time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
 	go func() {
 		timer := time.NewTimer(deadline)
 		defer timer.Stop()
 		for {
-			left := time.Until(lock.lastRenewal().Add(deadline))
+			left := time.Until(lock.LastRenewal().Add(deadline))
 			if left <= 0 {
 				cancel(errRenewDeadline)
 				return
@@ -159,20 +156,39 @@ func untilRenewalsFail(parent context.Context, lock *leaseLock, deadline time.Du
 	return ctx, func() { cancel(context.Canceled) }
 }
 
-// leaseLock is client-go's Lease lock, with two additions (written by hand:
+// LeaseLock is client-go's Lease lock, with two additions (written by hand:
 // client-go has neither). It remembers when this process last wrote the
 // Lease as its holder (a take-over or a renewal: the time the request
 // started). And it refuses to release the Lease (an update that clears the
-// holder) unless releasing is set, once the workers drained after SIGTERM:
+// holder) until AllowRelease, once the workers drained after SIGTERM:
 // client-go releases after a lost Lease too, trusting a record it read before
 // the renewals failed, when a standby may hold the Lease.
-type leaseLock struct {
+//
+// Exported because the controller-runtime variant (internal/framework) uses
+// the same lock: the framework runs the same client-go election.
+type LeaseLock struct {
 	resourcelock.Interface
 	releasing atomic.Bool
-	renewed   atomic.Int64 // time.Time.UnixNano of the last successful write as holder
+	renewed   atomic.Int64 // time.Time.UnixNano of the last successful write as holder; 0: never led
 }
 
-func (l *leaseLock) Create(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
+// NewLeaseLock is the Lease SPEC.md's flags name, held as opts.Identity and
+// written with client (the election's own client: see newManager).
+func NewLeaseLock(client kubernetes.Interface, opts Options) *LeaseLock {
+	return &LeaseLock{Interface: &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: opts.LeaderElectionNamespace, Name: opts.LeaderElectionID},
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: opts.Identity},
+	}}
+}
+
+// AllowRelease lets the next release through: SIGTERM, and the workers
+// drained, is the one time releasing the Lease is right.
+func (l *LeaseLock) AllowRelease() {
+	l.releasing.Store(true)
+}
+
+func (l *LeaseLock) Create(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
 	started := time.Now()
 	err := l.Interface.Create(ctx, record)
 	l.remember(started, record, err)
@@ -182,8 +198,8 @@ func (l *leaseLock) Create(ctx context.Context, record resourcelock.LeaderElecti
 // Update writes the Lease record of one attempt to acquire or renew it
 // (client-go's tryAcquireOrRenew reads the Lease, decides, and calls Update,
 // or Create when there is no Lease yet), and remembers a success as a
-// renewal. A release (an empty holder) passes only once releasing is set.
-func (l *leaseLock) Update(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
+// renewal. A release (an empty holder) passes only after AllowRelease.
+func (l *LeaseLock) Update(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
 	// exercise: leader-election begin
 	if record.HolderIdentity == "" && !l.releasing.Load() {
 		return errors.New("not releasing a Lease that may have been lost")
@@ -195,12 +211,20 @@ func (l *leaseLock) Update(ctx context.Context, record resourcelock.LeaderElecti
 	// exercise: leader-election end
 }
 
-func (l *leaseLock) remember(started time.Time, record resourcelock.LeaderElectionRecord, err error) {
+// remember notes a successful write as holder, at the time its request
+// started (the API server may have stored it any time after).
+func (l *LeaseLock) remember(started time.Time, record resourcelock.LeaderElectionRecord, err error) {
 	if err == nil && record.HolderIdentity == l.Identity() {
 		l.renewed.Store(started.UnixNano())
 	}
 }
 
-func (l *leaseLock) lastRenewal() time.Time {
-	return time.Unix(0, l.renewed.Load())
+// LastRenewal is when this process last wrote the Lease as its holder; the
+// zero time when it never did.
+func (l *LeaseLock) LastRenewal() time.Time {
+	renewed := l.renewed.Load()
+	if renewed == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, renewed)
 }

@@ -146,7 +146,7 @@ func (l *recordingLock) Identity() string { return "me" }
 
 func TestALostLeaseIsNeverReleased(t *testing.T) {
 	inner := &recordingLock{}
-	lock := &leaseLock{Interface: inner}
+	lock := &LeaseLock{Interface: inner}
 	ctx := context.Background()
 
 	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
@@ -156,7 +156,7 @@ func TestALostLeaseIsNeverReleased(t *testing.T) {
 	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: ""}); err == nil {
 		t.Fatal("a Lease that may be lost was released")
 	}
-	lock.releasing.Store(true) // SIGTERM, and the workers drained
+	lock.AllowRelease() // SIGTERM, and the workers drained
 	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: ""}); err != nil {
 		t.Fatalf("the release after the drain was refused: %v", err)
 	}
@@ -167,12 +167,12 @@ func TestALostLeaseIsNeverReleased(t *testing.T) {
 
 func TestTheReconcilesStopAtTheRenewDeadline(t *testing.T) {
 	inner := &recordingLock{}
-	lock := &leaseLock{Interface: inner}
+	lock := &LeaseLock{Interface: inner}
 	ctx := context.Background()
 	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
 		t.Fatal(err)
 	}
-	renewed := lock.lastRenewal()
+	renewed := lock.LastRenewal()
 	work, stop := untilRenewalsFail(ctx, lock, 200*time.Millisecond)
 	defer stop()
 
@@ -182,7 +182,7 @@ func TestTheReconcilesStopAtTheRenewDeadline(t *testing.T) {
 	if !errors.Is(context.Cause(work), errRenewDeadline) {
 		t.Errorf("cause %v", context.Cause(work))
 	}
-	if !lock.lastRenewal().Equal(renewed) {
+	if !lock.LastRenewal().Equal(renewed) {
 		t.Error("a failed renewal counted as one")
 	}
 	if time.Since(renewed) < 200*time.Millisecond {

@@ -259,11 +259,11 @@ func (l *recordingLock) Update(ctx context.Context, record resourcelock.LeaderEl
 
 func TestTheLeaseIsReleasedOnlyAfterSIGTERM(t *testing.T) {
 	inner := &recordingLock{}
-	lock := &leaseLock{Interface: inner, renewDeadline: 4 * time.Second}
+	lock := &leaseLock{LeaseLock: &advanced.LeaseLock{Interface: inner}, renewDeadline: 4 * time.Second}
 	if err := lock.Update(context.Background(), resourcelock.LeaderElectionRecord{}); err == nil {
 		t.Fatal("a release before SIGTERM was not refused")
 	}
-	lock.releasing.Store(true)
+	lock.AllowRelease()
 	if err := lock.Update(context.Background(), resourcelock.LeaderElectionRecord{}); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestTheLeaseIsReleasedOnlyAfterSIGTERM(t *testing.T) {
 
 func TestARenewalIsBoundedByTheLastOnePlusTheRenewDeadline(t *testing.T) {
 	inner := &recordingLock{}
-	lock := &leaseLock{Interface: inner, renewDeadline: 4 * time.Second}
+	lock := &leaseLock{LeaseLock: &advanced.LeaseLock{Interface: inner}, renewDeadline: 4 * time.Second}
 	if !lock.deadline().IsZero() {
 		t.Fatal("a process that never led has a deadline")
 	}
@@ -297,8 +297,8 @@ func TestARenewalIsBoundedByTheLastOnePlusTheRenewDeadline(t *testing.T) {
 func TestTheFenceRefusesWritesOnceTheLeaseMayBeLost(t *testing.T) {
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	defer server.Close()
-	lock := &leaseLock{renewDeadline: time.Hour}
-	transport := fence(lock)(http.DefaultTransport)
+	var deadline time.Time // never led
+	transport := fence(func() time.Time { return deadline })(http.DefaultTransport)
 	send := func(method string) error {
 		request, _ := http.NewRequest(method, server.URL, nil)
 		response, err := transport.RoundTrip(request)
@@ -313,11 +313,11 @@ func TestTheFenceRefusesWritesOnceTheLeaseMayBeLost(t *testing.T) {
 	if err := send(http.MethodPatch); !errors.Is(err, errLeaseMayBeLost) {
 		t.Fatalf("a write of a process that never led: %v", err)
 	}
-	lock.renewed.Store(time.Now().UnixNano())
+	deadline = time.Now().Add(time.Hour)
 	if err := send(http.MethodPatch); err != nil {
 		t.Fatalf("a write while leading was refused: %v", err)
 	}
-	lock.renewed.Store(time.Now().Add(-2 * time.Hour).UnixNano())
+	deadline = time.Now().Add(-time.Hour)
 	if err := send(http.MethodPost); !errors.Is(err, errLeaseMayBeLost) {
 		t.Fatalf("a write after the renew deadline: %v", err)
 	}

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync/atomic"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"controller-examples/go/internal/advanced"
 )
 
 // Leader election: controller-runtime's manager runs client-go's
@@ -21,27 +21,28 @@ import (
 // it leads, and on a lost Lease returns "leader election lost" from
 // manager.Start, so the process exits 1.
 //
-// What the framework does not do, and SPEC.md asks (written by hand here, as
-// in the hand-built controller's manager.go):
+// What the framework does not do, and SPEC.md asks (written by hand):
 //
 //   - It lets the reconciles write until the process exits, and client-go
 //     gives up only a renew deadline after the start of the failing renew
 //     cycle, then tries to release the Lease (a GET and a PUT) from a record
 //     it read before the renewals failed: that PUT could clear a new leader's
-//     Lease. So leaseLock refuses a release
-//     except after SIGTERM, bounds every Lease request by the last renewal +
-//     the renew deadline, and remembers when it last renewed.
+//     Lease. So the lock is the hand-built controller's
+//     (advanced.LeaseLock: it refuses a release except after SIGTERM, and
+//     remembers when it last renewed), and leaseLock adds one thing the
+//     hand-built controller does not need (it stops its workers itself at
+//     that time): every Lease request is bounded by the last renewal + the
+//     renew deadline.
 //   - fence refuses every write of the controller (children, status,
 //     finalizers, registry, events) once that time has passed, and bounds each
 //     write by it: no write of a leader that may have lost the Lease reaches
 //     the API server after a standby may have taken over.
 
-// leaseLock is client-go's Lease lock with those additions.
+// leaseLock is advanced.LeaseLock whose renewals (a Get, then an Update) end
+// at deadline().
 type leaseLock struct {
-	resourcelock.Interface
+	*advanced.LeaseLock
 	renewDeadline time.Duration
-	releasing     atomic.Bool  // set on SIGTERM: the one time releasing the Lease is right
-	renewed       atomic.Int64 // time.Time.UnixNano of the last successful write as holder; 0: never led
 }
 
 // newLeaseLock is the Lease SPEC.md's flags name, written with a client of
@@ -54,14 +55,7 @@ func newLeaseLock(config *rest.Config, opts Options) (*leaseLock, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &leaseLock{
-		Interface: &resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Namespace: opts.LeaderElectionNamespace, Name: opts.LeaderElectionID},
-			Client:     election.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: opts.Identity},
-		},
-		renewDeadline: opts.RenewDeadline,
-	}, nil
+	return &leaseLock{LeaseLock: advanced.NewLeaseLock(election, opts), renewDeadline: opts.RenewDeadline}, nil
 }
 
 var errLeaseMayBeLost = errors.New("the Lease was not renewed within the renew deadline")
@@ -69,11 +63,11 @@ var errLeaseMayBeLost = errors.New("the Lease was not renewed within the renew d
 // deadline is the last renewal + the renew deadline: until then this process
 // still holds the Lease. The zero time when it never led.
 func (l *leaseLock) deadline() time.Time {
-	renewed := l.renewed.Load()
-	if renewed == 0 {
+	renewed := l.LastRenewal()
+	if renewed.IsZero() {
 		return time.Time{}
 	}
-	return time.Unix(0, renewed).Add(l.renewDeadline)
+	return renewed.Add(l.renewDeadline)
 }
 
 // bound gives a Lease request the deadline of the renewal it belongs to.
@@ -87,56 +81,36 @@ func (l *leaseLock) bound(ctx context.Context) (context.Context, context.CancelF
 func (l *leaseLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
 	ctx, cancel := l.bound(ctx)
 	defer cancel()
-	return l.Interface.Get(ctx)
-}
-
-func (l *leaseLock) Create(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
-	started := time.Now()
-	err := l.Interface.Create(ctx, record)
-	l.remember(started, record, err)
-	return err
+	return l.LeaseLock.Get(ctx)
 }
 
 // Update renews, takes over, or (HolderIdentity "") releases the Lease.
 func (l *leaseLock) Update(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
-	if record.HolderIdentity == "" && !l.releasing.Load() {
-		return errors.New("not releasing a Lease that may have been lost")
-	}
 	ctx, cancel := l.bound(ctx)
 	defer cancel()
-	started := time.Now()
-	err := l.Interface.Update(ctx, record)
-	l.remember(started, record, err)
-	return err
-}
-
-// remember notes a successful write as holder, at the time its request
-// started (the API server may have stored it any time after).
-func (l *leaseLock) remember(started time.Time, record resourcelock.LeaderElectionRecord, err error) {
-	if err == nil && record.HolderIdentity == l.Identity() {
-		l.renewed.Store(started.UnixNano())
-	}
+	return l.LeaseLock.Update(ctx, record)
 }
 
 // fence wraps the controller's transport: a write (any verb but GET) is
-// refused once lock's deadline has passed, and is cancelled at that
-// deadline. Reads go through: a standby's informers keep their caches warm.
-func fence(lock *leaseLock) func(http.RoundTripper) http.RoundTripper {
+// refused once deadline() (the lock's: leaseLock.deadline) has passed, and
+// is cancelled at that deadline. Reads go through: a standby's informers keep
+// their caches warm.
+func fence(deadline func() time.Time) func(http.RoundTripper) http.RoundTripper {
 	return func(next http.RoundTripper) http.RoundTripper {
-		return fencedTransport{next: next, lock: lock}
+		return fencedTransport{next: next, deadline: deadline}
 	}
 }
 
 type fencedTransport struct {
-	next http.RoundTripper
-	lock *leaseLock
+	next     http.RoundTripper
+	deadline func() time.Time
 }
 
 func (t fencedTransport) RoundTrip(request *http.Request) (*http.Response, error) {
 	if request.Method == http.MethodGet {
 		return t.next.RoundTrip(request)
 	}
-	deadline := t.lock.deadline()
+	deadline := t.deadline()
 	if !time.Now().Before(deadline) {
 		return nil, fmt.Errorf("%s %s refused: %w", request.Method, request.URL.Path, errLeaseMayBeLost)
 	}

@@ -127,10 +127,10 @@ func newManager(ctx context.Context, config *rest.Config, opts Options) (manager
 		if err != nil {
 			return nil, &cli.ConfigError{Err: err}
 		}
-		config.Wrap(fence(lock))
+		config.Wrap(fence(lock.deadline))
 		// SIGTERM is the one time the Lease is released: the manager does so
 		// once the reconciles in flight have finished.
-		context.AfterFunc(ctx, func() { lock.releasing.Store(true) })
+		context.AfterFunc(ctx, lock.AllowRelease)
 		options.LeaderElection = true
 		options.LeaderElectionResourceLockInterface = lock
 		options.LeaderElectionID = opts.LeaderElectionID
