@@ -73,6 +73,7 @@ def render(results: dict) -> str:
     sections = [
         _header(results),
         _how_to_read(results),
+        _targets(results),
         _convergence(results),
         _required(results),
         _requests(results),
@@ -242,6 +243,67 @@ def _convergence(results: dict) -> list[str]:
         "",
         *_table(["N", "phase", "until", *who], rows),
     ]
+
+
+# Issue 11's targets at N = 1,000, as ratios to the floor (times) or differences from it (requests per site).
+TARGET_SIZE = 1000
+TIME_TARGETS = {  # (phase, measure): {language: the highest ratio that meets the target}
+    ("create", WRITTEN): {"go": 1.10, "python": 1.30, "bash": 3.0},
+    ("create", CONVERGENCE): {"go": 1.10, "python": 1.30, "bash": 3.0},
+    ("update", CONVERGENCE): {"go": 1.10, "python": 1.30, "bash": 3.0},
+    ("delete", CONVERGENCE): {"go": 1.5, "python": 1.5, "bash": 3.0},
+}
+EXTRA_CREATE_REQUESTS = {"go": 0, "python": 0, "bash": 2}  # requests per site above the floor's, Events apart
+
+
+def _targets(results: dict) -> list[str]:
+    """Each target of issue 11 at N = 1,000 beside the measured figure, and whether it is met."""
+    if TARGET_SIZE not in results["settings"]["sizes"]:
+        return []
+    who = [name for name in LANGUAGES if not _absent(results, "advanced", name)]
+    key = {"size": TARGET_SIZE, "workers": _workers(results)}
+    rows = []
+    for (phase, measure), limits in TIME_TARGETS.items():
+        milestone = {WRITTEN: "all written", CONVERGENCE: "all gone" if phase == "delete" else "all Ready"}[measure]
+        cells = []
+        for name in who:
+            ratio = lookup(results["ratios"], measure, language=name, phase=phase, **key)
+            cells.append(_verdict(f"≤ {limits[name]:g}x", None if ratio is None else ratio["ratio"],
+                                  limits[name], lambda value: f"x{value:.2f}"))  # fmt: skip
+        rows.append([f"{phase}, {milestone}", *cells])
+    floor_requests = _requests_per_site(results, FLOOR, "create")
+    rows.append(["API requests per site, create (Events apart)", *(
+        _verdict(f"floor + {EXTRA_CREATE_REQUESTS[name]}", None if floor_requests is None or
+                 (mine := _requests_per_site(results, name, "create")) is None else mine - floor_requests,
+                 EXTRA_CREATE_REQUESTS[name] + 0.005, lambda value: f"floor {value:+.2f}")
+        for name in who)])  # fmt: skip
+    rows.append(["writes during a no-op resync", *(
+        _verdict("0", None if (row := lookup(results["medians"], "writes", language=name, window="resync", **key))
+                 is None else row["median"], 0, number) for name in who)])  # fmt: skip
+    return [
+        "## Issue 11's targets at N = 1,000",
+        "",
+        "Each target beside the measured figure (times: ratio of medians to the floor's; requests: the audited "
+        "requests per site, Events apart, reads included, minus the floor's), and whether it is met.",
+        "",
+        *_table(["target", *who], rows),
+    ]
+
+
+def _verdict(target: str, value: float | None, limit: float, fmt) -> str:
+    if value is None:
+        return f"{target}: not measured"
+    return f"{target}: {fmt(value)} {'met' if value <= limit else '**missed**'}"
+
+
+def _requests_per_site(results: dict, who: str, phase: str) -> float | None:
+    """Audited requests per site in a phase's window (median of the repetitions), Events apart."""
+    row = next((row for row in results["audit"]["medians"] if row["language"] == who and row["size"] == TARGET_SIZE
+                and row.get("workers") == _workers(results) and row["window"] == phase), None)  # fmt: skip
+    if row is None:
+        return None
+    counts = {label: number for label, number in row["counts"].items() if label.split(" ", 1)[1] != audit.EVENTS}
+    return sum(counts.values()) / TARGET_SIZE
 
 
 def _per_site_writes(results: dict, who: str, size: int, phase: str) -> str:
