@@ -410,3 +410,13 @@ def test_a_framework_column_is_missing_until_the_suites_table_has_its_existing_p
     assert command._present()["advanced"]["python-kopf"] is False  # in the table, its module not written yet
     module.write_text("")
     assert command._present()["advanced"]["python-kopf"] is True
+
+
+def test_report_sets_each_target_beside_its_measure(monkeypatch):
+    monkeypatch.setattr(report, "TARGET_SIZE", 10)  # the fixture's only N
+    text = report.render(_results())
+    bash, python, go = _row(text, "| create, all Ready")[1:]
+    assert python == "≤ 1.3x: x2.00 **missed**"
+    assert bash == "≤ 3x: x0.50 met"
+    assert go == "≤ 1.1x: not measured"  # it ran and failed every repetition
+    assert _row(text, "| API requests per site, create")[2] == "floor + 0: not measured"  # no audited create
