@@ -203,6 +203,35 @@ def test_wakeups_while_reconciling_collapse_into_one_more_pass():
     assert len(run_daemon(runtime, outcome, passes_wanted=2)) == 2
 
 
+def test_a_daemon_stopped_mid_reconcile_ends_when_that_reconcile_returns():
+    """kopf keeps a deleted site's finalizer until its daemon has ended (`instant_exit_timeout`): neither a
+    wake-up nor a failure's backoff may start another pass once the daemon is stopped."""
+    runtime = make_runtime()
+    passes: list[str] = []
+
+    async def scenario() -> None:
+        stopped = Stopped()
+        reconciling, release = asyncio.Event(), asyncio.Event()
+
+        async def reconcile(key: str, caches: Caches) -> bool:
+            passes.append(key)
+            reconciling.set()
+            await release.wait()
+            return False  # a failure: its backoff is scheduled
+
+        runtime.reconcile = reconcile  # type: ignore[method-assign]
+        daemon = asyncio.ensure_future(runtime.reconcile_until_stopped("demo/hello", stopped, None))  # type: ignore[arg-type]
+        await asyncio.wait_for(reconciling.wait(), DEADLINE_SECONDS)
+        runtime.wake("demo/hello")  # an event arrives during the pass
+        stopped.set()  # and the site is being deleted
+        release.set()
+        await asyncio.wait_for(daemon, DEADLINE_SECONDS)
+
+    asyncio.run(scenario())
+    assert passes == ["demo/hello"]
+    assert "demo/hello" not in runtime.wakeups
+
+
 def test_waking_a_site_without_a_daemon_leaves_nothing_behind():
     runtime = make_runtime()
     runtime.wake("demo/no-such-site")  # e.g. a child whose owner name no site has
