@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from bench.audit import AuditLog
 from controllers import (
     GROUP,
     VERSION,
@@ -34,6 +35,12 @@ from snapshots import read_golden, snapshot, write_golden
 
 SETTLE_SECONDS = 1.0
 SNAPSHOT_TIMEOUT = 60
+
+
+def audit_log(cluster, user: str = "") -> AuditLog | None:
+    """The API server's audit log (the requests of ``user``), or None for a provider that keeps none."""
+    path = getattr(cluster, "audit_log", None)
+    return AuditLog(path, user) if path else None
 
 
 # ----- fixtures -----------------------------------------------------------------------

@@ -28,6 +28,7 @@ MANIFESTS = REPO_ROOT / "shared-manifests"
 GROUP, VERSION, PLURAL = "sites.example.com", "v1alpha1", "staticsites"
 CONTROLLER_NAMESPACE = "staticsite-system"
 CONTROLLER_ACCOUNT = "staticsite-controller"
+CONTROLLER_USER = f"system:serviceaccount:{CONTROLLER_NAMESPACE}:{CONTROLLER_ACCOUNT}"  # as the API server names it
 LEASE_NAME = "staticsite-controller"
 FINALIZER = "sites.example.com/registry"
 REGISTRY = "staticsite-registry"

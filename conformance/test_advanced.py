@@ -16,9 +16,11 @@ import signal
 from pathlib import Path
 
 import pytest
-from advanced_fixtures import metric, start
+from advanced_fixtures import audit_log, metric, start
+from bench.audit import EVENTS, WRITE_VERBS
 from controllers import (
     CONTROLLER_NAMESPACE,
+    CONTROLLER_USER,
     FINALIZER,
     REGISTRY,
     create_site,
@@ -323,7 +325,7 @@ def test_health_and_metrics_endpoints(api, controllers, site_namespace, language
     assert any(n.startswith("staticsite_reconcile_duration_seconds") for n in names)
 
 
-def test_noop_reconcile_writes_nothing(api, controllers, site_namespace, language):
+def test_noop_reconcile_writes_nothing(api, cluster, controllers, site_namespace, language):
     controller = start(controllers, language, site_namespace)
     create_site(api, site_namespace, "quiet")
     wait_ready(api, site_namespace, "quiet")
@@ -339,6 +341,8 @@ def test_noop_reconcile_writes_nothing(api, controllers, site_namespace, languag
 
     before = wait_for(lambda: (v := versions()) == versions() and v, timeout=30, what="children to settle")
     reconciles = metric(controller, "staticsite_reconcile_total")
+    audit = audit_log(cluster, CONTROLLER_USER)
+    position = audit.position() if audit else None
     # A change that is no change to the desired state: an annotation on the site.
     touched = client.CustomObjectsApi(api).patch_namespaced_custom_object(
         "sites.example.com", "v1alpha1", site_namespace, "staticsites", "quiet",
@@ -349,6 +353,13 @@ def test_noop_reconcile_writes_nothing(api, controllers, site_namespace, languag
     assert versions() == before, "a no-op reconcile wrote a child or the registry"
     site = get_site(api, site_namespace, "quiet")
     assert site["metadata"]["resourceVersion"] == touched["metadata"]["resourceVersion"], "status was rewritten"
+    # A server-side apply of an unchanged child changes no resourceVersion: only the requests show that the
+    # controller compared before it wrote. The API server's audit log has them (the admin's own requests are
+    # not audited); a provider without one is checked by the resourceVersions above alone.
+    if audit is not None:
+        writes = [request.label for request in audit.requests_since(position) if request.namespace == site_namespace
+                  and request.verb in WRITE_VERBS and request.target != EVENTS]  # fmt: skip
+        assert not writes, f"a no-op reconcile sent write requests: {writes}"
 
 
 @pytest.mark.alone("200 sites and their pods load the whole cluster: other scenarios' deadlines would measure it")

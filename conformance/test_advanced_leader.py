@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from advanced_fixtures import audit_log
 from bench.audit import WRITE_VERBS, AuditLog
 from controllers import (
     CONTROLLER_ACCOUNT,
@@ -218,11 +219,6 @@ def group_alive(process_group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def audit_log(cluster) -> AuditLog | None:
-    path = getattr(cluster, "audit_log", None)
-    return AuditLog(path, "") if path else None
 
 
 def assert_no_write_after_take_over(cluster, audit, start, cut, leader: Replica, standby: Replica) -> None:

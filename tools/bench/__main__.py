@@ -29,7 +29,7 @@ from bench.settings import ADVANCED, DOCS_DIR, FLOOR, LANGUAGES, OUT_DIR, Settin
 from bench.suite import controllers, implementations
 from clusterkit.providers import get_provider
 
-CONTROLLER_USER = f"system:serviceaccount:{controllers.CONTROLLER_NAMESPACE}:{controllers.CONTROLLER_ACCOUNT}"
+CONTROLLER_USER = controllers.CONTROLLER_USER
 OUTPUTS = ("results.json", "report.md", "convergence.png")
 
 

@@ -26,6 +26,7 @@ class Request:
     target: str  # "configmaps", "staticsites/status", or "discovery", "/version" for non-resource paths
     user_agent: str
     received: float  # seconds since the epoch, like time.time()
+    namespace: str = ""  # the object's namespace; "" for a cluster-scoped object or a non-resource path
 
     @property
     def label(self) -> str:
@@ -46,6 +47,7 @@ def parse_line(line: str, user: str) -> Request | None:
         target=_target(event),
         user_agent=event.get("userAgent", ""),
         received=datetime.fromisoformat(event["requestReceivedTimestamp"]).timestamp(),
+        namespace=(event.get("objectRef") or {}).get("namespace", ""),
     )
 
 

@@ -31,7 +31,8 @@ def _audit_line(verb="patch", resource="staticsites", subresource=None, user=USE
         "requestReceivedTimestamp": received,
     }
     if resource:
-        event["objectRef"] = {"resource": resource, **({"subresource": subresource} if subresource else {})}
+        event["objectRef"] = {"resource": resource, "namespace": "ns",
+                              **({"subresource": subresource} if subresource else {})}  # fmt: skip
     return json.dumps(event)
 
 
@@ -40,6 +41,8 @@ def test_audit_line_names_verb_resource_and_subresource():
     assert request.label == "patch staticsites/status"
     assert request.user_agent.startswith("OpenAPI-Generator")
     assert request.received == 1795716000.5  # 2026-11-26T18:00:00.5Z as epoch seconds
+    assert request.namespace == "ns"
+    assert audit.parse_line(_audit_line(resource=None), USER).namespace == ""  # a non-resource path
 
 
 def test_audit_ignores_other_users_and_torn_lines():
