@@ -50,8 +50,9 @@ EXERCISES: dict[str, Exercise] = {
             "basics",
             "List the pods page by page: ask for at most 500, then follow the continue token until it is empty.",
             "Ask for a page with limit=500 (and continue=<token> after the first);\n"
-            "the page's metadata.continue is the next token; the last page's metadata.resourceVersion is the list's.",
-            ("one_pod", "pagination_1500_pods"),
+            "the page's metadata.continue is the next token; the last page's metadata.resourceVersion is the list's;\n"
+            "every page asks with the same label selector (--selector) as the first.",
+            ("one_pod", "pagination_1500_pods", "label_selector"),
             "your program does not list every pod yet: a list must follow metadata.continue until it is empty",
             {
                 "python": "Python: query.request(limit=PAGE_SIZE, _continue=token) answers one page; json.loads its\n"
