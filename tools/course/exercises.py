@@ -153,6 +153,19 @@ EXERCISES: dict[str, Exercise] = {
             "(the update fails on a conflict: someone else won).",
             ("level_leader_election", "leader_election_one_writer", "sigterm_releases_the_lease"),
             "your replicas do not elect one leader yet: acquire or renew the Lease, and only the holder writes",
+            {
+                "python": "Python: the Python client's leader election reads the Lease and decides; your part is one\n"
+                "attempt: set self._api.deadline = deadline (so the request ends in time), return\n"
+                "self._election.try_acquire_or_renew(), and count any exception as a failed try (log it, False).",
+                "go": "Go: client-go's leader election reads the Lease and decides; this is the lock's Update, the\n"
+                "write: refuse a release (record.HolderIdentity empty) until l.releasing is set, send\n"
+                "l.Interface.Update(ctx, record), and l.remember(started, record, err): a success is a renewal.",
+                "bash": 'Bash: the holder first renews without a read (lease_object ... "$LEASE_RESOURCE_VERSION";\n'
+                "lease_write replace). Else: lease_budget, api_get_lease (404: lease_object + lease_write create);\n"
+                "let jq compare spec.holderIdentity with $IDENTITY (data, never a word); another holder's Lease is\n"
+                "expired once LEASE_OBSERVED has not changed for leaseDurationSeconds (LEASE_OBSERVED_AT, now_us);\n"
+                "then lease_object (transitions + 1 on a take-over), lease_write replace. lease_seconds: the duration.",
+            },
         ),
     )
 }
