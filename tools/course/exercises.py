@@ -110,6 +110,11 @@ EXERCISES: dict[str, Exercise] = {
             "then remove the finalizer (the API server deletes the site once no finalizer is left).",
             ("level_finalizer_and_registry", "delete_removes_registry_key_and_children"),
             "deleted sites are not finalized yet: drop the site's registry key, then its finalizer",
+            {
+                "bash": 'Bash (jq): the plan is lines, line(VERB; [ARGS]): line("registry-remove"; [{data: {(NAME):\n'
+                'null}}]), then line("finalizer-remove"; [{metadata: {finalizers: [the others], resourceVersion:\n'
+                "...}}]); empty when has_finalizer is false. reconciler.sh carries the lines out, in order.",
+            },
         ),
         Exercise(
             "compare-before-write",
@@ -139,10 +144,15 @@ EXERCISES: dict[str, Exercise] = {
             "advanced",
             "Decide that a child is not ours (its controller owner reference is another object), so it is reported.",
             "Look at the live child's ownerReferences: the one with controller=true\n"
-            "must be this site (same uid); anything else is a conflict: report it, never overwrite.",
+            "must be this site (same uid); anything else is a conflict (the reconciler then reports it, never\n"
+            "overwrites it: your function only decides).",
             ("level_children", "child_conflict_never_overwritten"),
             "your controller overwrites objects it does not own: a child whose controller owner is not the site is a "
             "ChildConflict",
+            {
+                "bash": "Bash (jq): true when .metadata.ownerReferences has an entry with controller == true and\n"
+                "uid == $uid; the plan (reconciler.jq) reports a child for which it is false.",
+            },
         ),
         Exercise(
             "leader-election",
