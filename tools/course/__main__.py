@@ -77,6 +77,9 @@ def cmd_exercise(args) -> int:
         return 2
     language = exercises.language_name(args.lang)
     chosen = exercises.exercise(args.step)
+    kept = exercises.keep_previous(language)
+    if kept is not None:
+        print(f"your previous workspace is kept as {kept.relative_to(REPO_ROOT)} (nothing was deleted)")
     cut = exercises.create(language, chosen.id)
     print(f"exercise {chosen.id} ({chosen.track} track), {language}: {chosen.goal}")
     print(f"your workspace: {exercises.WORKSPACE / language} (a copy of the reference; git ignores it)")

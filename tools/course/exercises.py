@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from course import markers
@@ -228,6 +229,19 @@ def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Reg
         markers.cut(target / region.path.relative_to(source), step, chosen.hint_for(language))
     (root / language / "EXERCISE.json").write_text(json.dumps({"step": step, "track": chosen.track}) + "\n")
     return [markers.Region(r.exercise, target / r.path.relative_to(source), r.begin, r.end, r.indent) for r in regions]
+
+
+def keep_previous(language: str, root: Path = WORKSPACE) -> Path | None:
+    """Move the language's workspace aside (``python.finalizer.20261130T235700``), so a new exercise never
+    erases a learner's work; returns where it went, or None when there was none."""
+    workspace = root / language
+    if not workspace.exists():
+        return None
+    step = current(language, root)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    kept = root / f"{language}.{step.id if step else 'previous'}.{stamp}"
+    workspace.rename(kept)
+    return kept
 
 
 def current(language: str, root: Path = WORKSPACE) -> Exercise | None:

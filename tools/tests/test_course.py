@@ -315,3 +315,13 @@ def test_the_side_by_side_table_names_one_file_per_row():
 )
 def test_a_go_import_is_used_by_its_package_name(path, name):
     assert markers.go_package_name(path) == name
+
+
+def test_a_new_exercise_keeps_the_previous_workspace_aside(tmp_path):
+    first = exercises.create("python", "finalizer", tmp_path)[0].path
+    first.write_text(first.read_text() + "# the learner's work\n")
+    kept = exercises.keep_previous("python", tmp_path)
+    assert kept is not None and kept.name.startswith("python.finalizer.")
+    assert "# the learner's work" in (kept / first.relative_to(tmp_path / "python")).read_text()
+    assert not (tmp_path / "python").exists()
+    assert exercises.keep_previous("python", tmp_path) is None  # nothing left to keep
