@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from course import docrefs, docrun, exercises, levels, markers
+from course import docrefs, docrun, exercises, grading, levels, markers
 from course.__main__ import language_option, read_impl_file
 from course.grading import Cell, outcomes, pytest_argv
 from course.normalize import normalize
@@ -325,3 +325,8 @@ def test_a_new_exercise_keeps_the_previous_workspace_aside(tmp_path):
     assert "# the learner's work" in (kept / first.relative_to(tmp_path / "python")).read_text()
     assert not (tmp_path / "python").exists()
     assert exercises.keep_previous("python", tmp_path) is None  # nothing left to keep
+
+
+def test_scenarios_of_no_implementation_get_no_level():
+    passed, lines = grading.explain_track("advanced", {"n/a": {"crd_schema": "passed"}})
+    assert passed and lines == ["advanced / scenarios of no implementation: 1 passed, 0 failed, 0 skipped"]
