@@ -102,21 +102,32 @@ def main(pages: list[Path], update: bool, cluster: str) -> int:
         try:
             return _run_pages(pages, update, cluster)
         finally:
-            stop_leftover_controller()
+            stop_leftover_programs()
 
 
-# The pages start a controller in the background and stop it at the end of the page; a page that failed in
-# between leaves it running: stopped here (only that process: its pid from the page's own file).
-CONTROLLER_PID = REPO_ROOT / "build" / "learn-controller.pid"
+# The pages start programs in the background (a watcher, one or two controllers) and stop them at the end of the
+# page; a page that failed in between leaves them running: stopped here (only those processes: each pid from the
+# page's own file, and only if that pid still runs the program the page started).
+BACKGROUND = {
+    REPO_ROOT / "build" / "learn-controller.pid": b"staticsite-controller",
+    REPO_ROOT / "build" / "learn-standby.pid": b"staticsite-controller",
+    REPO_ROOT / "build" / "learn-watch.pid": b"watch-pods",
+}
 
 
-def stop_leftover_controller() -> None:
+def stop_leftover_programs() -> None:
+    for pid_file, program in BACKGROUND.items():
+        stop_leftover(pid_file, program)
+
+
+def stop_leftover(pid_file: Path, program: bytes) -> None:
     try:
-        pid = int(CONTROLLER_PID.read_text())
+        pid = int(pid_file.read_text())
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return
-    if b"staticsite-controller" in command:
+    if program in command:
+        os.kill(pid, signal.SIGCONT)  # a watcher left frozen (kill -STOP) would not act on SIGTERM until resumed
         os.kill(pid, signal.SIGTERM)
 
 
