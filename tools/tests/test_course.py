@@ -396,3 +396,27 @@ def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_i
         program.kill()
         program.wait(timeout=10)
     docrun.stop_leftover(tmp_path / "missing.pid", b"sleep")  # no file: nothing to do
+
+
+def test_the_cluster_is_stopped_as_it_runs_after_a_component_restart(monkeypatch):
+    """A page restarts the API server (new pids in the state file): the stop must read them, not the old ones."""
+    from clusterkit import providers
+    from course import grading
+
+    state = {"apiserver_pid": 100}
+    stopped = []
+
+    class Provider:
+        def __init__(self):
+            self.pid = state["apiserver_pid"]  # what the state file says when the provider is made
+
+        def up(self):
+            return True
+
+        def down(self):
+            stopped.append(self.pid)
+
+    monkeypatch.setattr(providers, "get_provider", lambda name: Provider())
+    with grading.cluster_running("local"):
+        state["apiserver_pid"] = 200  # `make restart-apiserver` ran in between
+    assert stopped == [200]
