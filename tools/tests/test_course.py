@@ -400,8 +400,9 @@ def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_i
 
 def test_the_cluster_is_stopped_as_it_runs_after_a_component_restart(monkeypatch):
     """A page restarts the API server (new pids in the state file): the stop must read them, not the old ones."""
-    from clusterkit import providers
     from course import grading
+
+    from clusterkit import providers
 
     state = {"apiserver_pid": 100}
     stopped = []
