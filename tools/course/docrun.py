@@ -108,25 +108,28 @@ def main(pages: list[Path], update: bool, cluster: str) -> int:
 # The pages start programs in the background (a watcher, one or two controllers) and stop them at the end of the
 # page; a page that failed in between leaves them running: stopped here (only those processes: each pid from the
 # page's own file, and only if that pid still runs the program the page started).
+# The programs, in any language: the Go binary and the Bash script by name, Python by its module.
+CONTROLLER = (b"staticsite-controller", b"controller_examples.advanced")
+WATCHER = (b"watch-pods", b"controller_examples.intermediate")
 BACKGROUND = {
-    REPO_ROOT / "build" / "learn-controller.pid": b"staticsite-controller",
-    REPO_ROOT / "build" / "learn-standby.pid": b"staticsite-controller",
-    REPO_ROOT / "build" / "learn-watch.pid": b"watch-pods",
+    REPO_ROOT / "build" / "learn-controller.pid": CONTROLLER,
+    REPO_ROOT / "build" / "learn-standby.pid": CONTROLLER,
+    REPO_ROOT / "build" / "learn-watch.pid": WATCHER,
 }
 
 
 def stop_leftover_programs() -> None:
-    for pid_file, program in BACKGROUND.items():
-        stop_leftover(pid_file, program)
+    for pid_file, programs in BACKGROUND.items():
+        stop_leftover(pid_file, programs)
 
 
-def stop_leftover(pid_file: Path, program: bytes) -> None:
+def stop_leftover(pid_file: Path, programs: tuple[bytes, ...]) -> None:
     try:
         pid = int(pid_file.read_text())
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return
-    if program in command:
+    if any(program in command for program in programs):
         os.kill(pid, signal.SIGCONT)  # a watcher left frozen (kill -STOP) would not act on SIGTERM until resumed
         os.kill(pid, signal.SIGTERM)
 

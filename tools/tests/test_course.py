@@ -388,14 +388,14 @@ def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_i
     program = subprocess.Popen(["sleep", "300"])
     try:
         pid_file.write_text(f"{program.pid}\n")
-        docrun.stop_leftover(pid_file, b"watch-pods")  # another program now runs under that pid: left alone
+        docrun.stop_leftover(pid_file, docrun.WATCHER)  # another program now runs under that pid: left alone
         assert program.poll() is None
-        docrun.stop_leftover(pid_file, b"sleep")
+        docrun.stop_leftover(pid_file, (b"sleep",))
         assert program.wait(timeout=10) == -15  # SIGTERM
     finally:
         program.kill()
         program.wait(timeout=10)
-    docrun.stop_leftover(tmp_path / "missing.pid", b"sleep")  # no file: nothing to do
+    docrun.stop_leftover(tmp_path / "missing.pid", (b"sleep",))  # no file: nothing to do
 
 
 def test_the_cluster_is_stopped_as_it_runs_after_a_component_restart(monkeypatch):
