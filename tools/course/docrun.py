@@ -107,8 +107,8 @@ def main(pages: list[Path], update: bool, cluster: str) -> int:
 
 # The pages start programs in the background (a watcher, one or two controllers) and stop them at the end of the
 # page; a page that failed in between leaves them running: stopped here (only those processes: each pid from the
-# page's own file, and only if that pid still runs the program the page started).
-# The programs, in any language: the Go binary and the Bash script by name, Python by its module.
+# page's own file, and only if that pid still runs the program the page started: the Go binary or the Bash script by
+# its name, the Python program by its module).
 CONTROLLER = (b"staticsite-controller", b"controller_examples.advanced")
 WATCHER = (b"watch-pods", b"controller_examples.intermediate")
 BACKGROUND = {
