@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -388,6 +389,12 @@ def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_i
     program = subprocess.Popen(["sleep", "300"])
     try:
         pid_file.write_text(f"{program.pid}\n")
+        # Right after the fork the child's command line is still the forking Python's (or empty): wait, with a
+        # deadline, until it runs the program, as a page's background program does long before docrun cleans up.
+        cmdline = Path(f"/proc/{program.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while not cmdline.read_bytes().startswith(b"sleep") and time.monotonic() < deadline:
+            time.sleep(0.01)
         docrun.stop_leftover(pid_file, docrun.WATCHER)  # another program now runs under that pid: left alone
         assert program.poll() is None
         docrun.stop_leftover(pid_file, (b"sleep",))
