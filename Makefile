@@ -101,9 +101,13 @@ IMPL_FILE ?=
 CHECK_WORKERS ?= 0
 LEVELS ?=
 
+# IMPL and IMPL_FILE are a learner's free text (a command line with its own quotes, a path): they reach the course
+# tool through the environment, as data, never pasted into a shell word. `$(value ...)` keeps a `$` in them too.
+check: export CE_CHECK_IMPL = $(value IMPL)
+check: export CE_CHECK_IMPL_FILE = $(value IMPL_FILE)
 check: venv ## grade one cell (TRACK=basics LANG=go), your program (TRACK=advanced IMPL="./ctl" [LEVELS=1]), or your exercise
-	@CE_IMPL_BASE=$(CURDIR) $(COURSE) check --track='$(TRACK)' --lang='$(LANG)' --impl='$(IMPL)' \
-		--impl-file='$(IMPL_FILE)' --cluster=$(CLUSTER) --workers=$(CHECK_WORKERS) --levels-only='$(LEVELS)'
+	@CE_IMPL_BASE=$(CURDIR) $(COURSE) check --track='$(TRACK)' --lang='$(LANG)' \
+		--cluster=$(CLUSTER) --workers=$(CHECK_WORKERS) --levels-only='$(LEVELS)'
 
 exercise: venv ## cut an exercise into workspace/ (LANG=python|go|bash STEP=pagination|finalizer|...)
 	@$(COURSE) exercise --lang='$(LANG)' --step='$(STEP)'

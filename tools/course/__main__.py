@@ -39,9 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="grade one track and implementation, or the workspace")
     check.add_argument("--track", default="")
     check.add_argument("--lang", type=language_option, default="")
-    check.add_argument("--impl", default="", help="a program of yours: its command line")
+    # `make check` passes IMPL and IMPL_FILE in the environment (any quote in them stays data); the options win.
+    check.add_argument(
+        "--impl", default=os.environ.get("CE_CHECK_IMPL", ""), help="a program of yours: its command line"
+    )
     check.add_argument("--impl-name", default="mine")
-    check.add_argument("--impl-file", default="", help="a file of lines 'TRACK: COMMAND'")
+    check.add_argument(
+        "--impl-file", default=os.environ.get("CE_CHECK_IMPL_FILE", ""), help="a file of lines 'TRACK: COMMAND'"
+    )
     check.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
     check.add_argument("--workers", type=int, default=0)
     check.add_argument(

@@ -102,21 +102,35 @@ def main(pages: list[Path], update: bool, cluster: str) -> int:
         try:
             return _run_pages(pages, update, cluster)
         finally:
-            stop_leftover_controller()
+            stop_leftover_programs()
 
 
-# The pages start a controller in the background and stop it at the end of the page; a page that failed in
-# between leaves it running: stopped here (only that process: its pid from the page's own file).
-CONTROLLER_PID = REPO_ROOT / "build" / "learn-controller.pid"
+# The pages start programs in the background (a watcher, one or two controllers) and stop them at the end of the
+# page; a page that failed in between leaves them running: stopped here (only those processes: each pid from the
+# page's own file, and only if that pid still runs the program the page started: the Go binary or the Bash script by
+# its name, the Python program by its module).
+CONTROLLER = (b"staticsite-controller", b"controller_examples.advanced")
+WATCHER = (b"watch-pods", b"controller_examples.intermediate")
+BACKGROUND = {
+    REPO_ROOT / "build" / "learn-controller.pid": CONTROLLER,
+    REPO_ROOT / "build" / "learn-standby.pid": CONTROLLER,
+    REPO_ROOT / "build" / "learn-watch.pid": WATCHER,
+}
 
 
-def stop_leftover_controller() -> None:
+def stop_leftover_programs() -> None:
+    for pid_file, programs in BACKGROUND.items():
+        stop_leftover(pid_file, programs)
+
+
+def stop_leftover(pid_file: Path, programs: tuple[bytes, ...]) -> None:
     try:
-        pid = int(CONTROLLER_PID.read_text())
+        pid = int(pid_file.read_text())
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return
-    if b"staticsite-controller" in command:
+    if any(program in command for program in programs):
+        os.kill(pid, signal.SIGCONT)  # a watcher left frozen (kill -STOP) would not act on SIGTERM until resumed
         os.kill(pid, signal.SIGTERM)
 
 

@@ -171,4 +171,7 @@ def cluster_running(cluster: str):
         yield provider
     finally:
         if started:
-            provider.down()
+            # A fresh provider: it reads the cluster's state now. A break-glass command run in between
+            # (`make restart-apiserver` in a page or a scenario) restarted components under new pids, which
+            # the provider made above does not know; stopping its old pids would leave the new ones running.
+            get_provider(cluster).down()

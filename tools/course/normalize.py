@@ -1,7 +1,8 @@
 """Output made comparable across runs: what differs every time becomes a placeholder.
 
-Ages (``5s``, ``3m2s``), uids, resourceVersions, ports on 127.0.0.1, random namespace suffixes and timestamps are
-replaced, so a page's "you should see" block can be compared with a fresh run. Applied to both sides.
+Ages (``5s``, ``3m2s``), uids, resourceVersions (and etcd revisions), ports on 127.0.0.1, random namespace suffixes,
+the kwok node a pod lands on and timestamps are replaced, so a page's "you should see" block can be compared with a
+fresh run. Applied to both sides.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ RULES: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r'("?resource_?[vV]ersion"?\s*[:=]\s*"?)\d+'), r"\1<rv>"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"), "<time>"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
+    (re.compile(r"\b(revision )\d+"), r"\1<rv>"),  # etcd's, as `make compact-etcd` prints it
+    (re.compile(r"\b(kwok-node-)\d+\b"), r"\1<n>"),  # the scheduler's pick among the equal kwok nodes
     (re.compile(r"\b(ce-[a-z0-9-]+-)[0-9a-f]{6}\b"), r"\1<id>"),
     (re.compile(r"(?<![\w.-])(?:\d+[dhms]){1,2}(?![\w.-])"), "<age>"),
     (re.compile(r"-[a-z0-9]{8,10}-[a-z0-9]{5}\b"), "-<hash>-<pod>"),

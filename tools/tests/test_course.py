@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,16 @@ def test_normalize_hides_what_differs_run_to_run():
     two = 'ce-one-pod-9f8e7d  web-7c9d8b5f4c-q9w8e  1/1  Running  0  3m2s  {"resourceVersion": "77"} 127.0.0.1:5'
     assert normalize(one) == normalize(two)
     assert "<age>" in normalize(one) and "<rv>" in normalize(one)
+
+
+def test_normalize_hides_the_etcd_revision_of_a_compaction():
+    one = "compacted etcd at revision 268: a watch resuming from an older resourceVersion gets 410 Gone"
+    assert normalize(one) == normalize(one.replace("268", "1234"))
+    assert normalize(one) != normalize(one.replace("410 Gone", "200 OK"))
+
+
+def test_normalize_hides_which_kwok_node_the_scheduler_picked():
+    assert normalize("web  1/1  Running  0  kwok-node-0  3s") == normalize("web  1/1  Running  0  kwok-node-1  2s")
 
 
 def test_normalize_keeps_what_matters():
@@ -330,3 +341,105 @@ def test_a_new_exercise_keeps_the_previous_workspace_aside(tmp_path):
 def test_scenarios_of_no_implementation_get_no_level():
     passed, lines = grading.explain_track("advanced", {"n/a": {"crd_schema": "passed"}})
     assert passed and lines == ["advanced / scenarios of no implementation: 1 passed, 0 failed, 0 skipped"]
+
+
+REPO = Path(__file__).resolve().parents[2]
+# Prints what `make check` hands the course tool: the environment's IMPL and IMPL_FILE, then its arguments.
+SHOW_CHECK_INPUT = (
+    "import os, sys; print(os.environ['CE_CHECK_IMPL']); print(os.environ['CE_CHECK_IMPL_FILE']); print(sys.argv[1:])"
+)
+
+
+@pytest.mark.parametrize(
+    "impl",
+    [
+        "./ctl --greeting='it'\"'\"'s here'",  # a single quote inside single quotes, as a shell writes it
+        "it's mine",
+        'say "hi" $HOME `id` $(id); exit 3',
+        "",
+    ],
+)
+def test_make_check_passes_impl_through_as_data(impl, tmp_path):
+    impl_file = tmp_path / "learner's programs.txt"
+    result = subprocess.run(
+        # -o venv: the venv is taken as made (this test must not install anything); COURSE: the printer instead.
+        [
+            "make",
+            "-s",
+            "--no-print-directory",
+            "-o",
+            "venv",
+            "check",
+            f"IMPL={impl}",
+            f"IMPL_FILE={impl_file}",
+            f'COURSE={sys.executable} -c "{SHOW_CHECK_INPUT}"',
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    printed_impl, printed_file, arguments = result.stdout.splitlines()
+    assert printed_impl == impl
+    assert printed_file == str(impl_file)
+    assert "--impl" not in arguments  # not pasted into the command line any more
+
+
+def test_check_options_default_to_the_environment(monkeypatch):
+    from course import __main__ as cli
+
+    monkeypatch.setenv("CE_CHECK_IMPL", "./ctl --name='it'\"'\"'s'")
+    monkeypatch.setenv("CE_CHECK_IMPL_FILE", "it's.txt")
+    seen = {}
+    monkeypatch.setattr(cli, "cmd_check", lambda args: seen.update(impl=args.impl, impl_file=args.impl_file) or 0)
+    assert cli.main(["check"]) == 0
+    assert seen == {"impl": "./ctl --name='it'\"'\"'s'", "impl_file": "it's.txt"}
+
+
+def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_it(tmp_path):
+    pid_file = tmp_path / "learn-watch.pid"
+    # A stand-in for the page's background program (it is never waited on for timing, only stopped).
+    program = subprocess.Popen(["sleep", "300"])
+    try:
+        pid_file.write_text(f"{program.pid}\n")
+        # Right after the fork the child's command line is still the forking Python's (or empty): wait, with a
+        # deadline, until it runs the program, as a page's background program does long before docrun cleans up.
+        cmdline = Path(f"/proc/{program.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while not cmdline.read_bytes().startswith(b"sleep") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        docrun.stop_leftover(pid_file, docrun.WATCHER)  # another program now runs under that pid: left alone
+        assert program.poll() is None
+        docrun.stop_leftover(pid_file, (b"sleep",))
+        assert program.wait(timeout=10) == -15  # SIGTERM
+    finally:
+        program.kill()
+        program.wait(timeout=10)
+    docrun.stop_leftover(tmp_path / "missing.pid", (b"sleep",))  # no file: nothing to do
+
+
+def test_the_cluster_is_stopped_as_it_runs_after_a_component_restart(monkeypatch):
+    """A page restarts the API server (new pids in the state file): the stop must read them, not the old ones."""
+    from course import grading
+
+    from clusterkit import providers
+
+    state = {"apiserver_pid": 100}
+    stopped = []
+
+    class Provider:
+        def __init__(self):
+            self.pid = state["apiserver_pid"]  # what the state file says when the provider is made
+
+        def up(self):
+            return True
+
+        def down(self):
+            stopped.append(self.pid)
+
+    monkeypatch.setattr(providers, "get_provider", lambda name: Provider())
+    with grading.cluster_running("local"):
+        state["apiserver_pid"] = 200  # `make restart-apiserver` ran in between
+    assert stopped == [200]
