@@ -298,20 +298,24 @@ def _verdict(target: str, value: float | None, limit: float, fmt) -> str:
 
 def _requests_per_site(results: dict, who: str, phase: str) -> float | None:
     """Audited requests per site in a phase's window (median of the repetitions), Events apart."""
-    row = next((row for row in results["audit"]["medians"] if row["language"] == who and row["size"] == TARGET_SIZE
-                and row.get("workers") == _workers(results) and row["window"] == phase), None)  # fmt: skip
+    row = _audit_row(results, who, TARGET_SIZE, phase)
     if row is None:
         return None
     counts = {label: number for label, number in row["counts"].items() if label.split(" ", 1)[1] != audit.EVENTS}
     return sum(counts.values()) / TARGET_SIZE
 
 
+def _audit_row(results: dict, who: str, size: int, window: str) -> dict | None:
+    """The median audited counts of ``who`` at ``size`` (the run's --workers) in one window, if measured."""
+    return next((row for row in results["audit"]["medians"] if row["language"] == who and row["size"] == size
+                 and row.get("workers") == _workers(results) and row["window"] == window), None)  # fmt: skip
+
+
 def _per_site_writes(results: dict, who: str, size: int, phase: str) -> str:
     """Audited writes per site in a phase's window, Events apart: "7.00 + 1.00 ev"."""
     if _absent(results, "advanced", who):
         return _absent(results, "advanced", who)
-    row = next((row for row in results["audit"]["medians"] if row["language"] == who and row["size"] == size
-                and row.get("workers") == _workers(results) and row["window"] == phase), None)  # fmt: skip
+    row = _audit_row(results, who, size, phase)
     if row is None:
         return "not measured"
     counts = row["counts"]
