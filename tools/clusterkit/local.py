@@ -256,7 +256,9 @@ class LocalCluster:
         return True
 
     def down(self) -> None:
-        """Stop exactly the processes this cluster started, newest first."""
+        """Stop exactly the processes this cluster started, newest first: those running now (a component
+        restarted since this object read the state runs under a new pid, read from the state again)."""
+        self._load_state()
         for name in reversed(COMPONENTS):
             process = self.processes.get(name)
             if process and process.alive():

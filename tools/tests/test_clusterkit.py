@@ -167,6 +167,34 @@ def test_a_component_restarted_elsewhere_is_the_one_stopped(tmp_path):
         second.stop()
 
 
+def test_down_stops_a_component_restarted_elsewhere(tmp_path):
+    """The object that started the cluster stops it; a component restarted since (a break-glass command, a
+    suite worker) runs under a new pid, which down reads from the state: it is stopped, not left running."""
+    from clusterkit.local import LocalCluster
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    state = tmp_path / "state.json"
+
+    def write_state(process: Process) -> None:
+        entry = {"pid": process.pid, "argv": process.argv, "log": str(process.log)}
+        state.write_text(json.dumps({"versions": "test", "ports": {}, "processes": {"kube-apiserver": entry}}))
+
+    first = Process("kube-apiserver", sleeper, tmp_path / "logs" / "first.log")
+    first.start()
+    write_state(first)
+    starter = LocalCluster(tmp_path)  # read the state before the restart
+    first.stop()
+    second = Process("kube-apiserver", sleeper, tmp_path / "logs" / "second.log")
+    second.start()
+    write_state(second)
+    try:
+        starter.down()
+        assert not second.alive(), "down stopped the old pid and left the restarted component running"
+        assert not state.exists()
+    finally:
+        second.stop()
+
+
 def test_an_api_server_restart_restarts_its_clients_fresh(tmp_path, monkeypatch):
     """The controller-manager, scheduler and kwok start again after the new API server is ready, so no
     reflector backoff (which grows with every restart) decides when the cluster works again."""
