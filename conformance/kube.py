@@ -49,6 +49,26 @@ def namespace_gone(core: client.CoreV1Api, name: str) -> bool:
     return False
 
 
+def wait_namespace_gone(core: client.CoreV1Api, name: str, *, timeout: float, what: str) -> None:
+    """Poll until namespace ``name`` is gone. On timeout the failure quotes the namespace controller's own
+    account of what holds the deletion up (its status conditions: the resources and finalizers remaining),
+    so a slow garbage collector, a kwok pod that is never removed and a finalizer never taken off read
+    differently."""
+    try:
+        wait_for(lambda: namespace_gone(core, name), timeout=timeout, what=what)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the namespace's conditions: {namespace_conditions(core, name)}") from None
+
+
+def namespace_conditions(core: client.CoreV1Api, name: str) -> str:
+    """The namespace's True status conditions, "TYPE: MESSAGE; ..." (what its deletion waits for)."""
+    try:
+        conditions = core.read_namespace(name).status.conditions or []
+    except client.ApiException as error:
+        return f"unreadable (API error {error.status})"
+    return "; ".join(f"{c.type}: {c.message}" for c in conditions if c.status == "True") or "none"
+
+
 def kubectl(
     cluster, *args: str, kubeconfig: Path | None = None, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess:

@@ -34,7 +34,7 @@ from controllers import (
 from kubernetes import client
 
 from conftest import make_namespace
-from kube import kubectl, namespace_gone, wait_for
+from kube import kubectl, wait_for, wait_namespace_gone
 
 pytestmark = pytest.mark.track("advanced")
 
@@ -224,11 +224,7 @@ def test_namespace_deletion_with_sites_completes(api, controllers, language):
         wait_ready(api, namespace, name)
     core.delete_namespace(namespace)
 
-    wait_for(
-        lambda: namespace_gone(core, namespace),
-        timeout=180,
-        what=f"namespace {namespace} with sites to finish deleting",
-    )
+    wait_namespace_gone(core, namespace, timeout=180, what=f"namespace {namespace} with sites to finish deleting")
 
 
 def test_sigkill_mid_reconcile_and_mid_delete(api, controllers, site_namespace, language, golden):

@@ -16,7 +16,7 @@ from kubernetes import client
 
 from clusterkit.versions import pinned
 
-from kube import kubectl, namespace_gone, service_account_kubeconfig, wait_for
+from kube import kubectl, service_account_kubeconfig, wait_for, wait_namespace_gone
 
 pytestmark = pytest.mark.track("cluster")
 
@@ -112,7 +112,7 @@ def test_namespace_deletion_completes(api):
 
     core.delete_namespace(name)
 
-    wait_for(lambda: namespace_gone(core, name), timeout=120, what=f"namespace {name} to finish deleting")
+    wait_namespace_gone(core, name, timeout=120, what=f"namespace {name} to finish deleting")
 
 
 def _crd(group: str) -> dict:

@@ -70,7 +70,7 @@ def delete_namespace(api: client.ApiClient, name: str, timeout: float) -> None:
     core = client.CoreV1Api(api)
     say(f"  deleting namespace {name}")
     core.delete_namespace(name, propagation_policy="Background")
-    kube.wait_for(lambda: kube.namespace_gone(core, name), timeout=timeout, what=f"namespace {name} to be deleted")
+    kube.wait_namespace_gone(core, name, timeout=timeout, what=f"namespace {name} to be deleted")
 
 
 def wait_all(
