@@ -25,6 +25,7 @@ queue_init() {
   QUEUE_ITEMS=()
   QUEUE_HEAD=0
   QUEUE_TAIL=0
+  QUEUE_PARTIAL=""
   declare -gA QUEUE_DIRTY=() QUEUE_PROCESSING=() QUEUE_FAILURES=() QUEUE_WAITING=()
 }
 
@@ -136,6 +137,23 @@ queue_handle_result() {
   queue_done "$1"
 }
 
+# queue_read_message FD SECONDS: the next whole message (a line) from the FIFO FD, in REPLY, waiting at most
+# SECONDS for it; returns 1 when no whole line came in time. `read -t` takes a pipe a byte at a time, and when
+# the time runs out between two bytes (a loaded machine can stop the dispatcher right there) it returns with
+# the bytes it took: read again, the rest would be a line of its own and the message lost (an "add" never
+# queued, a "done" that never frees its worker). So the bytes of a cut line are kept, in QUEUE_PARTIAL, and
+# begin the next message.
+queue_read_message() {
+  local part=""
+  if IFS= read -r -t "$2" -u "$1" part; then
+    REPLY=$QUEUE_PARTIAL$part
+    QUEUE_PARTIAL=""
+    return 0
+  fi
+  QUEUE_PARTIAL+=$part
+  return 1
+}
+
 # queue_run: the dispatcher process (see the top of this file). Runs until a "stop" message and the end of
 # the in-flight reconciles, or until the manager is gone.
 queue_run() {
@@ -185,11 +203,12 @@ queue_run() {
     timeout=$((timeout - now))
     ((timeout < 1000)) && timeout=1000 # `read -t 0` would not wait at all
     seconds_text "$timeout"
-    if ! IFS=' ' read -r -t "$REPLY" -u "$input" command first second third fourth; then
+    if ! queue_read_message "$input" "$REPLY"; then
       if ! kill -0 "$MANAGER_PID" 2>/dev/null; then stopping=true; fi # orphaned: stop
       continue
     fi
     while :; do
+      IFS=' ' read -r command first second third fourth <<<"$REPLY"
       case $command in
         add) queue_add "$first" ;;
         done) # done WORKER KEY RESULT MICROSECONDS
@@ -203,7 +222,7 @@ queue_run() {
       esac
       # Take every message already there before handing out keys and writing the metrics again.
       read -r -t 0 -u "$input" || break
-      IFS=' ' read -r -u "$input" command first second third fourth || break
+      queue_read_message "$input" 1 || break
     done
   done
 }

@@ -101,3 +101,17 @@ pop_all() {
   queue_resync
   [ "$(pop_all)" = "one/a one/b.c two/a" ]
 }
+
+@test "a message cut by the read's time limit is not lost: its bytes begin the next message" {
+  local fifo=$BATS_TEST_TMPDIR/queue.fifo fd
+  mkfifo "$fifo"
+  exec {fd}<>"$fifo"
+  printf 'add demo/' >&"$fd" # half a line: the read's time runs out in the middle of it
+  if queue_read_message "$fd" 0.01; then false; fi
+  printf 'a\nstop\n' >&"$fd"
+  queue_read_message "$fd" 1
+  [ "$REPLY" = "add demo/a" ]
+  queue_read_message "$fd" 1
+  [ "$REPLY" = stop ]
+  exec {fd}>&-
+}
