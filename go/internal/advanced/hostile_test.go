@@ -89,3 +89,12 @@ func TestAnOwnerThatTurnsValidIsEnqueued(t *testing.T) {
 	}
 	wantList(t, "keys", keys, []string{"ns/site-a", "ns/a", "ns/a.b", "ns/1site", "ns/" + strings.Repeat("a", 253)})
 }
+
+func TestAReownedChildEnqueuesItsOldSiteToo(t *testing.T) {
+	var keys []string
+	handler := newChildHandler("Service", func(key string) { keys = append(keys, key) }, noSites())
+	handler.onReowned(childOf("web", "site-a"), childOf("web", "site-b"))
+	handler.onReowned(childOf("web", "site-b"), childOf("web", "site-b")) // the same owner: nothing more
+	handler.onReowned(childOf("web", "a b"), childOf("web", "site-b"))    // an owner no site can be: ignored
+	wantList(t, "keys", keys, []string{"ns/site-a"})
+}

@@ -97,7 +97,7 @@ func NewInformers(kube kubernetes.Interface, dyn dynamic.Interface, namespace st
 		Services:    services.Lister(),
 	}
 
-	if err := i.handle(siteInformer.Informer(), func(obj any, _ bool) {
+	if err := i.handle(siteInformer.Informer(), nil, func(obj any, _ bool) {
 		// DeletionHandlingMetaNamespaceKeyFunc also reads the key of a
 		// tombstone (DeletedFinalStateUnknown: a delete the watch missed).
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
@@ -110,7 +110,7 @@ func NewInformers(kube kubernetes.Interface, dyn dynamic.Interface, namespace st
 		KindConfigMap: configMaps.Informer(), KindDeployment: deployments.Informer(), KindService: services.Informer(),
 	} {
 		handler := newChildHandler(kind, enqueue, i.Caches.Sites)
-		if err := i.handle(informer, handler.onChange); err != nil {
+		if err := i.handle(informer, handler.onReowned, handler.onChange); err != nil {
 			return nil, err
 		}
 	}
@@ -118,11 +118,18 @@ func NewInformers(kube kubernetes.Interface, dyn dynamic.Interface, namespace st
 }
 
 // handle calls onChange for every add, update and delete (deleted tells
-// which).
-func (i *Informers) handle(informer cache.SharedIndexInformer, onChange func(obj any, deleted bool)) error {
+// which), and onUpdate, when not nil, with the old and the new object of an
+// update first.
+func (i *Informers) handle(informer cache.SharedIndexInformer, onUpdate func(old, obj any),
+	onChange func(obj any, deleted bool)) error {
 	registration, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { onChange(obj, false) },
-		UpdateFunc: func(_, obj any) { onChange(obj, false) },
+		AddFunc: func(obj any) { onChange(obj, false) },
+		UpdateFunc: func(old, obj any) {
+			if onUpdate != nil {
+				onUpdate(old, obj)
+			}
+			onChange(obj, false)
+		},
 		DeleteFunc: func(obj any) { onChange(obj, true) },
 	})
 	if err != nil {
@@ -174,6 +181,22 @@ func (h *childHandler) onChange(obj any, deleted bool) {
 		if key != "" {
 			h.enqueue(key)
 		}
+	}
+}
+
+// onReowned: a child whose controller changed (someone edited its
+// ownerReferences) was the old site's child until now: that site is enqueued
+// too, so it sees at once that its child is gone or no longer its own (a
+// ChildConflict), not at the next resync. controller-runtime's
+// EnqueueRequestForOwner does the same.
+func (h *childHandler) onReowned(old, obj any) {
+	before, errBefore := meta.Accessor(old)
+	after, errAfter := meta.Accessor(obj)
+	if errBefore != nil || errAfter != nil {
+		return
+	}
+	if key := ownerSiteKey(before); key != "" && key != ownerSiteKey(after) && isSiteKey(key) {
+		h.enqueue(key)
 	}
 }
 

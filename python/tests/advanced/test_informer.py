@@ -154,6 +154,22 @@ def test_handlers_enqueue_the_site_or_the_site_controlling_a_child():
     assert keys == ["demo/web", "demo/web"]
 
 
+def test_a_reowned_child_enqueues_the_site_that_controlled_it_before():
+    keys = []
+    handler = ChildHandler("Service", keys.append, KeysCache())
+
+    def service(owner):
+        return {"metadata": {"name": "web", "namespace": "demo", "ownerReferences": [site_owner(owner)]}}
+
+    handler.on_change(ADDED, service("a"))
+    handler.on_change(MODIFIED, service("b"))  # re-owned: b's, and a hears of it
+    handler.on_change(MODIFIED, service("b"))
+    handler.on_change(MODIFIED, service("a b"))  # an owner no site can be: ignored, and b hears of it
+    handler.on_change(DELETED, service("a b"))
+
+    assert keys == ["demo/a", "demo/a", "demo/b", "demo/b", "demo/b"]
+
+
 def registry(data):
     return {"metadata": {"name": "staticsite-registry", "namespace": "demo"}, "data": data}
 

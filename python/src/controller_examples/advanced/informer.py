@@ -268,8 +268,12 @@ def is_registry(kind: str, obj: Object) -> bool:
 class ChildHandler:
     """What a change of a labelled ConfigMap, Deployment or Service enqueues.
 
-    A child: the site that controls it, a change to a child being a reason to reconcile its site. The
-    registry: the sites whose key it lacks. Called by one informer's thread only, so its state needs no lock.
+    A child: the site that controls it, a change to a child being a reason to reconcile its site; and the
+    site that controlled it before, when that changed (someone edited its ownerReferences): that site then sees
+    at once that its child is gone or no longer its own (a ChildConflict), not at the next resync. The Python
+    client's handlers get only the new object, so the handler remembers each child's site itself (Go's update
+    handler gets the old object; controller-runtime's EnqueueRequestForOwner does the same). The registry: the
+    sites whose key it lacks. Called by one informer's thread only, so its state needs no lock.
     """
 
     def __init__(self, kind: str, enqueue: Callable[[str], None], sites: Cache) -> None:
@@ -277,6 +281,7 @@ class ChildHandler:
         self._enqueue = enqueue
         self._sites = sites
         self._ignored: set[str] = set()  # objects already logged as ignored
+        self._owners: dict[str, str] = {}  # child -> the key of the site controlling it, as last seen
 
     def on_change(self, event_type: str, obj: Object) -> None:
         if is_registry(self._kind, obj):
@@ -284,11 +289,20 @@ class ChildHandler:
             return
         key = owner_site_key(obj)
         if key is not None and not is_site_key(key):
-            self._ignore(event_type, obj, key)
-            return
-        self._ignored.discard(object_key(obj))
+            key = None
+            self._ignore(event_type, obj, owner_site_key(obj) or "")
+        else:
+            self._ignored.discard(object_key(obj))
+        self._enqueue_former_owner(event_type, obj, key)
         if key is not None:
             self._enqueue(key)
+
+    def _enqueue_former_owner(self, event_type: str, obj: Object, key: str | None) -> None:
+        before = self._owners.pop(object_key(obj), None)
+        if key is not None and event_type != DELETED:
+            self._owners[object_key(obj)] = key
+        if before is not None and before != key:
+            self._enqueue(before)
 
     def _ignore(self, event_type: str, obj: Object, key: str) -> None:
         """The object's controller is a "StaticSite" no one can create: no site's child. Logged once."""
