@@ -69,8 +69,9 @@ EXERCISES: dict[str, Exercise] = {
             "resume-from-resource-version",
             "intermediate",
             "Start each watch from the last resourceVersion seen, so nothing between the list and the watch is missed.",
-            "Open a watch (watch=true, allowWatchBookmarks=true) from the resourceVersion remembered so far;\n"
-            "every event (and every BOOKMARK) moves that resourceVersion on.",
+            "Open a watch (watch=true, allowWatchBookmarks=true) from the resourceVersion remembered so far,\n"
+            "with the same label selector (--selector) as the list; every event (and every BOOKMARK) moves that\n"
+            "resourceVersion on.",
             ("existing_pods_appear_as_added_first", "scripted_sequence_matches_the_api"),
             "your watcher does not follow changes from where its list ended: watch from the list's resourceVersion",
             {
