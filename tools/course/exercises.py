@@ -126,6 +126,11 @@ EXERCISES: dict[str, Exercise] = {
             "a child that matches needs no write.",
             ("level_children", "noop_reconcile_writes_nothing"),
             "your controller writes children that did not change: compare the live child with the desired one first",
+            {
+                "go": "Go: a nil actual is a missing child; asJSON both; the objects from the cache carry no apiVersion\n"
+                "and kind (the desired apply configuration does): leave those two out; a ConfigMap's data must be\n"
+                "equal (orEmpty); anything else: !contains(have, want).",
+            },
         ),
         Exercise(
             "queue-dedup",
