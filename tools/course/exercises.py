@@ -220,11 +220,17 @@ def workspace_copy(language: str, root: Path = WORKSPACE) -> Path:
     return root / language / ("controller_examples" if language == "python" else "")
 
 
-def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Region]:
-    """A fresh workspace for ``language`` with ``step`` cut out; returns the regions cut (never none)."""
+def available(language: str, step: str) -> Exercise:
+    """The exercise ``step``, refused with the reason when ``language`` has none (before any workspace moves)."""
     chosen = exercise(step)
     if language in chosen.not_in:
         raise SystemExit(f"error: no {language} exercise {step}: {chosen.not_in[language]}")
+    return chosen
+
+
+def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Region]:
+    """A fresh workspace for ``language`` with ``step`` cut out; returns the regions cut (never none)."""
+    chosen = available(language, step)
     source, target = SOURCES[language], workspace_copy(language, root)
     regions = markers.find(source, step)
     if not regions:
