@@ -127,9 +127,9 @@ EXERCISES: dict[str, Exercise] = {
             ("level_children", "noop_reconcile_writes_nothing"),
             "your controller writes children that did not change: compare the live child with the desired one first",
             {
-                "go": "Go: a nil actual is a missing child; asJSON both; the objects from the cache carry no apiVersion\n"
-                "and kind (the desired apply configuration does): leave those two out; a ConfigMap's data must be\n"
-                "equal (orEmpty); anything else: !contains(have, want).",
+                "go": "Go: a nil actual is a missing child; asJSON both; the objects from the cache carry no\n"
+                "apiVersion and kind (the desired apply configuration does): leave those two out; a ConfigMap's data\n"
+                "must be equal (orEmpty); anything else: !contains(have, want).",
             },
         ),
         Exercise(
