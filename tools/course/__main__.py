@@ -81,7 +81,7 @@ def cmd_exercise(args) -> int:
         print("usage: make exercise LANG=python|go|bash STEP=" + "|".join(EXERCISES), file=sys.stderr)
         return 2
     language = exercises.language_name(args.lang)
-    chosen = exercises.exercise(args.step)
+    chosen = exercises.available(language, args.step)
     kept = exercises.keep_previous(language)
     if kept is not None:
         print(f"your previous workspace is kept as {kept.relative_to(REPO_ROOT)} (nothing was deleted)")

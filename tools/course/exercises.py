@@ -69,8 +69,9 @@ EXERCISES: dict[str, Exercise] = {
             "resume-from-resource-version",
             "intermediate",
             "Start each watch from the last resourceVersion seen, so nothing between the list and the watch is missed.",
-            "Open a watch (watch=true, allowWatchBookmarks=true) from the resourceVersion remembered so far;\n"
-            "every event (and every BOOKMARK) moves that resourceVersion on.",
+            "Open a watch (watch=true, allowWatchBookmarks=true) from the resourceVersion remembered so far,\n"
+            "with the same label selector (--selector) as the list; every event (and every BOOKMARK) moves that\n"
+            "resourceVersion on.",
             ("existing_pods_appear_as_added_first", "scripted_sequence_matches_the_api"),
             "your watcher does not follow changes from where its list ended: watch from the list's resourceVersion",
             {
@@ -125,6 +126,11 @@ EXERCISES: dict[str, Exercise] = {
             "a child that matches needs no write.",
             ("level_children", "noop_reconcile_writes_nothing"),
             "your controller writes children that did not change: compare the live child with the desired one first",
+            {
+                "go": "Go: a nil actual is a missing child; asJSON both; the objects from the cache carry no\n"
+                "apiVersion and kind (the desired apply configuration does): leave those two out; a ConfigMap's data\n"
+                "must be equal (orEmpty); anything else: !contains(have, want).",
+            },
         ),
         Exercise(
             "queue-dedup",
@@ -214,11 +220,17 @@ def workspace_copy(language: str, root: Path = WORKSPACE) -> Path:
     return root / language / ("controller_examples" if language == "python" else "")
 
 
-def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Region]:
-    """A fresh workspace for ``language`` with ``step`` cut out; returns the regions cut (never none)."""
+def available(language: str, step: str) -> Exercise:
+    """The exercise ``step``, refused with the reason when ``language`` has none (before any workspace moves)."""
     chosen = exercise(step)
     if language in chosen.not_in:
         raise SystemExit(f"error: no {language} exercise {step}: {chosen.not_in[language]}")
+    return chosen
+
+
+def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Region]:
+    """A fresh workspace for ``language`` with ``step`` cut out; returns the regions cut (never none)."""
+    chosen = available(language, step)
     source, target = SOURCES[language], workspace_copy(language, root)
     regions = markers.find(source, step)
     if not regions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from course import docrefs, docrun, exercises, grading, levels, markers
-from course.__main__ import language_option, read_impl_file
+from course.__main__ import cmd_exercise, language_option, read_impl_file
 from course.grading import Cell, outcomes, pytest_argv
 from course.normalize import normalize
 
@@ -336,6 +337,14 @@ def test_a_new_exercise_keeps_the_previous_workspace_aside(tmp_path):
     assert "# the learner's work" in (kept / first.relative_to(tmp_path / "python")).read_text()
     assert not (tmp_path / "python").exists()
     assert exercises.keep_previous("python", tmp_path) is None  # nothing left to keep
+
+
+def test_an_exercise_the_language_lacks_is_refused_before_the_workspace_moves(monkeypatch):
+    moved = []
+    monkeypatch.setattr(exercises, "keep_previous", moved.append)
+    with pytest.raises(SystemExit, match="no go exercise queue-dedup"):
+        cmd_exercise(argparse.Namespace(lang="go", step="queue-dedup"))
+    assert moved == []
 
 
 def test_scenarios_of_no_implementation_get_no_level():
