@@ -50,6 +50,17 @@ func runWorkers(w *Workers, n int) (stop func()) {
 	}
 }
 
+// eventually polls cond until it holds, and fails the test after 5 s: a wait
+// with a deadline, never a sleep that hopes the other goroutine is done.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 func TestFailedKeyIsRetriedWithBackoffThenForgotten(t *testing.T) {
 	queue := NewQueue(nil)
 	var (
@@ -83,7 +94,11 @@ func TestFailedKeyIsRetriedWithBackoffThenForgotten(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the key was not retried until it succeeded")
 	}
-	time.Sleep(50 * time.Millisecond) // let handleErr Forget it
+	eventually(t, "the success to be observed and the key forgotten", func() bool {
+		mutex.Lock()
+		defer mutex.Unlock()
+		return len(results) == 4 && queue.NumRequeues("ns/site") == 0
+	})
 	stop()
 
 	if len(attempts) != 4 {
@@ -104,6 +119,8 @@ func TestFailedKeyIsRetriedWithBackoffThenForgotten(t *testing.T) {
 func TestOneKeyIsNeverReconciledTwiceAtOnce(t *testing.T) {
 	queue := NewQueue(nil)
 	var running, maxRunning, calls atomic.Int32
+	started := make(chan struct{})
+	release := make(chan struct{})
 	w := &Workers{
 		Queue: queue,
 		Reconcile: func(_ context.Context, key string) error {
@@ -114,25 +131,31 @@ func TestOneKeyIsNeverReconciledTwiceAtOnce(t *testing.T) {
 					break
 				}
 			}
-			calls.Add(1)
-			time.Sleep(10 * time.Millisecond)
+			if calls.Add(1) == 1 { // the first reconcile holds the key while the events come
+				close(started)
+				<-release
+			}
 			running.Add(-1)
 			return nil
 		},
 	}
 	stop := runWorkers(w, 4)
+	queue.Add("ns/busy")
+	<-started
 	for range 50 {
-		queue.Add("ns/busy") // a burst of events for one site
-		time.Sleep(time.Millisecond)
+		queue.Add("ns/busy") // a burst of events for the site being reconciled
 	}
-	time.Sleep(100 * time.Millisecond)
+	close(release)
+	eventually(t, "the burst to be reconciled", func() bool {
+		return calls.Load() >= 2 && running.Load() == 0 && queue.Len() == 0
+	})
 	stop()
 	if maxRunning.Load() != 1 {
 		t.Errorf("%d reconciles of one key ran at once", maxRunning.Load())
 	}
-	// De-duplication: far fewer reconciles than events.
-	if got := calls.Load(); got < 1 || got > 10 {
-		t.Errorf("%d reconciles for 50 adds", got)
+	// De-duplication: the 50 events while the key was being processed make one more reconcile.
+	if got := calls.Load(); got != 2 {
+		t.Errorf("%d reconciles for 51 adds, want 2", got)
 	}
 }
 
