@@ -172,6 +172,32 @@ def test_scripted_sequence_matches_the_api(cluster, api, namespace, watchers, la
     assert seen[1:] == expected
 
 
+def test_label_selector_filters_the_list_and_the_watch(cluster, api, namespace, watchers, language):
+    """-l is the API server's labelSelector, on the list and on the watch: a pod that takes the label arrives
+    as ADDED, one that loses it leaves as DELETED, and a pod without it never shows."""
+    core = client.CoreV1Api(api)
+    web = {"tier": "web"}
+    core.create_namespaced_pod(namespace, new_pod("listed", web))
+    core.create_namespaced_pod(namespace, new_pod("joins"))
+    watcher = watchers(cluster, language, "-n", namespace, "-l", "tier=web")
+    watcher.wait_for_event(lambda e: e["name"] == "listed", EVENT_TIMEOUT, "ADDED listed")
+
+    core.create_namespaced_pod(namespace, new_pod("never"))
+    core.create_namespaced_pod(namespace, new_pod("created", web))
+    core.patch_namespaced_pod("joins", namespace, {"metadata": {"labels": web}})
+    core.patch_namespaced_pod("created", namespace, {"metadata": {"labels": {"tier": None}}})
+
+    seen = watcher.wait_for_event(
+        lambda e: e["name"] == "created" and e["type"] == "DELETED", EVENT_TIMEOUT, "DELETED created"
+    )
+    assert [(e["type"], e["name"]) for e in seen] == [
+        ("ADDED", "listed"),
+        ("ADDED", "created"),
+        ("ADDED", "joins"),  # took the label
+        ("DELETED", "created"),  # lost it: gone from the selection, not from the cluster
+    ]
+
+
 @pytest.mark.disruptive
 def test_apiserver_restart_mid_watch(cluster, api, namespace, watchers, language):
     requires_disruption(cluster)
