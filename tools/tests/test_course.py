@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from course import docrefs, docrun, exercises, grading, levels, markers
+from course import docrefs, docrun, exercises, grading, levels, markers, unittests
 from course.__main__ import language_option, read_impl_file
 from course.grading import Cell, outcomes, pytest_argv
 from course.normalize import normalize
@@ -443,3 +443,100 @@ def test_the_cluster_is_stopped_as_it_runs_after_a_component_restart(monkeypatch
     with grading.cluster_running("local"):
         state["apiserver_pid"] = 200  # `make restart-apiserver` ran in between
     assert stopped == [200]
+
+
+# ----- a learner's make variables are data (TRACK, LANG, STEP, LEVELS, CHECK_WORKERS) ----------------------------
+# Each value would run `touch RAN` if a shell or make ever read it as code; the course tool must refuse it instead.
+HOSTILE = ["x'; touch {ran}; '", "$(touch {ran})", "$(shell touch {ran})", "`touch {ran}`", '"; touch {ran}; "']
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize(
+    ("target", "variable", "others"),
+    [
+        ("check", "TRACK", []),
+        ("check", "LANG", ["TRACK=basics"]),
+        ("check", "LEVELS", ["TRACK=advanced"]),
+        ("check", "CHECK_WORKERS", ["TRACK=basics"]),
+        ("exercise", "LANG", ["STEP=finalizer"]),
+        ("exercise", "STEP", ["LANG=python"]),
+    ],
+)
+def test_make_refuses_a_value_that_is_not_a_choice_in_one_line_and_runs_nothing(
+    target, variable, others, value, tmp_path
+):
+    ran = tmp_path / "ran"
+    result = subprocess.run(
+        # -o venv: the venv is taken as made (this test must not install anything); the real course tool runs.
+        ["make", "-s", "--no-print-directory", "-o", "venv", target, *others, f"{variable}={value.format(ran=ran)}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    said = [line for line in result.stderr.splitlines() if not line.startswith("make")]
+    assert result.returncode != 0
+    assert len(said) == 1 and said[0].startswith(("error: no exercise", f"error: {variable}=")), said
+    assert not ran.exists()
+
+
+def test_learner_values_default_to_the_environment(monkeypatch):
+    from course import __main__ as cli
+
+    for name, value in {"CE_CHECK_TRACK": "advanced", "CE_CHECK_LANG": "bash", "CE_CHECK_LEVELS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CE_CHECK_WORKERS", "2")
+    seen = {}
+    monkeypatch.setattr(cli, "cmd_check", lambda args: seen.update(vars(args)) or 0)
+    assert cli.main(["check"]) == 0
+    assert (seen["track"], seen["lang"], seen["levels_only"], seen["workers"]) == ("advanced", "bash", "1", 2)
+
+
+# ----- exercises graded by the language's own unit tests (queue-dedup) ----------------------------------------
+
+
+def test_fill_writes_a_body_indented_like_the_marker(tmp_path):
+    path = tmp_path / "list.py"
+    path.write_text(PYTHON_SOURCE)
+    assert markers.fill(path, "pagination", "if True:\n    return 2")
+    assert "    # exercise: pagination begin\n    if True:\n        return 2\n    # exercise: pagination end\n" in (
+        path.read_text()
+    )
+
+
+def test_junit_reports_of_pytest_and_bats_read_as_outcomes():
+    xml = (
+        '<testsuites><testsuite><testcase name="a"/><testcase name="b"><failure message="x"/></testcase>'
+        '<testcase name="c"><skipped/></testcase><testcase name="d"><error/></testcase></testsuite></testsuites>'
+    )
+    assert unittests.junit_outcomes(xml) == {"a": "passed", "b": "failed", "c": "skipped", "d": "failed"}
+
+
+def test_a_failing_queue_test_is_told_in_the_learners_words():
+    tests = exercises.EXERCISES["queue-dedup"].unit_tests["python"]
+    passed, lines, missing = unittests.explain(
+        tests, {"test_a_key_added_twice_is_queued_once": "failed", "test_backoff_never_overflows": "passed"}
+    )
+    assert not passed
+    assert lines[1] == "  failed   test_a_key_added_twice_is_queued_once"
+    assert missing == [f"still missing: {exercises.QUEUED_TWICE}."]
+    assert "a key added twice while it waited was queued twice" in missing[0]
+
+
+@pytest.mark.parametrize("language", ["python", "bash"])
+def test_queue_unit_tests_reject_each_wrong_answer_and_the_stub_and_pass_the_reference(language, tmp_path):
+    """What CI's verify-exercises proves for queue-dedup, without a cluster: the grading really runs the
+    workspace's code (a wrong answer fails), and the reference passes."""
+    if language == "bash" and not unittests.BATS.exists():
+        pytest.skip("bats is not installed (make bats); verify-exercises checks the Bash exercise in CI")
+    chosen = exercises.EXERCISES["queue-dedup"]
+    tests = chosen.unit_tests[language]
+    reference = unittests.run(language, tests, exercises.REFERENCE_CODE[language], quiet=True)
+    assert reference and set(reference.values()) == {"passed"}
+    for wrong in chosen.wrong_answers[language]:
+        workspace = tmp_path / wrong.name.replace(" ", "-")
+        exercises.create(language, "queue-dedup", workspace, answer=wrong.body)
+        found = unittests.run(language, tests, exercises.code_root(language, workspace), quiet=True)
+        assert found[wrong.caught_by] == "failed", wrong.name
+        assert not unittests.explain(tests, found)[0]
