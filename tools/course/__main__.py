@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     run_docs.add_argument("pages", nargs="*", type=Path)
     run_docs.add_argument("--update", action="store_true", help="rewrite the 'you should see' blocks")
     run_docs.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
+    run_docs.add_argument(
+        "--lang", action="append", choices=docrun.LANGUAGES, help="walk the pages in this language only (repeatable)"
+    )
     args = parser.parse_args(argv)
     handler = {
         "exercise": cmd_exercise,
@@ -278,8 +281,9 @@ def cmd_docrefs(args) -> int:
 
 
 def cmd_docrun(args) -> int:
-    pages = args.pages or sorted((REPO_ROOT / "docs" / "learn").rglob("*.md"))
-    return docrun.main(pages, update=args.update, cluster=args.cluster)
+    pages = [page.resolve() for page in args.pages] or sorted((REPO_ROOT / "docs" / "learn").rglob("*.md"))
+    languages = tuple(args.lang) if args.lang else docrun.LANGUAGES
+    return docrun.main(pages, update=args.update, cluster=args.cluster, languages=languages)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -296,7 +297,7 @@ def test_docrun_reports_a_difference_and_update_writes_the_real_output(tmp_path,
     page.write_text("```console\n$ a\nold\n$ b\n```\nafter\n")
     printed = {"a": "new line\nsecond\n", "b": "b out\n"}
     monkeypatch.setattr(docrun, "environment", lambda cluster: {})
-    monkeypatch.setattr(docrun, "run_step", lambda step, env: printed[step.command])
+    monkeypatch.setattr(docrun, "run_step", lambda step, env, base: printed[step.command])
     monkeypatch.setattr(docrun.subprocess, "run", lambda *a, **k: None)  # the fresh start
     monkeypatch.setattr(docrun, "REPO_ROOT", tmp_path)
     assert docrun._run_pages([page], update=False, cluster="local") == 1
@@ -540,3 +541,69 @@ def test_queue_unit_tests_reject_each_wrong_answer_and_the_stub_and_pass_the_ref
         found = unittests.run(language, tests, exercises.code_root(language, workspace), quiet=True)
         assert found[wrong.caught_by] == "failed", wrong.name
         assert not unittests.explain(tests, found)[0]
+
+
+# ----- docrun: every language's walk through the pages ----------------------------------------------------------
+
+
+def _block(*lines: str) -> list[docrun.Step]:
+    return docrun.blocks("```console\n" + "\n".join(lines) + "\n```\n")[0]
+
+
+def test_a_block_of_several_languages_runs_each_languages_own_lines_in_its_walk():
+    block = _block(
+        "$ kubectl create namespace learn",
+        "namespace/learn created",
+        "$ .venv/bin/python -m controller_examples.basics.list_pods -n learn",
+        "NAME",
+        "$ build/bin/list-pods -n learn",
+        "NAME",
+    )
+    assert [s.command for s in docrun.for_language(block, "python")] == [
+        "kubectl create namespace learn",
+        ".venv/bin/python -m controller_examples.basics.list_pods -n learn",
+    ]
+    assert [s.command for s in docrun.for_language(block, "bash")] == ["kubectl create namespace learn"]
+
+
+def test_a_block_of_one_languages_program_runs_with_each_languages_program_and_the_same_output():
+    block = _block(
+        "$ build/bin/staticsite-controller --namespace=learn >build/learn-controller.log 2>&1 & echo $! >x.pid",
+        "$ kubectl wait --for=condition=Ready staticsite/hello -n learn",
+        "staticsite.sites.example.com/hello condition met",
+    )
+    python = docrun.for_language(block, "python")
+    assert python[0].command.startswith(".venv/bin/python -m controller_examples.advanced.manager --namespace=learn ")
+    assert not python[0].shown and python[1].shown  # --update writes only what the page's own command printed
+    assert python[1].expected == ["staticsite.sites.example.com/hello condition met"]
+    assert docrun.for_language(block, "bash")[0].command.startswith("bash/advanced/staticsite-controller --names")
+    assert docrun.for_language(block, "go") == block
+
+
+def test_a_program_is_recognised_as_a_whole_word_only():
+    assert docrun.languages_named("build/bin/list-pods -n x") == {"go"}
+    assert docrun.languages_named("bash/basics/list-pods") == {"bash"}
+    assert docrun.languages_named("build/bin/list-pods-old; cat build/learn-watch.out") == set()
+
+
+def test_normalize_reads_a_whole_float_sample_as_the_number():
+    assert normalize("staticsite_leader 1.0\nstaticsite_leader 0") == normalize(
+        "staticsite_leader 1\nstaticsite_leader 0"
+    )
+    assert (
+        normalize('staticsite_reconcile_total{result="success"} 3.0')
+        == 'staticsite_reconcile_total{result="success"} 3'
+    )
+    assert normalize("staticsite_reconcile_duration_seconds_sum 0.5") == "staticsite_reconcile_duration_seconds_sum 0.5"
+
+
+def test_a_walk_moves_the_pages_ports_to_free_ones():
+    command = "ctl --health-addr=127.0.0.1:18081 --metrics-addr=127.0.0.1:18080; curl -s 127.0.0.1:18082/metrics"
+    assert docrun.on_ports(command, 18200) == (
+        "ctl --health-addr=127.0.0.1:18201 --metrics-addr=127.0.0.1:18200; curl -s 127.0.0.1:18202/metrics"
+    )
+    assert docrun.on_ports("curl 127.0.0.1:180800", 18200) == "curl 127.0.0.1:180800"
+    base = docrun.free_ports()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base))
+        assert docrun.free_ports() != base
