@@ -217,7 +217,10 @@ def cmd_verify(args) -> int:
     with grading.cluster_running(args.cluster), ThreadPoolExecutor(max_workers=VERIFY_PARALLEL) as pool:
         found = pool.map(lambda cell: _verify_one(*cell, root, reference, args.cluster), cells)
         problems = [problem for cell_problems in found for problem in cell_problems]
-    print("\n".join(problems) or f"{len(cells)} exercises: each stub fails its scenario, the reference passes it")
+    print(
+        "\n".join(problems)
+        or f"{len(cells)} exercises: each stub (and wrong answer) fails its scenario or unit test, the reference passes"
+    )
     return 1 if problems else 0
 
 

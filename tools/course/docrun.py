@@ -203,13 +203,16 @@ def stop_leftover_programs() -> None:
         stop_leftover(pid_file, programs)
 
 
-def stop_leftover(pid_file: Path, programs: tuple[bytes, ...]) -> None:
+def stop_leftover(pid_file: Path, programs: tuple[bytes, ...], root: Path = REPO_ROOT) -> None:
+    """Stop the pid of ``pid_file`` if it still runs one of ``programs`` from ``root``: pids wrap around in minutes
+    on a busy machine (32768 of them), and another worktree's walk of the same program is not ours."""
     try:
         pid = int(pid_file.read_text())
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        directory = Path(f"/proc/{pid}/cwd").resolve(strict=True)
     except (OSError, ValueError):
         return
-    if any(program in command for program in programs):
+    if directory == root.resolve() and any(program in command for program in programs):
         os.kill(pid, signal.SIGCONT)  # a watcher left frozen (kill -STOP) would not act on SIGTERM until resumed
         os.kill(pid, signal.SIGTERM)
 
@@ -228,7 +231,14 @@ def _run_pages(pages: list[Path], update: bool, cluster: str, languages: tuple[s
                     ran += 1
                     if step.shown:  # --update writes what the page's own command printed (its first walk)
                         outputs.setdefault((page, step.line), (step, actual))
-                    if not update and normalize(actual) != normalize("\n".join(step.expected)):
+                    if update:
+                        continue
+                    differs = normalize(actual) != normalize("\n".join(step.expected))
+                    known = known_difference(page, step, language)
+                    if known:
+                        verdict = "differs, not counted" if differs else "printed what the page shows this time"
+                        print(f"{page.name}:{step.line} ({language}): a known difference ({known}): {verdict}")
+                    elif differs:
                         failures += 1
                         _say_difference(page, step, actual, language)
         stop_leftover_programs()  # a walk that failed halfway leaves nothing running for the next one
@@ -242,6 +252,26 @@ def _run_pages(pages: list[Path], update: bool, cluster: str, languages: tuple[s
             page.write_text(text)
     print(f"docrun: {len(pages)} pages, {len(languages)} languages, {failures} differences")
     return 1 if failures else 0
+
+
+# Where one language's program prints something else than the page for a reason in that program, not in the page:
+# (page, language, a part of the command) -> the reason. Printed on every walk, never counted; remove the entry with
+# its reason (the walk says when the step printed what the page shows).
+KNOWN = {
+    ("10-status-events.md", "python", "reason=Synced"): "the Python controller applies the ConfigMap and Service again "
+    "right after a start and while the Deployment rolls out (more Synced events than Go's and Bash's): issue 12",
+}
+
+
+def known_difference(page: Path, step: Step, language: str) -> str:
+    return next(
+        (
+            why
+            for (name, lang, part), why in KNOWN.items()
+            if (name, lang) == (page.name, language) and part in step.command
+        ),
+        "",
+    )
 
 
 def _say_difference(page: Path, step: Step, actual: str, language: str) -> None:

@@ -399,10 +399,10 @@ def test_check_options_default_to_the_environment(monkeypatch):
     assert seen == {"impl": "./ctl --name='it'\"'\"'s'", "impl_file": "it's.txt"}
 
 
-def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_it(tmp_path):
+def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_it_here(tmp_path):
     pid_file = tmp_path / "learn-watch.pid"
     # A stand-in for the page's background program (it is never waited on for timing, only stopped).
-    program = subprocess.Popen(["sleep", "300"])
+    program = subprocess.Popen(["sleep", "300"], cwd=tmp_path)
     try:
         pid_file.write_text(f"{program.pid}\n")
         # Right after the fork the child's command line is still the forking Python's (or empty): wait, with a
@@ -411,9 +411,10 @@ def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_i
         deadline = time.monotonic() + 10
         while not cmdline.read_bytes().startswith(b"sleep") and time.monotonic() < deadline:
             time.sleep(0.01)
-        docrun.stop_leftover(pid_file, docrun.WATCHER)  # another program now runs under that pid: left alone
-        assert program.poll() is None
-        docrun.stop_leftover(pid_file, (b"sleep",))
+        docrun.stop_leftover(pid_file, docrun.WATCHER, tmp_path)  # another program now runs under that pid
+        docrun.stop_leftover(pid_file, (b"sleep",), tmp_path / "other")  # run from another worktree
+        assert program.poll() is None  # both left alone
+        docrun.stop_leftover(pid_file, (b"sleep",), tmp_path)
         assert program.wait(timeout=10) == -15  # SIGTERM
     finally:
         program.kill()
@@ -607,3 +608,13 @@ def test_a_walk_moves_the_pages_ports_to_free_ones():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", base))
         assert docrun.free_ports() != base
+
+
+def test_a_known_difference_is_named_by_page_language_and_command():
+    step = docrun.Step(
+        "kubectl get events -n learn --field-selector involvedObject.kind=StaticSite,reason=Synced", [], 15
+    )
+    page = Path("docs/learn/10-status-events.md")
+    assert "Python controller" in docrun.known_difference(page, step, "python")
+    assert docrun.known_difference(page, step, "go") == ""
+    assert docrun.known_difference(Path("docs/learn/11-finalizer.md"), step, "python") == ""
