@@ -618,3 +618,25 @@ def test_a_known_difference_is_named_by_page_language_and_command():
     assert "Python controller" in docrun.known_difference(page, step, "python")
     assert docrun.known_difference(page, step, "go") == ""
     assert docrun.known_difference(Path("docs/learn/11-finalizer.md"), step, "python") == ""
+
+
+def test_an_exercise_with_unit_tests_runs_its_scenarios_only_once_they_pass(monkeypatch, tmp_path):
+    chosen = exercises.EXERCISES["queue-dedup"]
+    ran = []
+    monkeypatch.setattr(grading, "exercise_cell", lambda lang, chosen, workspace: Cell("advanced", impl_name="w"))
+    monkeypatch.setattr(
+        grading,
+        "run",
+        lambda cell, cluster, workers: ran.append(cell) or {"w": dict.fromkeys(chosen.scenarios, "passed")},
+    )
+    monkeypatch.setattr(unittests, "run", lambda *a: {"test_a_key_added_twice_is_queued_once": "failed"})
+    passed, lines = grading.grade_exercise("python", chosen, "local", 0, tmp_path)
+    assert not passed and ran == []
+    assert f"still missing: {exercises.QUEUED_TWICE}." in lines
+    assert "  not run  level_children (once the unit tests pass)" in lines
+
+    monkeypatch.setattr(unittests, "run", lambda *a: {"test_a_key_added_twice_is_queued_once": "passed"})
+    passed, lines = grading.grade_exercise("python", chosen, "local", 0, tmp_path)
+    assert passed and len(ran) == 1
+    assert lines[1].startswith("  unit tests (python/tests/advanced/test_queue.py): 1 passed, 0 failed")
+    assert lines[-1] == "done: your code passes the tests of this step."
