@@ -100,23 +100,39 @@ IMPL ?=
 IMPL_FILE ?=
 CHECK_WORKERS ?= 0
 LEVELS ?=
+# make exports a variable given on its command line to every recipe, and expands it to do so (a `$(shell ...)` in
+# it would run): the learner's values are not exported as themselves; the course targets pass them below, unexpanded.
+# LANG from the environment is the locale, and stays exported.
+unexport TRACK STEP LEVELS IMPL IMPL_FILE CHECK_WORKERS
+ifeq ($(origin LANG),command line)
+unexport LANG
+endif
 
-# IMPL and IMPL_FILE are a learner's free text (a command line with its own quotes, a path): they reach the course
-# tool through the environment, as data, never pasted into a shell word. `$(value ...)` keeps a `$` in them too.
+# Every value a learner gives (TRACK, LANG, STEP, LEVELS, IMPL, IMPL_FILE, CHECK_WORKERS) reaches the course tool
+# through the environment, as data, never pasted into a shell word: IMPL is a command line with its own quotes, and
+# a quote or `$(...)` in any of them stays text. `$(value ...)` keeps a `$` from make's own expansion too. The tool
+# checks each one (a track, a language, an exercise, a number) and refuses anything else with a one-line error.
+# CLUSTER is exported above: the tool reads it from the environment as well.
+check: export CE_CHECK_TRACK = $(value TRACK)
+check: export CE_CHECK_LANG = $(value LANG)
+check: export CE_CHECK_LEVELS = $(value LEVELS)
+check: export CE_CHECK_WORKERS = $(value CHECK_WORKERS)
 check: export CE_CHECK_IMPL = $(value IMPL)
 check: export CE_CHECK_IMPL_FILE = $(value IMPL_FILE)
+check: export CE_IMPL_BASE = $(CURDIR)
 check: venv ## grade one cell (TRACK=basics LANG=go), your program (TRACK=advanced IMPL="./ctl" [LEVELS=1]), or your exercise
-	@CE_IMPL_BASE=$(CURDIR) $(COURSE) check --track='$(TRACK)' --lang='$(LANG)' \
-		--cluster=$(CLUSTER) --workers=$(CHECK_WORKERS) --levels-only='$(LEVELS)'
+	@$(COURSE) check
 
+exercise: export CE_EXERCISE_LANG = $(value LANG)
+exercise: export CE_EXERCISE_STEP = $(value STEP)
 exercise: venv ## cut an exercise into workspace/ (LANG=python|go|bash STEP=pagination|finalizer|...)
-	@$(COURSE) exercise --lang='$(LANG)' --step='$(STEP)'
+	@$(COURSE) exercise
 
-verify-exercises: venv ## CI: every exercise's stub fails its scenario; the reference passes it
-	$(COURSE) verify-exercises --cluster=$(CLUSTER)
+verify-exercises: venv ## CI: every exercise's stub fails its scenario or unit tests (and each wrong answer); the reference passes
+	$(COURSE) verify-exercises
 
-learn-docs: venv go-build ## CI: run every command block of docs/learn/ and compare with the page
-	$(COURSE) docrun --cluster=$(CLUSTER)
+learn-docs: venv go-build ## CI: run every command block of docs/learn/ (each language's) and compare with the page
+	$(COURSE) docrun
 
 docrefs: venv ## every `file: function` in docs/ names a real definition
 	$(COURSE) docrefs

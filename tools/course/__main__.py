@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from course import docrefs, docrun, exercises, grading, levels
+from course import docrefs, docrun, exercises, grading, levels, unittests
 from course.exercises import EXERCISES, REPO_ROOT
 from course.exercises import LANGUAGES as LANGS
 
@@ -25,32 +26,67 @@ STUB_ENV = {"CE_LEVEL_TIMEOUT": "20"}
 
 def language_option(value: str) -> str:
     """``LANG`` is also the locale's variable: a locale (C.UTF-8, en_US.UTF-8, POSIX) means "not given"."""
-    if not value or "." in value or "_" in value or value in ("C", "POSIX"):
+    if not value or value in ("C", "POSIX") or (LOCALE.fullmatch(value) and any(c in value for c in "_.@")):
         return ""
+    return exercises.language_name(value)
+
+
+# A locale's name: language_TERRITORY, then .codeset and @modifier (en_US.UTF-8, C.UTF-8, de_DE@euro).
+LOCALE = re.compile(r"[A-Za-z]+(?:_[A-Za-z]+)?(?:\.[A-Za-z0-9-]+)?(?:@[A-Za-z0-9]+)?")
+
+
+def levels_option(value: str) -> str:
+    """``LEVELS=1``: only the level scenarios; empty (or 0): every scenario of the track."""
+    if value not in ("", "0", "1"):
+        raise SystemExit(f"error: LEVELS={value!r}: give LEVELS=1 (only the level scenarios) or nothing")
+    return "" if value == "0" else value
+
+
+def count_option(value: str) -> int:
+    """``CHECK_WORKERS``: how many scenarios run at a time (0: one by one)."""
+    if not value.isdigit():
+        raise SystemExit(f"error: CHECK_WORKERS={value!r}: give a number (0 runs the scenarios one by one)")
+    return int(value)
+
+
+def environment(name: str) -> str:
+    """A value `make` passed through the environment (as data: see the Makefile's course targets)."""
+    return os.environ.get(name, "")
+
+
+def track_option(value: str) -> str:
+    if value and value not in grading.TRACKS:
+        raise SystemExit(f"error: TRACK={value!r}: choose one of {', '.join(grading.TRACKS)}")
     return value
+
+
+def step_option(value: str) -> str:
+    return exercises.exercise(value).id if value else ""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     make_exercise = commands.add_parser("exercise", help="cut an exercise into workspace/<language>/")
-    make_exercise.add_argument("--lang", type=language_option, default="")
-    make_exercise.add_argument("--step", default="")
+    # `make exercise` and `make check` pass the learner's values in the environment (any quote in them stays
+    # data); the options win. Each is checked before anything runs.
+    make_exercise.add_argument("--lang", type=language_option, default=environment("CE_EXERCISE_LANG"))
+    make_exercise.add_argument("--step", type=step_option, default=environment("CE_EXERCISE_STEP"))
     check = commands.add_parser("check", help="grade one track and implementation, or the workspace")
-    check.add_argument("--track", default="")
-    check.add_argument("--lang", type=language_option, default="")
-    # `make check` passes IMPL and IMPL_FILE in the environment (any quote in them stays data); the options win.
-    check.add_argument(
-        "--impl", default=os.environ.get("CE_CHECK_IMPL", ""), help="a program of yours: its command line"
-    )
+    check.add_argument("--track", type=track_option, default=environment("CE_CHECK_TRACK"))
+    check.add_argument("--lang", type=language_option, default=environment("CE_CHECK_LANG"))
+    check.add_argument("--impl", default=environment("CE_CHECK_IMPL"), help="a program of yours: its command line")
     check.add_argument("--impl-name", default="mine")
     check.add_argument(
-        "--impl-file", default=os.environ.get("CE_CHECK_IMPL_FILE", ""), help="a file of lines 'TRACK: COMMAND'"
+        "--impl-file", default=environment("CE_CHECK_IMPL_FILE"), help="a file of lines 'TRACK: COMMAND'"
     )
     check.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
-    check.add_argument("--workers", type=int, default=0)
+    check.add_argument("--workers", type=count_option, default=environment("CE_CHECK_WORKERS") or "0")
     check.add_argument(
-        "--levels-only", default="", help="advanced: run only the level scenarios (quick: which level, what next)"
+        "--levels-only",
+        type=levels_option,
+        default=environment("CE_CHECK_LEVELS"),
+        help="advanced: run only the level scenarios (quick: which level, what next)",
     )
     verify = commands.add_parser("verify-exercises", help="CI: every stub fails its scenario, the reference passes")
     verify.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
@@ -65,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     run_docs.add_argument("pages", nargs="*", type=Path)
     run_docs.add_argument("--update", action="store_true", help="rewrite the 'you should see' blocks")
     run_docs.add_argument("--cluster", default=os.environ.get("CLUSTER", "local"))
+    run_docs.add_argument(
+        "--lang", action="append", choices=docrun.LANGUAGES, help="walk the pages in this language only (repeatable)"
+    )
     args = parser.parse_args(argv)
     handler = {
         "exercise": cmd_exercise,
@@ -91,21 +130,25 @@ def cmd_exercise(args) -> int:
     print("write the body of:")
     for region in cut:
         print(f"  {region.path.relative_to(REPO_ROOT)}:{region.begin + 2}")
-    print(f"then: make check LANG={language}      (runs: {', '.join(chosen.scenarios)})")
+    tests = [chosen.unit_tests[language].path] if language in chosen.unit_tests else []
+    print(f"then: make check LANG={language}      (runs: {', '.join([*tests, *chosen.scenarios])})")
     return 0
 
 
 def cmd_check(args) -> int:
     cells = cells_to_check(args)
-    languages = sorted({lang for cell in cells for lang in cell.languages} | _workspace_languages(cells))
-    grading.set_up(languages, args.cluster)
+    found = [] if cells else workspace_exercises(args)
+    # A workspace's Go is built by itself; its Bash needs jq and socat, and bats for an exercise's unit tests.
+    languages = {lang for cell in cells for lang in cell.languages} | ({lang for lang, _ in found} - {"go"})
+    bats = any(lang == "bash" and lang in chosen.unit_tests for lang, chosen in found)
+    grading.set_up(sorted(languages), args.cluster, bats=bats)
     all_passed, lines = True, []
-    for cell, chosen in cells_with_exercises(cells, args):
-        table = grading.run(cell, args.cluster, args.workers)
-        if chosen:
-            passed, said = grading.explain_exercise(chosen, table.get(cell.impl_name, {}))
-        else:
-            passed, said = grading.explain_track(cell.track, table)
+    for cell in cells:
+        passed, said = grading.explain_track(cell.track, grading.run(cell, args.cluster, args.workers))
+        all_passed &= passed
+        lines += said
+    for language, chosen in found:
+        passed, said = grading.grade_exercise(language, chosen, args.cluster, args.workers)
         all_passed &= passed
         lines += said
     grading.say(lines)
@@ -119,34 +162,24 @@ def cells_to_check(args) -> list[grading.Cell]:
             for track, command in read_impl_file(Path(args.impl_file))
         ]
     if args.track:
-        if args.track not in grading.TRACKS:
-            raise SystemExit(f"error: TRACK={args.track!r}: choose one of {', '.join(grading.TRACKS)}")
         scenarios = levels.scenarios() if args.levels_only and args.track == "advanced" else ()
         if args.impl:
             return [grading.Cell(args.track, impl=args.impl, impl_name=args.impl_name, scenarios=scenarios)]
         return [grading.Cell(args.track, languages=[args.lang] if args.lang else [], scenarios=scenarios)]
-    return []  # the workspace's exercise: see cells_with_exercises
+    return []  # the workspace's exercise: see workspace_exercises
 
 
-def cells_with_exercises(cells: list[grading.Cell], args):
-    if cells:
-        return [(cell, None) for cell in cells]
+def workspace_exercises(args) -> list[tuple[str, exercises.Exercise]]:
+    """The exercises in the workspace (of ``--lang``, or of every language): (language, exercise)."""
     languages = [args.lang] if args.lang else list(exercises.LANGUAGES)
     found = [(lang, exercises.current(lang)) for lang in languages]
-    found = [(lang, chosen) for lang, chosen in found if chosen]
-    if not found:
+    chosen = [(lang, step) for lang, step in found if step]
+    if not chosen:
         raise SystemExit(
             "error: nothing to check: give TRACK=basics|intermediate|advanced (and LANG= or IMPL=), "
             "or start an exercise first: make exercise LANG=python STEP=pagination"
         )
-    return [(grading.exercise_cell(lang, chosen), chosen) for lang, chosen in found]
-
-
-def _workspace_languages(cells: list[grading.Cell]) -> set[str]:
-    """What a workspace needs set up: jq and socat for Bash (the workspace's Go is built by itself)."""
-    if cells:
-        return set()
-    return {lang for lang in exercises.LANGUAGES if exercises.current(lang)} - {"go"}
+    return chosen
 
 
 def read_impl_file(path: Path) -> list[tuple[str, str]]:
@@ -179,11 +212,15 @@ def cmd_verify(args) -> int:
     ]
     root = REPO_ROOT / "build" / "exercise-check"
     shutil.rmtree(root, ignore_errors=True)
-    grading.set_up(sorted({lang for _, lang in cells} - {"go"}), args.cluster)
+    bats = any(lang == "bash" and lang in chosen.unit_tests for chosen, lang in cells)
+    grading.set_up(sorted({lang for _, lang in cells} - {"go"}), args.cluster, bats=bats)
     with grading.cluster_running(args.cluster), ThreadPoolExecutor(max_workers=VERIFY_PARALLEL) as pool:
         found = pool.map(lambda cell: _verify_one(*cell, root, reference, args.cluster), cells)
         problems = [problem for cell_problems in found for problem in cell_problems]
-    print("\n".join(problems) or f"{len(cells)} exercises: each stub fails its scenario, the reference passes it")
+    print(
+        "\n".join(problems)
+        or f"{len(cells)} exercises: each stub (and wrong answer) fails its scenario or unit test, the reference passes"
+    )
     return 1 if problems else 0
 
 
@@ -194,13 +231,16 @@ def _verify_one(chosen, language: str, root: Path, reference: dict, cluster: str
         return [f"{name}: no exercise markers in the {language} code"]
     where = root / f"{chosen.id}-{language}"
     exercises.create(language, chosen.id, where / "workspace")
-    stub_cell = grading.exercise_cell(language, chosen, where / "workspace")
-    stub = grading.run(stub_cell, cluster, 0, where / "stub" / "results.json", env=STUB_ENV, quiet=True).get(
-        stub_cell.impl_name, {}
-    )
-    problems = []
-    if all(stub.get(s) in (None, "passed") for s in chosen.scenarios):
-        problems.append(f"{name}: the stub passed {', '.join(chosen.scenarios)} (read {where / 'stub'})")
+    if language in chosen.unit_tests:
+        problems = _verify_unit_tests(chosen, language, where)
+    else:
+        stub_cell = grading.exercise_cell(language, chosen, where / "workspace")
+        stub = grading.run(stub_cell, cluster, 0, where / "stub" / "results.json", env=STUB_ENV, quiet=True).get(
+            stub_cell.impl_name, {}
+        )
+        problems = []
+        if all(stub.get(s) in (None, "passed") for s in chosen.scenarios):
+            problems.append(f"{name}: the stub passed {', '.join(chosen.scenarios)} (read {where / 'stub'})")
     missing = [s for s in chosen.scenarios if reference.get(language, {}).get(s) != "passed"]
     if missing:  # not in the conformance results (or not passed there): run the reference now
         cell = grading.Cell(chosen.track, languages=[language], scenarios=tuple(missing))
@@ -210,6 +250,27 @@ def _verify_one(chosen, language: str, root: Path, reference: dict, cluster: str
             problems.append(f"{name}: the reference failed {', '.join(failed)}")
     verdict = "; ".join(problems) or "ok"
     print(f"[verify-exercises] {name}: {verdict} ({time.monotonic() - started:.0f}s)", flush=True)
+    return problems
+
+
+def _verify_unit_tests(chosen, language: str, where: Path) -> list[str]:
+    """An exercise graded by unit tests: the stub fails them (so `make check` stops there, before any scenario),
+    each wrong answer fails the test that names its mistake, and the reference passes every one of them."""
+    name, tests = f"{chosen.id} [{language}]", chosen.unit_tests[language]
+    problems = []
+    stub = unittests.run(language, tests, exercises.code_root(language, where / "workspace"), quiet=True)
+    if not stub or all(outcome == "passed" for outcome in stub.values()):
+        problems.append(f"{name}: the stub passed the unit tests of {tests.path}")
+    for wrong in chosen.wrong_answers.get(language, ()):
+        workspace = where / wrong.name.replace(" ", "-")
+        exercises.create(language, chosen.id, workspace, answer=wrong.body)
+        found = unittests.run(language, tests, exercises.code_root(language, workspace), quiet=True)
+        if found.get(wrong.caught_by) != "failed":
+            problems.append(f"{name}: the wrong answer '{wrong.name}' did not fail '{wrong.caught_by}'")
+    reference = unittests.run(language, tests, exercises.REFERENCE_CODE[language], quiet=True)
+    failed = sorted(test for test, outcome in reference.items() if outcome != "passed")
+    if not reference or failed:
+        problems.append(f"{name}: the reference failed the unit tests {', '.join(failed) or '(none ran)'}")
     return problems
 
 
@@ -223,8 +284,9 @@ def cmd_docrefs(args) -> int:
 
 
 def cmd_docrun(args) -> int:
-    pages = args.pages or sorted((REPO_ROOT / "docs" / "learn").rglob("*.md"))
-    return docrun.main(pages, update=args.update, cluster=args.cluster)
+    pages = [page.resolve() for page in args.pages] or sorted((REPO_ROOT / "docs" / "learn").rglob("*.md"))
+    languages = tuple(args.lang) if args.lang else docrun.LANGUAGES
+    return docrun.main(pages, update=args.update, cluster=args.cluster, languages=languages)
 
 
 if __name__ == "__main__":

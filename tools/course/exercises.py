@@ -25,6 +25,26 @@ LANGUAGES = ("python", "go", "bash")
 
 
 @dataclass(frozen=True)
+class UnitTests:
+    """A language's own unit tests that grade an exercise no scenario can observe reliably (a queue's
+    de-duplication shows in a running controller only by timing). They run against the workspace's code; the
+    test file is always the repository's (a learner's copy could have drifted)."""
+
+    path: str  # the test file, from the repository's root
+    # test name -> what its failure means, in a learner's words (a test not named here is shown by its name)
+    missing: dict[str, str]
+
+
+@dataclass(frozen=True)
+class WrongAnswer:
+    """A plausible wrong body of the exercise's function: CI writes it in and proves the grading rejects it."""
+
+    name: str
+    body: str  # the function's body, without the region's indentation
+    caught_by: str  # the unit test that must fail
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     track: str
@@ -37,11 +57,22 @@ class Exercise:
     tools: dict[str, str] = field(default_factory=dict)
     # Languages whose reference has no function of its own for this behaviour (a library does it), and why.
     not_in: dict[str, str] = field(default_factory=dict)
+    # Languages whose unit tests grade the exercise first: the scenarios run only once they pass.
+    unit_tests: dict[str, UnitTests] = field(default_factory=dict)
+    wrong_answers: dict[str, tuple[WrongAnswer, ...]] = field(default_factory=dict)
 
     def hint_for(self, language: str) -> str:
         extra = self.tools.get(language)
         return f"{self.hint}\n{extra}" if extra else self.hint
 
+
+# What a failing queue unit test means (queue-dedup), in the learner's words.
+QUEUED_TWICE = "a key added twice while it waited was queued twice: a key already waiting must not be added again"
+PROCESSING_NOT_MARKED = (
+    "a key added again while a worker processed it was queued at once (a second worker could take it) or never "
+    "came back: only mark it, and let done queue it again"
+)
+QUEUED_AFTER_DONE = "a key came back after done although nobody added it again while it was processed"
 
 EXERCISES: dict[str, Exercise] = {
     e.id: e
@@ -145,6 +176,53 @@ EXERCISES: dict[str, Exercise] = {
                 "go": "the Go controller uses client-go's workqueue, which de-duplicates keys itself (read "
                 "k8s.io/client-go/util/workqueue: queue.go, Add); do this exercise in Python or Bash",
             },
+            unit_tests={
+                "python": UnitTests(
+                    "python/tests/advanced/test_queue.py",
+                    {
+                        "test_a_key_added_twice_is_queued_once": QUEUED_TWICE,
+                        "test_a_key_added_while_processed_waits_for_done": PROCESSING_NOT_MARKED,
+                        "test_a_key_processed_without_new_adds_is_not_queued_again": QUEUED_AFTER_DONE,
+                    },
+                ),
+                "bash": UnitTests(
+                    "bash/test/advanced_queue.bats",
+                    {
+                        "a key added twice is queued once, in the order of the first add": QUEUED_TWICE,
+                        "a key added while a worker has it waits until the worker is done, then comes back once": (
+                            PROCESSING_NOT_MARKED
+                        ),
+                        "a key not changed while processing is not queued again when done": QUEUED_AFTER_DONE,
+                    },
+                ),
+            },
+            wrong_answers={
+                "python": (
+                    WrongAnswer(
+                        "no de-duplication",
+                        "with self._condition:\n    self._queue.append(key)\n    self._condition.notify()",
+                        "test_a_key_added_twice_is_queued_once",
+                    ),
+                    WrongAnswer(
+                        "forgets the key being processed",
+                        "with self._condition:\n    if self._shutting_down or key in self._dirty:\n        return\n"
+                        "    self._dirty.add(key)\n    self._queue.append(key)\n    self._condition.notify()",
+                        "test_a_key_added_while_processed_waits_for_done",
+                    ),
+                ),
+                "bash": (
+                    WrongAnswer(
+                        "no de-duplication",
+                        "QUEUE_ITEMS[QUEUE_TAIL++]=$1",
+                        "a key added twice is queued once, in the order of the first add",
+                    ),
+                    WrongAnswer(
+                        "forgets the key being processed",
+                        "[[ -n ${QUEUE_DIRTY[$1]+x} ]] && return 0\nQUEUE_DIRTY[$1]=1\nQUEUE_ITEMS[QUEUE_TAIL++]=$1",
+                        "a key added while a worker has it waits until the worker is done, then comes back once",
+                    ),
+                ),
+            },
         ),
         Exercise(
             "conflict",
@@ -207,6 +285,8 @@ SOURCES = {
     "go": REPO_ROOT / "go",
     "bash": REPO_ROOT / "bash",
 }
+# The directory the reference's code runs from, as code_root is a workspace's (Python: the import path).
+REFERENCE_CODE = {"python": SOURCES["python"].parent, "go": SOURCES["go"], "bash": SOURCES["bash"]}
 PYTHON_MODULES = {
     "basics": "controller_examples.basics.list_pods",
     "intermediate": "controller_examples.intermediate.watch_pods",
@@ -228,8 +308,15 @@ def available(language: str, step: str) -> Exercise:
     return chosen
 
 
-def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Region]:
-    """A fresh workspace for ``language`` with ``step`` cut out; returns the regions cut (never none)."""
+def code_root(language: str, root: Path = WORKSPACE) -> Path:
+    """The directory the workspace's code runs from: Python's import path (it holds controller_examples), the
+    Bash track's tree."""
+    return root / language
+
+
+def create(language: str, step: str, root: Path = WORKSPACE, answer: str | None = None) -> list[markers.Region]:
+    """A fresh workspace for ``language`` with ``step`` cut out (or, given ``answer``, with that body written in
+    instead: CI's wrong answers); returns the regions cut (never none)."""
     chosen = available(language, step)
     source, target = SOURCES[language], workspace_copy(language, root)
     regions = markers.find(source, step)
@@ -238,7 +325,11 @@ def create(language: str, step: str, root: Path = WORKSPACE) -> list[markers.Reg
     shutil.rmtree(root / language, ignore_errors=True)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "bin"))
     for region in regions:
-        markers.cut(target / region.path.relative_to(source), step, chosen.hint_for(language))
+        path = target / region.path.relative_to(source)
+        if answer is None:
+            markers.cut(path, step, chosen.hint_for(language))
+        else:
+            markers.fill(path, step, answer)
     (root / language / "EXERCISE.json").write_text(json.dumps({"step": step, "track": chosen.track}) + "\n")
     return [markers.Region(r.exercise, target / r.path.relative_to(source), r.begin, r.end, r.indent) for r in regions]
 

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course import exercises, levels
+from course import exercises, levels, unittests
 from course.exercises import REPO_ROOT, Exercise
 
 CONFORMANCE = REPO_ROOT / "conformance"
@@ -63,8 +63,9 @@ def scenario_files(scenarios: tuple[str, ...], directory: Path = CONFORMANCE) ->
     return files
 
 
-def set_up(languages: list[str], cluster: str) -> None:
-    """Build only what this cell runs: Go for the Go programs, jq and socat for Bash, the local cluster."""
+def set_up(languages: list[str], cluster: str, bats: bool = False) -> None:
+    """Build only what this cell runs: Go for the Go programs, jq and socat for Bash, bats for a Bash exercise's
+    unit tests, the local cluster."""
     targets = []
     if cluster == "local":
         targets.append("cluster-binaries")
@@ -72,6 +73,8 @@ def set_up(languages: list[str], cluster: str) -> None:
         targets.append("go-build")
     if "bash" in languages:
         targets.append("require-tools")
+    if bats:  # a Bash exercise graded by its unit tests
+        targets.append("bats")
     if targets:
         subprocess.run(["make", "--no-print-directory", "-C", str(REPO_ROOT), *targets], check=True)
 
@@ -112,14 +115,39 @@ def outcomes(rows: list[dict]) -> dict[str, dict[str, str]]:
     return table
 
 
+def grade_exercise(
+    language: str, chosen: Exercise, cluster: str, workers: int, workspace: Path = exercises.WORKSPACE
+) -> tuple[bool, list[str]]:
+    """The workspace's exercise: its unit tests first when it has some (a second or two, no cluster), then, once
+    they pass, the step's scenarios; whether it passes, and what to tell the learner."""
+    tests = chosen.unit_tests.get(language)
+    unit_lines: list[str] = []
+    if tests:
+        unit_passed, unit_lines, missing = unittests.explain(
+            tests, unittests.run(language, tests, exercises.code_root(language, workspace))
+        )
+        if not unit_passed:
+            return False, [f"exercise {chosen.id}: {chosen.goal}", *unit_lines, *_not_run(chosen), *missing, TEST_SAYS]
+    cell = exercise_cell(language, chosen, workspace)
+    passed, lines = explain_exercise(chosen, run(cell, cluster, workers).get(cell.impl_name, {}))
+    return passed, lines[:1] + unit_lines + lines[1:]
+
+
+TEST_SAYS = "the test's own message (above) says what it saw; the page of this step says how to look."
+
+
+def _not_run(chosen: Exercise) -> list[str]:
+    return [f"  {'not run':8} {scenario} (once the unit tests pass)" for scenario in chosen.scenarios]
+
+
 def explain_exercise(chosen: Exercise, found: dict[str, str]) -> tuple[bool, list[str]]:
-    """Whether the exercise passes, and what to tell the learner."""
+    """Whether the exercise's scenarios pass, and what to tell the learner."""
     lines = [f"exercise {chosen.id}: {chosen.goal}"]
     for scenario in chosen.scenarios:
         lines.append(f"  {found.get(scenario, 'not run'):8} {scenario}")
     passed = all(found.get(s) == "passed" for s in chosen.scenarios)
     if passed:
-        lines.append("done: your code passes the scenarios of this step.")
+        lines.append("done: your code passes the tests of this step.")
     else:
         lines.append(f"still missing: {chosen.missing}.")
         lines.append("the scenario's own message (above) says what it saw; the page of this step says how to look.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,15 +84,32 @@ def stub(kind: str, exercise: str, hint: str, indent: str) -> list[str]:
 
 def cut(path: Path, exercise: str, hint: str) -> bool:
     """Replace the body of ``exercise``'s region in ``path`` by a stub; True if the file had the region."""
+
+    def replacement(kind: str, indent: str, body: list[str]) -> list[str]:
+        lines = stub(kind, exercise, hint, indent)
+        if kind == "jq" and _ends_definition(body):
+            lines[-1] += ";"  # the body held the def's closing semicolon: keep the program whole
+        return lines
+
+    return _rewrite(path, exercise, replacement)
+
+
+def fill(path: Path, exercise: str, body: str) -> bool:
+    """Replace the body of ``exercise``'s region in ``path`` by ``body`` (lines written without the region's
+    indentation: each gets the begin marker's); True if the file had the region. CI writes a wrong answer this
+    way, to prove the grading rejects it."""
+    return _rewrite(path, exercise, lambda kind, indent, _: [f"{indent}{line}".rstrip() for line in body.splitlines()])
+
+
+def _rewrite(path: Path, exercise: str, replacement_for: Callable[[str, str, list[str]], list[str]]) -> bool:
+    """Replace the body of each of ``exercise``'s regions by ``replacement_for(kind, indent, old body lines)``."""
     text = path.read_text()
     lines = text.splitlines()
     mine = [r for r in regions(path, text) if r.exercise == exercise]
     kind = flavour(path, text) if mine else ""
     for region in reversed(mine):  # from the end, so earlier indexes stay right
-        replacement = stub(kind, exercise, hint, region.indent)
-        if kind == "jq" and _ends_definition(lines[region.begin + 1 : region.end]):
-            replacement[-1] += ";"  # the body held the def's closing semicolon: keep the program whole
-        lines[region.begin + 1 : region.end] = replacement
+        body = lines[region.begin + 1 : region.end]
+        lines[region.begin + 1 : region.end] = replacement_for(kind, region.indent, body)
     if mine:
         new_text = "\n".join(lines) + "\n"
         path.write_text(blank_unused_go_imports(new_text) if kind == "go" else new_text)

@@ -1,8 +1,8 @@
 """Output made comparable across runs: what differs every time becomes a placeholder.
 
 Ages (``5s``, ``3m2s``), uids, resourceVersions (and etcd revisions), ports on 127.0.0.1, random namespace suffixes,
-the kwok node a pod lands on and timestamps are replaced, so a page's "you should see" block can be compared with a
-fresh run. Applied to both sides.
+the kwok node a pod lands on and timestamps are replaced, and a metric's whole-number sample loses Python's ``.0``,
+so a page's "you should see" block can be compared with a fresh run. Applied to both sides.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ RULES: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"\b(ce-[a-z0-9-]+-)[0-9a-f]{6}\b"), r"\1<id>"),
     (re.compile(r"(?<![\w.-])(?:\d+[dhms]){1,2}(?![\w.-])"), "<age>"),
     (re.compile(r"-[a-z0-9]{8,10}-[a-z0-9]{5}\b"), "-<hash>-<pod>"),
+    # A metric's sample: Python's Prometheus client writes a whole number as a float (`staticsite_leader 1.0`).
+    (re.compile(r"^([a-z_:][a-z0-9_:]*(?:\{[^}]*\})? -?\d+)\.0$"), r"\1"),
 )
 
 

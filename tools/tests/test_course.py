@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from course import docrefs, docrun, exercises, grading, levels, markers
+from course import docrefs, docrun, exercises, grading, levels, markers, unittests
 from course.__main__ import cmd_exercise, language_option, read_impl_file
 from course.grading import Cell, outcomes, pytest_argv
 from course.normalize import normalize
@@ -297,7 +298,7 @@ def test_docrun_reports_a_difference_and_update_writes_the_real_output(tmp_path,
     page.write_text("```console\n$ a\nold\n$ b\n```\nafter\n")
     printed = {"a": "new line\nsecond\n", "b": "b out\n"}
     monkeypatch.setattr(docrun, "environment", lambda cluster: {})
-    monkeypatch.setattr(docrun, "run_step", lambda step, env: printed[step.command])
+    monkeypatch.setattr(docrun, "run_step", lambda step, env, base: printed[step.command])
     monkeypatch.setattr(docrun.subprocess, "run", lambda *a, **k: None)  # the fresh start
     monkeypatch.setattr(docrun, "REPO_ROOT", tmp_path)
     assert docrun._run_pages([page], update=False, cluster="local") == 1
@@ -407,10 +408,10 @@ def test_check_options_default_to_the_environment(monkeypatch):
     assert seen == {"impl": "./ctl --name='it'\"'\"'s'", "impl_file": "it's.txt"}
 
 
-def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_it(tmp_path):
+def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_it_here(tmp_path):
     pid_file = tmp_path / "learn-watch.pid"
     # A stand-in for the page's background program (it is never waited on for timing, only stopped).
-    program = subprocess.Popen(["sleep", "300"])
+    program = subprocess.Popen(["sleep", "300"], cwd=tmp_path)
     try:
         pid_file.write_text(f"{program.pid}\n")
         # Right after the fork the child's command line is still the forking Python's (or empty): wait, with a
@@ -419,9 +420,10 @@ def test_docrun_stops_a_leftover_background_program_only_if_the_pid_still_runs_i
         deadline = time.monotonic() + 10
         while not cmdline.read_bytes().startswith(b"sleep") and time.monotonic() < deadline:
             time.sleep(0.01)
-        docrun.stop_leftover(pid_file, docrun.WATCHER)  # another program now runs under that pid: left alone
-        assert program.poll() is None
-        docrun.stop_leftover(pid_file, (b"sleep",))
+        docrun.stop_leftover(pid_file, docrun.WATCHER, tmp_path)  # another program now runs under that pid
+        docrun.stop_leftover(pid_file, (b"sleep",), tmp_path / "other")  # run from another worktree
+        assert program.poll() is None  # both left alone
+        docrun.stop_leftover(pid_file, (b"sleep",), tmp_path)
         assert program.wait(timeout=10) == -15  # SIGTERM
     finally:
         program.kill()
@@ -452,3 +454,198 @@ def test_the_cluster_is_stopped_as_it_runs_after_a_component_restart(monkeypatch
     with grading.cluster_running("local"):
         state["apiserver_pid"] = 200  # `make restart-apiserver` ran in between
     assert stopped == [200]
+
+
+# ----- a learner's make variables are data (TRACK, LANG, STEP, LEVELS, CHECK_WORKERS) ----------------------------
+# Each value would run `touch RAN` if a shell or make ever read it as code; the course tool must refuse it instead.
+HOSTILE = ["x'; touch {ran}; '", "$(touch {ran})", "$(shell touch {ran})", "`touch {ran}`", '"; touch {ran}; "']
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize(
+    ("target", "variable", "others"),
+    [
+        ("check", "TRACK", []),
+        ("check", "LANG", ["TRACK=basics"]),
+        ("check", "LEVELS", ["TRACK=advanced"]),
+        ("check", "CHECK_WORKERS", ["TRACK=basics"]),
+        ("exercise", "LANG", ["STEP=finalizer"]),
+        ("exercise", "STEP", ["LANG=python"]),
+    ],
+)
+def test_make_refuses_a_value_that_is_not_a_choice_in_one_line_and_runs_nothing(
+    target, variable, others, value, tmp_path
+):
+    ran = tmp_path / "ran"
+    result = subprocess.run(
+        # -o venv: the venv is taken as made (this test must not install anything); the real course tool runs.
+        ["make", "-s", "--no-print-directory", "-o", "venv", target, *others, f"{variable}={value.format(ran=ran)}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    said = [line for line in result.stderr.splitlines() if not line.startswith("make")]
+    assert result.returncode != 0
+    assert len(said) == 1 and said[0].startswith(("error: no exercise", f"error: {variable}=")), said
+    assert not ran.exists()
+
+
+def test_learner_values_default_to_the_environment(monkeypatch):
+    from course import __main__ as cli
+
+    for name, value in {"CE_CHECK_TRACK": "advanced", "CE_CHECK_LANG": "bash", "CE_CHECK_LEVELS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CE_CHECK_WORKERS", "2")
+    seen = {}
+    monkeypatch.setattr(cli, "cmd_check", lambda args: seen.update(vars(args)) or 0)
+    assert cli.main(["check"]) == 0
+    assert (seen["track"], seen["lang"], seen["levels_only"], seen["workers"]) == ("advanced", "bash", "1", 2)
+
+
+# ----- exercises graded by the language's own unit tests (queue-dedup) ----------------------------------------
+
+
+def test_fill_writes_a_body_indented_like_the_marker(tmp_path):
+    path = tmp_path / "list.py"
+    path.write_text(PYTHON_SOURCE)
+    assert markers.fill(path, "pagination", "if True:\n    return 2")
+    assert "    # exercise: pagination begin\n    if True:\n        return 2\n    # exercise: pagination end\n" in (
+        path.read_text()
+    )
+
+
+def test_junit_reports_of_pytest_and_bats_read_as_outcomes():
+    xml = (
+        '<testsuites><testsuite><testcase name="a"/><testcase name="b"><failure message="x"/></testcase>'
+        '<testcase name="c"><skipped/></testcase><testcase name="d"><error/></testcase></testsuite></testsuites>'
+    )
+    assert unittests.junit_outcomes(xml) == {"a": "passed", "b": "failed", "c": "skipped", "d": "failed"}
+
+
+def test_a_failing_queue_test_is_told_in_the_learners_words():
+    tests = exercises.EXERCISES["queue-dedup"].unit_tests["python"]
+    passed, lines, missing = unittests.explain(
+        tests, {"test_a_key_added_twice_is_queued_once": "failed", "test_backoff_never_overflows": "passed"}
+    )
+    assert not passed
+    assert lines[1] == "  failed   test_a_key_added_twice_is_queued_once"
+    assert missing == [f"still missing: {exercises.QUEUED_TWICE}."]
+    assert "a key added twice while it waited was queued twice" in missing[0]
+
+
+@pytest.mark.parametrize("language", ["python", "bash"])
+def test_queue_unit_tests_reject_each_wrong_answer_and_the_stub_and_pass_the_reference(language, tmp_path):
+    """What CI's verify-exercises proves for queue-dedup, without a cluster: the grading really runs the
+    workspace's code (a wrong answer fails), and the reference passes."""
+    if language == "bash" and not unittests.BATS.exists():
+        pytest.skip("bats is not installed (make bats); verify-exercises checks the Bash exercise in CI")
+    chosen = exercises.EXERCISES["queue-dedup"]
+    tests = chosen.unit_tests[language]
+    reference = unittests.run(language, tests, exercises.REFERENCE_CODE[language], quiet=True)
+    assert reference and set(reference.values()) == {"passed"}
+    for wrong in chosen.wrong_answers[language]:
+        workspace = tmp_path / wrong.name.replace(" ", "-")
+        exercises.create(language, "queue-dedup", workspace, answer=wrong.body)
+        found = unittests.run(language, tests, exercises.code_root(language, workspace), quiet=True)
+        assert found[wrong.caught_by] == "failed", wrong.name
+        assert not unittests.explain(tests, found)[0]
+
+
+# ----- docrun: every language's walk through the pages ----------------------------------------------------------
+
+
+def _block(*lines: str) -> list[docrun.Step]:
+    return docrun.blocks("```console\n" + "\n".join(lines) + "\n```\n")[0]
+
+
+def test_a_block_of_several_languages_runs_each_languages_own_lines_in_its_walk():
+    block = _block(
+        "$ kubectl create namespace learn",
+        "namespace/learn created",
+        "$ .venv/bin/python -m controller_examples.basics.list_pods -n learn",
+        "NAME",
+        "$ build/bin/list-pods -n learn",
+        "NAME",
+    )
+    assert [s.command for s in docrun.for_language(block, "python")] == [
+        "kubectl create namespace learn",
+        ".venv/bin/python -m controller_examples.basics.list_pods -n learn",
+    ]
+    assert [s.command for s in docrun.for_language(block, "bash")] == ["kubectl create namespace learn"]
+
+
+def test_a_block_of_one_languages_program_runs_with_each_languages_program_and_the_same_output():
+    block = _block(
+        "$ build/bin/staticsite-controller --namespace=learn >build/learn-controller.log 2>&1 & echo $! >x.pid",
+        "$ kubectl wait --for=condition=Ready staticsite/hello -n learn",
+        "staticsite.sites.example.com/hello condition met",
+    )
+    python = docrun.for_language(block, "python")
+    assert python[0].command.startswith(".venv/bin/python -m controller_examples.advanced.manager --namespace=learn ")
+    assert not python[0].shown and python[1].shown  # --update writes only what the page's own command printed
+    assert python[1].expected == ["staticsite.sites.example.com/hello condition met"]
+    assert docrun.for_language(block, "bash")[0].command.startswith("bash/advanced/staticsite-controller --names")
+    assert docrun.for_language(block, "go") == block
+
+
+def test_a_program_is_recognised_as_a_whole_word_only():
+    assert docrun.languages_named("build/bin/list-pods -n x") == {"go"}
+    assert docrun.languages_named("bash/basics/list-pods") == {"bash"}
+    assert docrun.languages_named("build/bin/list-pods-old; cat build/learn-watch.out") == set()
+
+
+def test_normalize_reads_a_whole_float_sample_as_the_number():
+    assert normalize("staticsite_leader 1.0\nstaticsite_leader 0") == normalize(
+        "staticsite_leader 1\nstaticsite_leader 0"
+    )
+    assert (
+        normalize('staticsite_reconcile_total{result="success"} 3.0')
+        == 'staticsite_reconcile_total{result="success"} 3'
+    )
+    assert normalize("staticsite_reconcile_duration_seconds_sum 0.5") == "staticsite_reconcile_duration_seconds_sum 0.5"
+
+
+def test_a_walk_moves_the_pages_ports_to_free_ones():
+    command = "ctl --health-addr=127.0.0.1:18081 --metrics-addr=127.0.0.1:18080; curl -s 127.0.0.1:18082/metrics"
+    assert docrun.on_ports(command, 18200) == (
+        "ctl --health-addr=127.0.0.1:18201 --metrics-addr=127.0.0.1:18200; curl -s 127.0.0.1:18202/metrics"
+    )
+    assert docrun.on_ports("curl 127.0.0.1:180800", 18200) == "curl 127.0.0.1:180800"
+    base = docrun.free_ports()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base))
+        assert docrun.free_ports() != base
+
+
+def test_a_known_difference_is_named_by_page_language_and_command():
+    step = docrun.Step(
+        "kubectl get events -n learn --field-selector involvedObject.kind=StaticSite,reason=Synced", [], 15
+    )
+    page = Path("docs/learn/10-status-events.md")
+    assert "Python controller" in docrun.known_difference(page, step, "python")
+    assert docrun.known_difference(page, step, "go") == ""
+    assert docrun.known_difference(Path("docs/learn/11-finalizer.md"), step, "python") == ""
+
+
+def test_an_exercise_with_unit_tests_runs_its_scenarios_only_once_they_pass(monkeypatch, tmp_path):
+    chosen = exercises.EXERCISES["queue-dedup"]
+    ran = []
+    monkeypatch.setattr(grading, "exercise_cell", lambda lang, chosen, workspace: Cell("advanced", impl_name="w"))
+    monkeypatch.setattr(
+        grading,
+        "run",
+        lambda cell, cluster, workers: ran.append(cell) or {"w": dict.fromkeys(chosen.scenarios, "passed")},
+    )
+    monkeypatch.setattr(unittests, "run", lambda *a: {"test_a_key_added_twice_is_queued_once": "failed"})
+    passed, lines = grading.grade_exercise("python", chosen, "local", 0, tmp_path)
+    assert not passed and ran == []
+    assert f"still missing: {exercises.QUEUED_TWICE}." in lines
+    assert "  not run  level_children (once the unit tests pass)" in lines
+
+    monkeypatch.setattr(unittests, "run", lambda *a: {"test_a_key_added_twice_is_queued_once": "passed"})
+    passed, lines = grading.grade_exercise("python", chosen, "local", 0, tmp_path)
+    assert passed and len(ran) == 1
+    assert lines[1].startswith("  unit tests (python/tests/advanced/test_queue.py): 1 passed, 0 failed")
+    assert lines[-1] == "done: your code passes the tests of this step."
