@@ -103,8 +103,13 @@ EXERCISES: dict[str, Exercise] = {
             "Open a watch (watch=true, allowWatchBookmarks=true) from the resourceVersion remembered so far,\n"
             "with the same label selector (--selector) as the list; every event (and every BOOKMARK) moves that\n"
             "resourceVersion on.",
-            ("existing_pods_appear_as_added_first", "scripted_sequence_matches_the_api"),
-            "your watcher does not follow changes from where its list ended: watch from the list's resourceVersion",
+            (
+                "existing_pods_appear_as_added_first",
+                "scripted_sequence_matches_the_api",
+                "label_selector_filters_the_list_and_the_watch",
+            ),
+            "your watcher does not follow changes from where its list ended, or not only its selector's pods: "
+            "watch from the list's resourceVersion, with the list's label selector",
             {
                 "python": "Python: self._query.request(watch=True, resource_version=..., allow_watch_bookmarks=True,\n"
                 "timeout_seconds=WATCH_TIMEOUT_SECONDS, timeout=WATCH_REQUEST_TIMEOUT); iter_resp_lines(response)\n"
