@@ -321,21 +321,41 @@ def test_health_and_metrics_endpoints(api, controllers, site_namespace, language
     assert any(n.startswith("staticsite_reconcile_duration_seconds") for n in names)
 
 
+def child_versions(api, namespace: str, name: str) -> dict[str, str]:
+    """The resourceVersions of a site's children and of the namespace's registry."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    return {
+        "configmap": core.read_namespaced_config_map(f"{name}-content", namespace).metadata.resource_version,
+        "service": core.read_namespaced_service(name, namespace).metadata.resource_version,
+        "deployment": apps.read_namespaced_deployment(name, namespace).metadata.resource_version,
+        "registry": core.read_namespaced_config_map(REGISTRY, namespace).metadata.resource_version,
+    }
+
+
+def settled_child_versions(api, namespace: str, name: str) -> dict[str, str]:
+    return wait_for(
+        lambda: (v := child_versions(api, namespace, name)) == child_versions(api, namespace, name) and v,
+        timeout=30,
+        what="children to settle",
+    )
+
+
+def assert_no_writes_since(audit, position, namespace: str, when: str) -> None:
+    """A server-side apply of an unchanged child changes no resourceVersion: only the requests show that the
+    controller compared before it wrote. The API server's audit log has them (the admin's own requests are
+    not audited); a provider without one (audit None) is checked by the resourceVersions alone."""
+    if audit is None:
+        return
+    writes = [request.label for request in audit.requests_since(position) if request.namespace == namespace
+              and request.verb in WRITE_VERBS and request.target != EVENTS]  # fmt: skip
+    assert not writes, f"{when} sent write requests: {writes}"
+
+
 def test_noop_reconcile_writes_nothing(api, cluster, controllers, site_namespace, language):
     controller = start(controllers, language, site_namespace)
     create_site(api, site_namespace, "quiet")
     wait_ready(api, site_namespace, "quiet")
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-
-    def versions():
-        return {
-            "configmap": core.read_namespaced_config_map("quiet-content", site_namespace).metadata.resource_version,
-            "service": core.read_namespaced_service("quiet", site_namespace).metadata.resource_version,
-            "deployment": apps.read_namespaced_deployment("quiet", site_namespace).metadata.resource_version,
-            "registry": core.read_namespaced_config_map(REGISTRY, site_namespace).metadata.resource_version,
-        }
-
-    before = wait_for(lambda: (v := versions()) == versions() and v, timeout=30, what="children to settle")
+    before = settled_child_versions(api, site_namespace, "quiet")
     reconciles = metric(controller, "staticsite_reconcile_total")
     audit = audit_log(cluster, CONTROLLER_USER)
     position = audit.position() if audit else None
@@ -346,16 +366,31 @@ def test_noop_reconcile_writes_nothing(api, cluster, controllers, site_namespace
     )  # fmt: skip
     wait_for(lambda: metric(controller, "staticsite_reconcile_total") > reconciles, timeout=30,
              what="the controller to reconcile the touched site")  # fmt: skip
-    assert versions() == before, "a no-op reconcile wrote a child or the registry"
+    assert child_versions(api, site_namespace, "quiet") == before, "a no-op reconcile wrote a child or the registry"
     site = get_site(api, site_namespace, "quiet")
     assert site["metadata"]["resourceVersion"] == touched["metadata"]["resourceVersion"], "status was rewritten"
-    # A server-side apply of an unchanged child changes no resourceVersion: only the requests show that the
-    # controller compared before it wrote. The API server's audit log has them (the admin's own requests are
-    # not audited); a provider without one is checked by the resourceVersions above alone.
-    if audit is not None:
-        writes = [request.label for request in audit.requests_since(position) if request.namespace == site_namespace
-                  and request.verb in WRITE_VERBS and request.target != EVENTS]  # fmt: skip
-        assert not writes, f"a no-op reconcile sent write requests: {writes}"
+    assert_no_writes_since(audit, position, site_namespace, "a no-op reconcile")
+
+
+def test_restarted_controller_writes_nothing(api, cluster, controllers, site_namespace, language):
+    """A controller that starts again fills its cache from a first list, whose items carry no apiVersion or
+    kind; the children are all in place, so its first reconcile writes nothing."""
+    first = start(controllers, language, site_namespace)
+    create_site(api, site_namespace, "steady")
+    wait_ready(api, site_namespace, "steady")
+    before = settled_child_versions(api, site_namespace, "steady")
+    site_version = get_site(api, site_namespace, "steady")["metadata"]["resourceVersion"]
+    first.stop()
+    audit = audit_log(cluster, CONTROLLER_USER)
+    position = audit.position() if audit else None
+    second = start(controllers, language, site_namespace)
+    wait_for(lambda: metric(second, "staticsite_reconcile_total") >= 1, timeout=30,
+             what="the restarted controller to reconcile the site")  # fmt: skip
+    assert child_versions(api, site_namespace, "steady") == before, "the restart wrote a child or the registry"
+    assert get_site(api, site_namespace, "steady")["metadata"]["resourceVersion"] == site_version, (
+        "the restart rewrote the site (its status or finalizer)"
+    )
+    assert_no_writes_since(audit, position, site_namespace, "a restarted controller's first reconcile")
 
 
 @pytest.mark.alone("200 sites and their pods load the whole cluster: other scenarios' deadlines would measure it")

@@ -233,12 +233,7 @@ def _run_pages(pages: list[Path], update: bool, cluster: str, languages: tuple[s
                         outputs.setdefault((page, step.line), (step, actual))
                     if update:
                         continue
-                    differs = normalize(actual) != normalize("\n".join(step.expected))
-                    known = known_difference(page, step, language)
-                    if known:
-                        verdict = "differs, not counted" if differs else "printed what the page shows this time"
-                        print(f"{page.name}:{step.line} ({language}): a known difference ({known}): {verdict}")
-                    elif differs:
+                    if normalize(actual) != normalize("\n".join(step.expected)):
                         failures += 1
                         _say_difference(page, step, actual, language)
         stop_leftover_programs()  # a walk that failed halfway leaves nothing running for the next one
@@ -252,26 +247,6 @@ def _run_pages(pages: list[Path], update: bool, cluster: str, languages: tuple[s
             page.write_text(text)
     print(f"docrun: {len(pages)} pages, {len(languages)} languages, {failures} differences")
     return 1 if failures else 0
-
-
-# Where one language's program prints something else than the page for a reason in that program, not in the page:
-# (page, language, a part of the command) -> the reason. Printed on every walk, never counted; remove the entry with
-# its reason (the walk says when the step printed what the page shows).
-KNOWN = {
-    ("10-status-events.md", "python", "reason=Synced"): "the Python controller applies the ConfigMap and Service again "
-    "right after a start and while the Deployment rolls out (more Synced events than Go's and Bash's): issue 12",
-}
-
-
-def known_difference(page: Path, step: Step, language: str) -> str:
-    return next(
-        (
-            why
-            for (name, lang, part), why in KNOWN.items()
-            if (name, lang) == (page.name, language) and part in step.command
-        ),
-        "",
-    )
 
 
 def _say_difference(page: Path, step: Step, actual: str, language: str) -> None:

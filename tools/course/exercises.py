@@ -159,13 +159,16 @@ EXERCISES: dict[str, Exercise] = {
             "advanced",
             "Decide whether a live child differs from the desired one, so an unchanged child is never written.",
             "Compare only the fields this controller sets (labels, owner, the spec it applies) with the live object;\n"
-            "a child that matches needs no write.",
-            ("level_children", "noop_reconcile_writes_nothing"),
+            "a child that matches needs no write. apiVersion and kind name the object: a list's items (a restarted\n"
+            "controller's cache) carry neither, so leave them out.",
+            ("level_children", "noop_reconcile_writes_nothing", "restarted_controller_writes_nothing"),
             "your controller writes children that did not change: compare the live child with the desired one first",
             {
                 "go": "Go: a nil actual is a missing child; asJSON both; the objects from the cache carry no\n"
                 "apiVersion and kind (the desired apply configuration does): leave those two out; a ConfigMap's data\n"
                 "must be equal (orEmpty); anything else: !contains(have, want).",
+                "python": "Python: None is a missing child; a ConfigMap's data must be equal; anything else:\n"
+                "not _contains(actual, desired without apiVersion and kind).",
             },
         ),
         Exercise(

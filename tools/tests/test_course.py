@@ -619,16 +619,6 @@ def test_a_walk_moves_the_pages_ports_to_free_ones():
         assert docrun.free_ports() != base
 
 
-def test_a_known_difference_is_named_by_page_language_and_command():
-    step = docrun.Step(
-        "kubectl get events -n learn --field-selector involvedObject.kind=StaticSite,reason=Synced", [], 15
-    )
-    page = Path("docs/learn/10-status-events.md")
-    assert "Python controller" in docrun.known_difference(page, step, "python")
-    assert docrun.known_difference(page, step, "go") == ""
-    assert docrun.known_difference(Path("docs/learn/11-finalizer.md"), step, "python") == ""
-
-
 def test_an_exercise_with_unit_tests_runs_its_scenarios_only_once_they_pass(monkeypatch, tmp_path):
     chosen = exercises.EXERCISES["queue-dedup"]
     ran = []

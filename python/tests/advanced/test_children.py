@@ -110,6 +110,14 @@ def test_nothing_to_apply_when_only_others_fields_differ():
         assert not needs_apply(desired, _as_the_server_returns_it(desired)), desired["kind"]
 
 
+def test_nothing_to_apply_to_a_child_from_a_list_which_names_no_kind():
+    # The informer's first list (a restarted controller's cache) holds items without apiVersion and kind.
+    for desired in desired_children(make_site()):
+        listed = _as_the_server_returns_it(desired)
+        del listed["apiVersion"], listed["kind"]
+        assert not needs_apply(desired, listed), desired["kind"]
+
+
 def test_a_missing_child_needs_apply():
     assert all(needs_apply(desired, None) for desired in desired_children(make_site()))
 
