@@ -109,6 +109,18 @@ class Controller:
         except subprocess.TimeoutExpired as error:
             raise AssertionError(f"{self.language} controller still running {timeout}s after SIGTERM") from error
 
+    def group_members(self) -> list[str]:
+        """The processes left in the controller's process group ("PID COMMAND"), from /proc: after an orderly
+        exit there must be none (a helper that ignores SIGTERM would outlive every stop)."""
+        members = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                text = stat.read_text()
+                command, _, rest = text.partition("(")[2].rpartition(")")
+                if rest.split()[2] == str(self.process.pid):  # after ") ": state, ppid, pgrp
+                    members.append(f"{stat.parent.name} {command}")
+        return members
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

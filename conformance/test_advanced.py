@@ -305,6 +305,10 @@ def test_sigterm_releases_the_lease(api, controllers, site_namespace, language):
     controller.signal(signal.SIGTERM)
     assert controller.wait_exit() == 0
     assert lease_holder(api) == "", "the Lease was not released on shutdown"
+    try:  # an orderly stop leaves no process behind (the helpers of the Bash controller: proxy, jq, socat)
+        wait_for(lambda: not controller.group_members(), timeout=10, what="the controller's processes to end")
+    except AssertionError:
+        raise AssertionError(f"processes outlived the controller: {controller.group_members()}") from None
     # The site is intact: shutting down deletes nothing.
     assert ready_condition(get_site(api, site_namespace, "graceful"))["status"] == "True"
 

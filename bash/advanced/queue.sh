@@ -252,5 +252,5 @@ worker_run() {
     now_us
     printf 'done %s %s %s %s\n' "$id" "$key" "$result" $((REPLY - started)) >&"$queue"
   done
-  kill "$PLANNER_PID" 2>/dev/null
+  planner_stop
 }

@@ -45,17 +45,26 @@ reconcile() {
 # planner_start: (re)start the worker's planner; PLANNER_IN and PLANNER_OUT are the worker's ends.
 planner_start() {
   local fifo=$RUN/planner.$WORKER_ID
-  if [[ -n ${PLANNER_PID:-} ]]; then
-    kill "$PLANNER_PID" 2>/dev/null
-    wait "$PLANNER_PID" 2>/dev/null
-    exec {PLANNER_IN}>&- {PLANNER_OUT}<&-
-  fi
+  planner_stop
   [[ -p $fifo.in ]] || mkfifo "$fifo.in" "$fifo.out"
   # Opened read-write, so no open blocks whichever side comes first; a planner that died is noticed by
-  # planner_alive and the answer's timeout instead of an end of file.
+  # planner_alive and the answer's timeout instead of an end of file. The planner gets none of the worker's
+  # ends: once the worker is gone (however it ended), its input reaches end of file and it exits.
   exec {PLANNER_IN}<>"$fifo.in" {PLANNER_OUT}<>"$fifo.out"
-  jq --unbuffered -nrj -L "$ADVANCED_DIR" 'include "reconciler"; planner' <"$fifo.in" >"$fifo.out" &
+  jq --unbuffered -nrj -L "$ADVANCED_DIR" 'include "reconciler"; planner' <"$fifo.in" >"$fifo.out" \
+    {PLANNER_IN}>&- {PLANNER_OUT}>&- &
   PLANNER_PID=$!
+}
+
+# planner_stop: end the worker's planner, if it runs. SIGKILL: the workers ignore SIGTERM (an in-flight
+# reconcile finishes), and a process started with a signal ignored keeps it ignored; the planner holds no
+# state worth a clean exit.
+planner_stop() {
+  [[ -n ${PLANNER_PID:-} ]] || return 0
+  kill -KILL "$PLANNER_PID" 2>/dev/null
+  wait "$PLANNER_PID" 2>/dev/null
+  exec {PLANNER_IN}>&- {PLANNER_OUT}<&-
+  PLANNER_PID=""
 }
 
 # planner_alive: the planner runs.
