@@ -129,8 +129,10 @@ lease_try_acquire_or_renew() {
 }
 
 # lease_release: give the Lease up at once (holder empty), so a standby need not wait for it to expire.
+# Returns 2, writing nothing, when this process does not hold it (a standby, or a leader whose last renewal
+# failed: the Lease may be another's by now).
 lease_release() {
-  [[ -n $LEASE_RESOURCE_VERSION ]] || return 0
+  [[ -n $LEASE_RESOURCE_VERSION ]] || return 2
   lease_object "" "" "$LEASE_TRANSITIONS" 1 "$LEASE_RESOURCE_VERSION"
   lease_write replace "$REPLY" || return 1
   LEASE_RESOURCE_VERSION=""
@@ -143,6 +145,7 @@ lease_release() {
 acquire_lease() {
   now_us
   local started=$REPLY
+  LEASE_ERROR=""
   LEASE_DEADLINE_US=$((started + RENEW_DEADLINE_US))
   lease_try_acquire_or_renew || return 1
   LEASE_RENEWED_AT=$started
@@ -159,6 +162,7 @@ keep_lease() {
   local started=$REPLY
   ((started >= LEASE_NEXT_RENEWAL)) || return 0
   LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US))
+  LEASE_ERROR=""
   if lease_try_acquire_or_renew; then
     LEASE_RENEWED_AT=$started
     LEASE_NEXT_RENEWAL=$((started + RETRY_PERIOD_US))
@@ -197,5 +201,10 @@ lease_clock_reset() {
 # Lease we may have lost by then is not ours to release.
 release_lease() {
   LEASE_DEADLINE_US=$((LEASE_RENEWED_AT + RENEW_DEADLINE_US))
-  if lease_release; then log "released the Lease"; else log "could not release the Lease: ${LEASE_ERROR:-no answer}"; fi
+  lease_release
+  case $? in
+    0) log "released the Lease" ;;
+    2) ;; # not ours: nothing to release
+    *) log "could not release the Lease: ${LEASE_ERROR:-no answer}" ;;
+  esac
 }

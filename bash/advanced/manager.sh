@@ -250,7 +250,13 @@ main() {
   if $LEADER_ELECT; then
     set_ready true # a standby is ready
     log "waiting for the Lease $LEADER_ELECTION_NAMESPACE/$LEADER_ELECTION_ID"
+    local refused=""
     until acquire_lease; do
+      # Why a take-over failed (a 403: the RBAC lacks a verb), once per new reason, not at every retry.
+      if [[ ${LEASE_ERROR:-held by another} != "held by another" && $LEASE_ERROR != "$refused" ]]; then
+        log "could not take the Lease: $LEASE_ERROR"
+      fi
+      refused=${LEASE_ERROR:-}
       $STOPPING && shutdown 0
       require_api_proxy
       pause "$RETRY_PERIOD"

@@ -197,3 +197,25 @@ deadline_in() {
   run stop_pids 25 "$!"
   [[ $(<"$FAKE/calls") == PUT* ]]
 }
+
+@test "release: a process that does not hold the Lease writes nothing and says nothing of a release" {
+  LEASE_RESOURCE_VERSION="" # a standby, or a leader whose last renewal failed
+  LEASE_RENEWED_AT=0
+  run release_lease
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ ! -s "$FAKE/calls" ]
+}
+
+@test "release: the holder writes an empty holder with its resourceVersion and says so" {
+  lease_json "" 9 >"$FAKE/released.json"
+  answer PUT "$FAKE/released.json"
+  LEASE_RESOURCE_VERSION=8
+  now_us
+  LEASE_RENEWED_AT=$REPLY
+  run release_lease
+  [[ $output == *"released the Lease"* ]]
+  [ "$(wc -l <"$FAKE/calls")" -eq 1 ]
+  [ "$(jq -r '.spec.holderIdentity // "" ' "$FAKE/body.1")" = "" ]
+  [ "$(jq -r .metadata.resourceVersion "$FAKE/body.1")" = 8 ]
+}
