@@ -160,7 +160,9 @@ def explain_track(track: str, table: dict[str, dict[str, str]]) -> tuple[bool, l
         failed = sorted(s for s, outcome in found.items() if outcome == "failed")
         counts = {o: sum(1 for v in found.values() if v == o) for o in ("passed", "failed", "skipped")}
         # "n/a": the scenarios of no implementation (the CRD's schema, ...), which run once for the track.
-        title = "scenarios of no implementation" if name == LANGUAGE_FREE else name
+        title = (
+            "checks of the CRD and cluster themselves (no controller runs in them)" if name == LANGUAGE_FREE else name
+        )
         lines.append(f"{track} / {title}: " + ", ".join(f"{n} {o}" for o, n in counts.items()))
         if failed:
             passed = False

@@ -63,7 +63,8 @@ def scenarios() -> tuple[str, ...]:
 class Verdict:
     reached: int  # 0: not even level 1
     next_level: Level | None  # None: every level passed
-    failing: tuple[str, ...]  # the next level's scenarios that failed (or did not run)
+    failing: tuple[str, ...]  # the next level's scenarios that failed
+    not_run: tuple[str, ...] = ()  # the next level's scenarios with no result (an interrupted run, a deselection)
 
 
 def verdict(outcomes: dict[str, str]) -> Verdict:
@@ -74,9 +75,10 @@ def verdict(outcomes: dict[str, str]) -> Verdict:
     """
     reached = 0
     for level in LEVELS:
-        failing = tuple(s for s in level.scenarios if outcomes.get(s) != "passed")
-        if failing:
-            return Verdict(reached, level, failing)
+        failing = tuple(s for s in level.scenarios if outcomes.get(s) == "failed")
+        not_run = tuple(s for s in level.scenarios if outcomes.get(s) not in ("passed", "failed"))
+        if failing or not_run:
+            return Verdict(reached, level, failing, not_run)
         reached = level.number
     return Verdict(reached, None, ())
 
@@ -88,5 +90,9 @@ def describe(result: Verdict) -> list[str]:
         return [f"level {total}/{total}: every level passed; the other scenarios are the rest of the SPEC."]
     lines = [f"level {result.reached}/{total} reached."]
     lines.append(f"next: level {result.next_level.number} ({result.next_level.name}): {result.next_level.build}.")
-    lines.append("  scenarios still failing: " + ", ".join(result.failing))
+    if result.failing:
+        lines.append("  scenarios still failing: " + ", ".join(result.failing))
+    if result.not_run:
+        lines.append("  scenarios with no result (the run stopped before them, or they were skipped): "
+                     + ", ".join(result.not_run))  # fmt: skip
     return lines

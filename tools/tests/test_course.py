@@ -238,10 +238,14 @@ def test_levels_give_partial_credit_and_name_the_next_thing_to_build():
     assert "level 2/5 reached" in text and "finalizer" in text
 
 
-def test_a_scenario_that_did_not_run_is_not_credit():
+def test_a_scenario_that_did_not_run_is_not_credit_and_is_not_called_failing():
     found = _passing(1)
     found.pop("level_children")
-    assert levels.verdict(found).reached == 0
+    verdict = levels.verdict(found)
+    assert verdict.reached == 0
+    assert verdict.failing == () and verdict.not_run == ("level_children",)
+    text = "\n".join(levels.describe(verdict))
+    assert "still failing" not in text and "no result" in text and "level_children" in text
 
 
 def test_every_level_passed():
@@ -350,7 +354,10 @@ def test_an_exercise_the_language_lacks_is_refused_before_the_workspace_moves(mo
 
 def test_scenarios_of_no_implementation_get_no_level():
     passed, lines = grading.explain_track("advanced", {"n/a": {"crd_schema": "passed"}})
-    assert passed and lines == ["advanced / scenarios of no implementation: 1 passed, 0 failed, 0 skipped"]
+    assert passed and lines == [
+        "advanced / checks of the CRD and cluster themselves (no controller runs in them): "
+        "1 passed, 0 failed, 0 skipped"
+    ]
 
 
 REPO = Path(__file__).resolve().parents[2]
