@@ -14,7 +14,7 @@
 #                                the site's key in the registry: PATCH {"data": {"NAME": URL, "STRAY": null}}
 #                                when the cache has the registry, else create it as OBJECT (whichever fails,
 #                                the other is tried)
-#   6. lookup TARGETS            children absent from the cache or different there, e.g. "services/hello":
+#   6. lookup TARGETS            children absent from the cache, e.g. "services/hello":
 #                                GET them, then plan phase "children" with what the GETs returned
 #   7. apply TARGET OBJECT       server-side apply of one missing or drifted child (TARGET: RESOURCE/NAME)
 #      synced EVENT              after the applies: the Synced EVENT; or, when the API server refused a child
@@ -29,7 +29,8 @@
 #   {phase: "main"|"children"|"status"|"refused", site, configmap, deployment, service (cached objects or
 #    null), registry (null, the cached object, or {keys}: the informer's summary, reconciler.sh's
 #    cached_registry), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what
-#    the applies returned], refused: {target, message} of a child refused as invalid, hash, now,
+#    this reconcile's applies returned], last_applied: [what the last apply of each child returned, any
+#    reconcile's], refused: {target, message} of a child refused as invalid, hash, now,
 #    event_suffix (for event names), identity, sites: [the names of the namespace's cached sites]}
 
 include "site";
@@ -95,16 +96,35 @@ def invalid_spec_lines($in; $message; $ready):
 # The objects the API server answered (the lookup's GETs, the applies).
 def objects($documents): [$documents[]?];
 
-# The actual object for a desired child: the live one when the lookup asked for it (the cache had none,
-# or had one that differed, which may only mean the cache has not caught up with the last apply yet), else
-# the cached one; null when absent.
+# An object's resourceVersion as a number: those of one resource compare as integers (KEP-5504); -1 when
+# it has none that is a number (never taken for the later one).
+def resource_version: (.metadata.resourceVersion // "" | tonumber?) // -1;
+
+# The cached child, or what the controller's own last apply of it returned (reconciler.sh keeps those
+# answers, `last_applied`) when that is later: the cache lags behind the controller's writes, and a child
+# judged on a cache that has not seen the last apply yet would look drifted and be applied again. SPEC.md
+# judges drift on the later of the two, with no live GET. A child absent from the cache stays absent (null):
+# only a live GET can tell whether it exists (the conflict check).
+def fresher($in; $desired; $cached):
+  if $cached == null then
+    null
+  else
+    (first($in.last_applied[]? | select(.kind == $desired.kind and .metadata.name == $desired.metadata.name))
+     // null) as $applied
+    | if $applied != null and ($applied | resource_version) > ($cached | resource_version) then $applied
+      else $cached
+      end
+  end;
+
+# The actual object for a desired child: the live one when the lookup asked for it (the cache had none),
+# else the cached one or the last apply's answer, whichever is later; null when absent.
 def actual($in; $desired; $cached):
   ($desired | child_target) as $target
   | if ($in.looked_up | split(" ") | index([$target])) != null then
       first(objects($in.live)[] | select(.kind == $desired.kind and .metadata.name == $desired.metadata.name))
       // null
     else
-      $cached
+      fresher($in; $desired; $cached)
     end;
 
 # [{desired, actual}] for ConfigMap, Deployment, Service.
@@ -219,9 +239,10 @@ def main_step($in):
          else
            empty
          end),
-      # 6. Children absent from the cache, or cached but different, are looked up live first.
-      ([child_pairs($in)[] | select(.desired as $desired | .actual | up_to_date($desired) | not)
-        | .desired | child_target] | join(" ")) as $targets
+      # 6. Children absent from the cache are looked up live first (one the controller does not manage has
+      # no managed-by label, so no informer caches it: only a GET sees a conflict). A cached child that
+      # differs needs no GET: it is judged on the cache or the last apply (`actual`).
+      ([child_pairs($in)[] | select(.actual == null) | .desired | child_target] | join(" ")) as $targets
       | if $targets != "" then line("lookup"; [$targets]) else children_step($in) end
     end
   end;

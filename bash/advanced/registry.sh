@@ -45,21 +45,32 @@ cached_registry() {
 
 # informer_registry_changed NAMESPACE STATE KEYS: the registry of NAMESPACE was written or deleted (STATE
 # gone); its summary for the reconciler is written first (registry_summary_write). Its keys must be exactly
-# the namespace's sites (SPEC.md), so queue every site whose key is missing or wrong (not in KEYS, the keys
+# the namespace's sites (SPEC.md), so queue the sites whose key is missing or wrong (not in KEYS, the keys
 # that map to their site's URL), or every site when the registry may hold a key of no site (STATE other, or
-# a key whose site the cache does not have): their reconciles repair it.
-# Only sites whose name is a Service name hold a key. Queueing only those sites, not the whole namespace at
-# every change, keeps a namespace of N new sites at N reconciles, not N * N (each key added is a change).
+# a key whose site the cache does not have).
+# Only sites whose name is a Service name hold a key. A key missing now that was there at the last change
+# (the summary before this one, also `only`) is one someone removed or changed: only its site is queued.
+# Without such a summary (the registry is new to this informer, or was not all good) every site without
+# its key is. So a namespace of N new sites costs N reconciles and N lookups here, not N * N of each (each
+# key added is a change, and every site without its key yet would be queued again at each).
 informer_registry_changed() {
-  local namespace=$1 state=$2 sites=$RUN/cache/$SITE_RESOURCE/$1 name
+  local namespace=$1 state=$2 sites=$RUN/cache/$SITE_RESOURCE/$1 name previous_state="" previous=""
   local -a keys=() names=()
   local -A good=()
+  if [[ -f $RUN/registry/$1 ]]; then IFS=' ' read -r previous_state previous <"$RUN/registry/$1"; fi
   registry_summary_write "$@"
   IFS=' ' read -r -a keys <<<"$3"
   for name in "${keys[@]}"; do
     good[$name]=1
     [[ -e $sites/$name.json ]] || state=other
   done
+  if [[ $state == only && $previous_state == only ]]; then
+    IFS=' ' read -r -a names <<<"$previous" # Service names (informer.jq): no other check needed
+    for name in "${names[@]}"; do
+      if [[ -z ${good[$name]+x} && -e $sites/$name.json ]]; then printf 'add %s/%s\n' "$namespace" "$name" >&"$INF_QUEUE"; fi
+    done
+    return 0
+  fi
   names=("$sites"/*.json)
   [[ -e ${names[0]} ]] || return 0
   names=("${names[@]##*/}")

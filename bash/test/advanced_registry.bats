@@ -49,6 +49,16 @@ url() {
   [ "$(queued)" = "add demo/a add demo/b " ] # another value: perhaps a stray; every site looks
 }
 
+@test "after a change with every key right, a key added queues nothing; a key removed queues its site only" {
+  site c >"$RUN/cache/staticsites/demo/c.json"
+  registry_event ADDED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  : >"$QUEUE_FILE"
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\", \"c\": \"$(url c)\"}"
+  [ "$(queued)" = "" ] # c had no key before: its own reconcile, queued by its own event, wrote it
+  registry_event MODIFIED "{\"b\": \"$(url b)\", \"c\": \"$(url c)\"}"
+  [ "$(queued)" = "add demo/a " ]
+}
+
 @test "a stray key queues every site" {
   registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\", \"gone\": \"$(url gone)\"}"
   [ "$(queued)" = "add demo/a add demo/b " ]
