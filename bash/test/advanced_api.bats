@@ -111,9 +111,9 @@ sent() {
   [ "${API_BATCH_STATUS[*]}" = "200 404 403" ]
   api_batch_result 0 "$ANSWER.0"
   [ "$(jq -c .metadata "$ANSWER.0")" = '{"name":"x"}' ]
-  ! api_batch_result 1 "$ANSWER.1"
+  if api_batch_result 1 "$ANSWER.1"; then false; fi
   [ "$API_STATUS" = 404 ]
-  ! api_batch_result 2 "$ANSWER.2"
+  if api_batch_result 2 "$ANSWER.2"; then false; fi
   [ "$API_ERROR" = "forbidden here (HTTP 403)" ]
   [ "$(wc -l <"$FAKE/calls")" -eq 3 ]
   [ ${#API_BATCH_ARGS[@]} -eq 0 ] # the queue is empty again
