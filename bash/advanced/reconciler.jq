@@ -27,11 +27,12 @@
 #
 # No line at all: a no-op reconcile, which writes nothing. The input object:
 #   {phase: "main"|"children"|"status"|"refused", site, configmap, deployment, service (cached objects or
-#    null), registry (null, the cached object, or {keys}: the informer's summary, reconciler.sh's
-#    cached_registry), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what
+#    null), registry (phase main only: null, the cached object, or {registered}: the informer's summary,
+#    registry.sh's cached_registry), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what
 #    this reconcile's applies returned], last_applied: [what the last apply of each child returned, any
 #    reconcile's], refused: {target, message} of a child refused as invalid, hash, now,
-#    event_suffix (for event names), identity, sites: [the names of the namespace's cached sites]}
+#    event_suffix (for event names), identity, sites: [the names of the namespace's cached sites, when
+#    registry is the object]}
 
 include "site";
 include "children";
@@ -178,13 +179,16 @@ def status_step($in):
 # then queues it), so a key of a live site is never taken for a stray by this process; a key written by
 # another process from a fresher cache may be, until that site's own event here adds it back.
 def stray_keys($in):
-  (($in.sites // []) | map({(.): true}) | add // {}) as $sites
-  | [$in.registry.keys // (($in.registry.data // {}) | keys) | .[]
-     | select((valid_service_name | not) or $sites[.] != true)];
+  if $in.registry.registered != null then
+    [] # the informer's summary: every key names a cached site
+  else
+    (($in.sites // []) | INDEX(.)) as $sites
+    | [($in.registry.data // {}) | keys[] | select((valid_service_name | not) or $sites[.] == null)]
+  end;
 
-# The registry maps the site's name to its URL. (The informer's summary, {keys}, lists only such keys.)
+# The registry maps the site's name to its URL. (The informer's summary, {registered}, says so itself.)
 def registered($in):
-  if $in.registry.keys != null then $in.registry.keys | index([$in.site.metadata.name]) != null
+  if $in.registry.registered != null then $in.registry.registered
   else $in.registry.data[.metadata.name] == url
   end;
 

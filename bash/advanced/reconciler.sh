@@ -34,7 +34,10 @@ reconcile() {
     log "ignoring the queue key ${key@Q}: not NAMESPACE/NAME"
     return 0
   fi
-  [[ -f $RUN/cache/$SITE_RESOURCE/${key%%/*}/${key#*/}.json ]] || return 0 # 1. gone: its finalizer cleaned up
+  if [[ ! -f $RUN/cache/$SITE_RESOURCE/${key%%/*}/${key#*/}.json ]]; then
+    registry_site_gone "${key%%/*}" "${key#*/}" # 1. gone: its finalizer cleaned up (else its key is stray)
+    return 0
+  fi
   RECONCILE_HASH=""
   rfc3339_now
   RECONCILE_NOW=$REPLY
@@ -135,11 +138,11 @@ reconcile_plan() {
   cached "$namespace" deployments "$name" && json_file "$REPLY" && deployment=$REPLY
   cached "$namespace" services "$name" && json_file "$REPLY" && service=$REPLY
   cached "$namespace" "$SITE_RESOURCE" "$name" && json_file "$REPLY" && site_json=$REPLY
-  cached_registry "$namespace" && registry=$REPLY
+  registry=null sites="[]"
+  if [[ $phase == main ]]; then cached_registry "$namespace" "$name" && registry=$REPLY sites=$REPLY_SITES; fi
   documents_file "${4:-}" && live=$REPLY
   documents_file "${6:-}" && applied=$REPLY
   last_applied "$namespace" "$name" && last=$REPLY
-  cached_site_names "$namespace" && sites=$REPLY
   json_file "${7:-/dev/null}" && refused=$REPLY
   printf -v suffix '%x' $((${EPOCHREALTIME/./} * 1000)) # event names: the time in nanoseconds, in hex
   for attempt in 1 2; do
