@@ -343,10 +343,12 @@ apply_queue() {
 apply_children() {
   local key=$1 index target answer
   local -n first_refused=$3
-  ((${#APPLY_TARGETS[@]} > 0)) || return 0
+  local -a targets=("${APPLY_TARGETS[@]}")
+  ((${#targets[@]} > 0)) || return 0
+  APPLY_TARGETS=()
   api_batch_run "$WORKDIR/apply.err"
-  for index in "${!APPLY_TARGETS[@]}"; do
-    target=${APPLY_TARGETS[index]}
+  for index in "${!targets[@]}"; do
+    target=${targets[index]}
     applied_file "${key%%/*}" "${key#*/}" "${target%%/*}"
     answer=$REPLY
     if api_batch_result "$index" "$answer"; then
