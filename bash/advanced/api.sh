@@ -51,28 +51,16 @@ api_proxy_start() {
 # api_request METHOD PATH OUT [CONTENT_TYPE BODY]: one request through the proxy; the answer's body in the
 # file OUT. API_STATUS is the HTTP status (000: no answer); on anything but 2xx, API_ERROR is one line: the
 # API server's Status message, or curl's own error. API_MAX_TIME, when set, bounds it instead of API_TIMEOUT.
-# API_LOCK, when set, names a lock file: the request is sent while holding it (flock(1), which runs curl), so
-# requests with the same lock never overlap, even from different workers; waiting for it is bounded too.
 api_request() {
-  local timeout=${API_MAX_TIME:-$API_TIMEOUT}
-  local -a command=(curl) curl_args=(--silent --show-error --globoff --user-agent "$API_USER_AGENT"
-    --unix-socket "$API_SOCKET" --max-time "$timeout" --request "$1" --output "$3" --write-out '%{http_code}')
+  local -a curl_args=(--silent --show-error --globoff --user-agent "$API_USER_AGENT" --unix-socket "$API_SOCKET"
+    --max-time "${API_MAX_TIME:-$API_TIMEOUT}" --request "$1" --output "$3" --write-out '%{http_code}')
   if (($# > 3)); then curl_args+=(--header "Content-Type: $4" --data-binary @-); fi
-  if [[ -n ${API_LOCK:-} ]]; then command=(flock -w "$timeout" -E "$API_LOCK_TIMED_OUT" "$API_LOCK" curl); fi
   API_ERROR=""
-  API_STATUS=$("${command[@]}" "${curl_args[@]}" "http://localhost$2" 2>"$3.err" <<<"${5:-}")
-  if (($? == API_LOCK_TIMED_OUT)) && [[ -z $API_STATUS ]]; then
-    API_STATUS=000
-    API_ERROR="not sent: another request held ${API_LOCK##*/} for $timeout s"
-    return 1
-  fi
+  API_STATUS=$(curl "${curl_args[@]}" "http://localhost$2" 2>"$3.err" <<<"${5:-}")
   [[ $API_STATUS == 2[0-9][0-9] ]] && return 0
   api_error_line "$3"
   return 1
 }
-
-# flock's exit code when the lock stayed taken (one curl never exits with: its codes end below 100).
-API_LOCK_TIMED_OUT=111
 
 # Several independent requests in one curl process: curl's start-up (its libraries, its TLS set-up even
 # unused) costs more CPU than a request to the proxy, so the lookups of step 6 and the applies of step 7 go

@@ -214,7 +214,8 @@ reconcile_execute() {
     if [[ -n ${STATICSITE_DEBUG:-} ]]; then log "reconcile $key: $verb ${first:0:300}"; fi
     case $verb in
       registry-remove) # 2. a deleted site leaves the registry; a missing registry or key counts as removed
-        registry_remove "$namespace" "$first" || failed "$key" "removing the registry key" || return 1
+        api_patch_registry "$namespace" "$first" "$answer" || [[ $API_STATUS == 404 ]] ||
+          failed "$key" "removing the registry key" || return 1
         ;;
       finalizer-remove) # 2. then its finalizer, carrying the resourceVersion; the site's memos go with it
         api_patch_site "$namespace" "$name" "$first" "$answer" || [[ $API_STATUS == 404 ]] ||

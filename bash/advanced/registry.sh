@@ -5,24 +5,10 @@
 # and what its events queue. Which keys a reconcile adds or removes, reconciler.jq decides (stray_keys,
 # registered). Needs util.sh, site.sh and api.sh.
 
-# The registry's writes go one at a time per namespace, across the workers (api_request's API_LOCK, the file
-# registry_lock names). Every merge patch makes the API server rewrite the whole ConfigMap (some 90 KB at
-# 1,000 sites), and patches of one object that overlap conflict there: the API server reads the object again
-# and redoes the patch (five times at most, then 409), so four workers patching at once cost it several times
-# the work of the same patches one after the other, and the same wall time. (The Python and Go controllers
-# go further: one patch carries every key waiting, as SPEC.md allows.)
-
-# registry_lock NAMESPACE: the lock file of the namespace's registry writes, in REPLY.
-registry_lock() {
-  REPLY=$RUN/registry-lock.$1
-}
-
 # registry_add NAMESPACE PATCH OBJECT create|patch: put the site's key in the namespace's registry: patch it,
 # or create it when the cache has none; if the registry turns out to exist (or not), the other way.
 registry_add() {
-  local answer=$WORKDIR/answer API_LOCK
-  registry_lock "$1"
-  API_LOCK=$REPLY
+  local answer=$WORKDIR/answer
   if [[ $4 == patch ]]; then
     api_patch_registry "$1" "$2" "$answer" && return 0
     [[ $API_STATUS == 404 ]] || return 1
@@ -32,16 +18,6 @@ registry_add() {
     [[ $API_STATUS == 409 ]] || return 1
     api_patch_registry "$1" "$2" "$answer"
   fi
-}
-
-# registry_remove NAMESPACE PATCH: remove the site's key from the namespace's registry; a missing registry
-# (or key) counts as removed.
-# shellcheck disable=SC2034 # API_LOCK is read by api_request
-registry_remove() {
-  local API_LOCK
-  registry_lock "$1"
-  API_LOCK=$REPLY
-  api_patch_registry "$1" "$2" "$WORKDIR/answer" || [[ $API_STATUS == 404 ]]
 }
 
 # cached_registry NAMESPACE NAME: what the planner needs of the namespace's registry for the site NAME, as

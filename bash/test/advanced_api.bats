@@ -98,22 +98,6 @@ sent() {
   [ "$(sed -n 2p "$FAKE/calls")" = "GET /api/v1/namespaces/demo/configmaps/a[1]{b}" ]
 }
 
-@test "API_LOCK: the request is sent holding the lock; a lock held by another for too long: not sent, one line" {
-  route PATCH / 200
-  local lock=$BATS_TEST_TMPDIR/registry-lock.demo
-  API_LOCK=$lock api_patch_registry demo '{}' "$ANSWER"
-  [ "$API_STATUS" = 200 ]
-  flock "$lock" sleep 5 & # another worker's write, in flight
-  local holder=$! deadline=$((SECONDS + 10))
-  while flock -n "$lock" true; do ((SECONDS < deadline)); done # until the other one holds it
-  API_LOCK=$lock API_MAX_TIME=1 api_patch_registry demo '{}' "$ANSWER" || status=$?
-  [ "$status" -eq 1 ]
-  [ "$API_STATUS" = 000 ]
-  [ "$API_ERROR" = "not sent: another request held registry-lock.demo for 1 s" ]
-  [ "$(wc -l <"$FAKE/calls")" -eq 1 ] # only the first
-  kill "$holder"
-}
-
 @test "a batch is one curl: each request's status and answer by its index, errors as api_request's" {
   jq -nc '{kind: "ConfigMap", metadata: {name: "x"}}' >"$FAKE/ok.json"
   jq -nc '{kind: "Status", code: 403, message: "forbidden here"}' >"$FAKE/403.json"
