@@ -62,7 +62,57 @@ api_request() {
   return 1
 }
 
-# api_error_line OUT: API_ERROR from a failed request's answer (OUT) or curl's stderr (OUT.err). The
+# Several independent requests in one curl process: curl's start-up (its libraries, its TLS set-up even
+# unused) costs more CPU than a request to the proxy, so the lookups of step 6 and the applies of step 7 go
+# out together (SPEC.md lets each group run at once: `--parallel`). api_batch_add queues a request,
+# api_batch_run sends them all; request I's status is in API_BATCH_STATUS[I] and its answer in its OUT.
+
+API_BATCH_ARGS=() API_BATCH_OUTS=()
+
+# api_batch_add METHOD PATH OUT [CONTENT_TYPE BODY_FILE]: queue a request for api_batch_run (the body is read
+# from a file: several requests cannot share stdin).
+api_batch_add() {
+  local index=${#API_BATCH_OUTS[@]}
+  API_BATCH_OUTS+=("$3")
+  # --next starts the options of the next request afresh; each request's --write-out line names its index,
+  # since --parallel prints them as the requests end, and curl's exit code: a status line may have come
+  # before the time ran out in the body.
+  ((index == 0)) || API_BATCH_ARGS+=(--next)
+  API_BATCH_ARGS+=(--silent --show-error --globoff --user-agent "$API_USER_AGENT" --unix-socket "$API_SOCKET"
+    --max-time "${API_MAX_TIME:-$API_TIMEOUT}" --request "$1" --output "$3" --write-out "$index %{http_code} %{exitcode}\n")
+  if (($# > 3)); then API_BATCH_ARGS+=(--header "Content-Type: $4" --data-binary "@$5"); fi
+  API_BATCH_ARGS+=("http://localhost$2")
+}
+
+# api_batch_run ERRORS_FILE: send the queued requests at once, in one curl; API_BATCH_STATUS[I] is the HTTP
+# status of request I (000: no whole answer; curl's own errors go to ERRORS_FILE), and the queue is empty
+# again.
+api_batch_run() {
+  local index line
+  local -a lines
+  API_BATCH_STATUS=()
+  API_BATCH_ERRORS=$1
+  curl --parallel "${API_BATCH_ARGS[@]}" >"$1.status" 2>"$1"
+  mapfile -t lines <"$1.status"
+  for index in "${!API_BATCH_OUTS[@]}"; do API_BATCH_STATUS[index]=000; done
+  for line in "${lines[@]}"; do
+    [[ $line =~ ^([0-9]+)\ ([0-9]{3})\ 0$ ]] && API_BATCH_STATUS[BASH_REMATCH[1]]=${BASH_REMATCH[2]}
+  done
+  API_BATCH_ARGS=() API_BATCH_OUTS=()
+}
+
+# api_batch_result INDEX OUT: request INDEX of the last api_batch_run, whose answer is in OUT, as
+# api_request leaves one: API_STATUS, and API_ERROR unless it is 2xx (then it returns 0).
+api_batch_result() {
+  API_STATUS=${API_BATCH_STATUS[$1]:-000}
+  API_ERROR=""
+  [[ $API_STATUS == 2[0-9][0-9] ]] && return 0
+  api_error_line "$2" "$API_BATCH_ERRORS"
+  return 1
+}
+
+# api_error_line OUT [ERRORS_FILE]: API_ERROR from a failed request's answer (OUT) or curl's stderr (the
+# file ERRORS_FILE, by default OUT.err). The
 # message is only logged, so a regular expression is enough here (no jq process on an error path).
 # shellcheck disable=SC2034 # API_ERROR is a result, read by the callers
 api_error_line() {
@@ -72,7 +122,7 @@ api_error_line() {
     API_ERROR=${BASH_REMATCH[1]//\\\"/\"} # (a quote is the one escape Status messages commonly hold)
     API_ERROR+=" (HTTP $API_STATUS)"
   else
-    first_line "$1.err"
+    first_line "${2:-$1.err}"
     API_ERROR=${REPLY:-"HTTP $API_STATUS"}
     if [[ $API_STATUS == 000 && -z $REPLY ]]; then API_ERROR="no answer within ${API_MAX_TIME:-$API_TIMEOUT} s"; fi
   fi
@@ -136,18 +186,20 @@ api_create_registry() {
 
 # ----- the children ------------------------------------------------------------------------------------------
 
-# api_get_child NAMESPACE RESOURCE NAME OUT: GET /api/v1/namespaces/NS/configmaps/NAME (or services/NAME),
-# /apis/apps/v1/namespaces/NS/deployments/NAME. A 404 is an answer too: API_STATUS says which.
-api_get_child() {
+# api_batch_get_child NAMESPACE RESOURCE NAME OUT: queue (api_batch_add) a
+# GET /api/v1/namespaces/NS/configmaps/NAME (or services/NAME), /apis/apps/v1/namespaces/NS/deployments/NAME.
+# A 404 is an answer too: API_BATCH_STATUS says which.
+api_batch_get_child() {
   api_object_path "$2" "$1" "$3"
-  api_request GET "$REPLY" "$4"
+  api_batch_add GET "$REPLY" "$4"
 }
 
-# api_apply_child NAMESPACE RESOURCE NAME OBJECT OUT: PATCH on the child's path (as api_get_child),
-# server-side apply with the controller's field manager, forced (SPEC.md, "Writing children").
-api_apply_child() {
+# api_batch_apply_child NAMESPACE RESOURCE NAME BODY_FILE OUT: queue a PATCH on the child's path (as
+# api_batch_get_child), server-side apply with the controller's field manager, forced (SPEC.md, "Writing
+# children"); the object in BODY_FILE.
+api_batch_apply_child() {
   api_object_path "$2" "$1" "$3"
-  api_request PATCH "$REPLY?$API_APPLY_QUERY" "$5" "$API_APPLY_PATCH" "$4"
+  api_batch_add PATCH "$REPLY?$API_APPLY_QUERY" "$5" "$API_APPLY_PATCH" "$4"
 }
 
 # ----- events ------------------------------------------------------------------------------------------------

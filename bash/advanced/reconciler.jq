@@ -14,7 +14,7 @@
 #                                the site's key in the registry: PATCH {"data": {"NAME": URL, "STRAY": null}}
 #                                when the cache has the registry, else create it as OBJECT (whichever fails,
 #                                the other is tried)
-#   6. lookup TARGETS            children absent from the cache or different there, e.g. "services/hello":
+#   6. lookup TARGETS            children absent from the cache, e.g. "services/hello":
 #                                GET them, then plan phase "children" with what the GETs returned
 #   7. apply TARGET OBJECT       server-side apply of one missing or drifted child (TARGET: RESOURCE/NAME)
 #      synced EVENT              after the applies: the Synced EVENT; or, when the API server refused a child
@@ -27,10 +27,12 @@
 #
 # No line at all: a no-op reconcile, which writes nothing. The input object:
 #   {phase: "main"|"children"|"status"|"refused", site, configmap, deployment, service (cached objects or
-#    null), registry (null, the cached object, or {keys}: the informer's summary, reconciler.sh's
-#    cached_registry), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what
-#    the applies returned], refused: {target, message} of a child refused as invalid, hash, now,
-#    event_suffix (for event names), identity, sites: [the names of the namespace's cached sites]}
+#    null), registry (phase main only: null, the cached object, or {registered}: the informer's summary,
+#    registry.sh's cached_registry), looked_up: the lookup's TARGETS, live: [what the lookup returned], applied: [what
+#    this reconcile's applies returned], last_applied: [what the last apply of each child returned, any
+#    reconcile's], refused: {target, message} of a child refused as invalid, hash, now,
+#    event_suffix (for event names), identity, sites: [the names of the namespace's cached sites, when
+#    registry is the object]}
 
 include "site";
 include "children";
@@ -95,16 +97,35 @@ def invalid_spec_lines($in; $message; $ready):
 # The objects the API server answered (the lookup's GETs, the applies).
 def objects($documents): [$documents[]?];
 
-# The actual object for a desired child: the live one when the lookup asked for it (the cache had none,
-# or had one that differed, which may only mean the cache has not caught up with the last apply yet), else
-# the cached one; null when absent.
+# An object's resourceVersion as a number: those of one resource compare as integers (KEP-5504); -1 when
+# it has none that is a number (never taken for the later one).
+def resource_version: (.metadata.resourceVersion // "" | tonumber?) // -1;
+
+# The cached child, or what the controller's own last apply of it returned (reconciler.sh keeps those
+# answers, `last_applied`) when that is later: the cache lags behind the controller's writes, and a child
+# judged on a cache that has not seen the last apply yet would look drifted and be applied again. SPEC.md
+# judges drift on the later of the two, with no live GET. A child absent from the cache stays absent (null):
+# only a live GET can tell whether it exists (the conflict check).
+def fresher($in; $desired; $cached):
+  if $cached == null then
+    null
+  else
+    (first($in.last_applied[]? | select(.kind == $desired.kind and .metadata.name == $desired.metadata.name))
+     // null) as $applied
+    | if $applied != null and ($applied | resource_version) > ($cached | resource_version) then $applied
+      else $cached
+      end
+  end;
+
+# The actual object for a desired child: the live one when the lookup asked for it (the cache had none),
+# else the cached one or the last apply's answer, whichever is later; null when absent.
 def actual($in; $desired; $cached):
   ($desired | child_target) as $target
   | if ($in.looked_up | split(" ") | index([$target])) != null then
       first(objects($in.live)[] | select(.kind == $desired.kind and .metadata.name == $desired.metadata.name))
       // null
     else
-      $cached
+      fresher($in; $desired; $cached)
     end;
 
 # [{desired, actual}] for ConfigMap, Deployment, Service.
@@ -158,13 +179,16 @@ def status_step($in):
 # then queues it), so a key of a live site is never taken for a stray by this process; a key written by
 # another process from a fresher cache may be, until that site's own event here adds it back.
 def stray_keys($in):
-  (($in.sites // []) | map({(.): true}) | add // {}) as $sites
-  | [$in.registry.keys // (($in.registry.data // {}) | keys) | .[]
-     | select((valid_service_name | not) or $sites[.] != true)];
+  if $in.registry.registered != null then
+    [] # the informer's summary: every key names a cached site
+  else
+    (($in.sites // []) | INDEX(.)) as $sites
+    | [($in.registry.data // {}) | keys[] | select((valid_service_name | not) or $sites[.] == null)]
+  end;
 
-# The registry maps the site's name to its URL. (The informer's summary, {keys}, lists only such keys.)
+# The registry maps the site's name to its URL. (The informer's summary, {registered}, says so itself.)
 def registered($in):
-  if $in.registry.keys != null then $in.registry.keys | index([$in.site.metadata.name]) != null
+  if $in.registry.registered != null then $in.registry.registered
   else $in.registry.data[.metadata.name] == url
   end;
 
@@ -219,9 +243,10 @@ def main_step($in):
          else
            empty
          end),
-      # 6. Children absent from the cache, or cached but different, are looked up live first.
-      ([child_pairs($in)[] | select(.desired as $desired | .actual | up_to_date($desired) | not)
-        | .desired | child_target] | join(" ")) as $targets
+      # 6. Children absent from the cache are looked up live first (one the controller does not manage has
+      # no managed-by label, so no informer caches it: only a GET sees a conflict). A cached child that
+      # differs needs no GET: it is judged on the cache or the last apply (`actual`).
+      ([child_pairs($in)[] | select(.actual == null) | .desired | child_target] | join(" ")) as $targets
       | if $targets != "" then line("lookup"; [$targets]) else children_step($in) end
     end
   end;

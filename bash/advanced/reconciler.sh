@@ -11,6 +11,11 @@
 #
 # A reconcile runs in a subshell of its worker, so its own state is two globals no other reconcile sees:
 # RECONCILE_NOW (the time of its status and events) and RECONCILE_HASH (the content hash, once known).
+#
+# What outlives a reconcile is kept in files under $RUN, per site (any worker may reconcile it next): the
+# content hash memo ($RUN/hash/NS/NAME) and the answer of the last apply of each child
+# ($RUN/applied/NS/NAME.RESOURCE.json, applied_file), which the planner prefers to the cache when it is
+# later (reconciler.jq, fresher). Both go when the site's finalizer is removed.
 
 # A site key, NAMESPACE/NAME, before it becomes a cache path or an API path: a DNS-1123 label, then a
 # DNS-1123 subdomain's characters (informer.jq checks names exactly; this is the last gate).
@@ -29,11 +34,15 @@ reconcile() {
     log "ignoring the queue key ${key@Q}: not NAMESPACE/NAME"
     return 0
   fi
-  [[ -f $RUN/cache/$SITE_RESOURCE/${key%%/*}/${key#*/}.json ]] || return 0 # 1. gone: its finalizer cleaned up
+  if [[ ! -f $RUN/cache/$SITE_RESOURCE/${key%%/*}/${key#*/}.json ]]; then
+    registry_site_gone "${key%%/*}" "${key#*/}" # 1. gone: its finalizer cleaned up (else its key is stray)
+    return 0
+  fi
   RECONCILE_HASH=""
   rfc3339_now
   RECONCILE_NOW=$REPLY
-  : >"$WORKDIR/applied" # this reconcile's apply answers (apply_child appends)
+  : >"$WORKDIR/applied" # this reconcile's apply answers (apply_children appends)
+  APPLY_TARGETS=()
   reconcile_plan "$key" main "$WORKDIR/plan.main" || return 1
   reconcile_execute "$key" "$WORKDIR/plan.main"
 }
@@ -88,6 +97,25 @@ documents_file() {
   return 0
 }
 
+# applied_file NAMESPACE SITE RESOURCE: the file of the last apply's answer of the site's child, in REPLY.
+applied_file() {
+  REPLY=$RUN/applied/$1/$2.$3.json
+}
+
+# last_applied NAMESPACE SITE: the last apply's answers of the site's children that exist, as a JSON array, in
+# REPLY (reconciler.jq picks the one of each child by kind and name; an answer that is no object of that
+# kind, a refusal's Status, is not picked).
+last_applied() {
+  local resource documents=""
+  for resource in configmaps deployments services; do
+    applied_file "$1" "$2" "$resource"
+    [[ -s $REPLY ]] || continue
+    json_file "$REPLY"
+    documents+=${documents:+,}$REPLY
+  done
+  REPLY="[$documents]"
+}
+
 # cached NAMESPACE RESOURCE NAME: the cache file of an object, or /dev/null, in REPLY.
 cached() {
   REPLY=$RUN/cache/$2/$1/$3.json
@@ -112,16 +140,18 @@ cached_site_names() {
 # set to the content hash. REFUSED_FILE holds the refused child and the API server's message (phase refused).
 reconcile_plan() {
   local key=$1 phase=$2 out=$3 request site_json configmap deployment service registry live applied refused
+  local last
   local namespace=${1%%/*} name=${1#*/} memo="" suffix header id id_read length text attempt part sites
   local memo_file=$RUN/hash/$namespace/$name
   cached "$namespace" configmaps "$name-content" && json_file "$REPLY" && configmap=$REPLY
   cached "$namespace" deployments "$name" && json_file "$REPLY" && deployment=$REPLY
   cached "$namespace" services "$name" && json_file "$REPLY" && service=$REPLY
   cached "$namespace" "$SITE_RESOURCE" "$name" && json_file "$REPLY" && site_json=$REPLY
-  cached_registry "$namespace" && registry=$REPLY
+  registry=null sites="[]"
+  if [[ $phase == main ]]; then cached_registry "$namespace" "$name" && registry=$REPLY sites=$REPLY_SITES; fi
   documents_file "${4:-}" && live=$REPLY
   documents_file "${6:-}" && applied=$REPLY
-  cached_site_names "$namespace" && sites=$REPLY
+  last_applied "$namespace" "$name" && last=$REPLY
   json_file "${7:-/dev/null}" && refused=$REPLY
   printf -v suffix '%x' $((${EPOCHREALTIME/./} * 1000)) # event names: the time in nanoseconds, in hex
   for attempt in 1 2; do
@@ -132,8 +162,10 @@ reconcile_plan() {
     # lookup targets, hex, a time), never free text.
     printf -v request '{"id":"%s","phase":"%s","site":%s,"configmap":%s,"deployment":%s,"service":%s,' \
       "$id" "$phase" "$site_json" "$configmap" "$deployment" "$service"
-    printf -v part '"registry":%s,"live":%s,"applied":%s,"refused":%s,"looked_up":"%s","hash":"%s","memo":"%s",' \
-      "$registry" "$live" "$applied" "$refused" "${5:-}" "$RECONCILE_HASH" "$memo"
+    printf -v part '"registry":%s,"live":%s,"applied":%s,"last_applied":%s,"refused":%s,' \
+      "$registry" "$live" "$applied" "$last" "$refused"
+    request+=$part
+    printf -v part '"looked_up":"%s","hash":"%s","memo":"%s",' "${5:-}" "$RECONCILE_HASH" "$memo"
     request+=$part
     printf -v part '"now":"%s","event_suffix":"%s","identity":%s,"sites":%s}' "$RECONCILE_NOW" "$suffix" \
       "$IDENTITY_JSON" "$sites"
@@ -167,9 +199,12 @@ content_hash_memo() {
   # The shortest prefix up to the second space: `${request##* }` (the longest) would try every prefix of up
   # to a megabyte and a half of base64, which takes Bash minutes (quadratic).
   bytes=${request#* * }
-  sum=$(printf '%s' "$bytes" | base64 -d | sha256sum) || return 1
+  base64 -d <<<"$bytes" | sha256sum >"$WORKDIR/sum" || return 1
+  IFS=' ' read -r sum _ <"$WORKDIR/sum" || return 1
   [[ -d ${2%/*} ]] || mkdir -p "${2%/*}"
-  printf '%s %s\n' "${request:0:${#request}-${#bytes}-1}" "${sum%% *}" >"$2.$BASHPID" && mv -f "$2.$BASHPID" "$2"
+  # Written in place, no rename: only the reconciles of this one site read it, and never while this one runs
+  # (the queue gives a key to one worker at a time); a half-written memo fails MEMO_PATTERN and is redone.
+  printf '%s %s\n' "${request:0:${#request}-${#bytes}-1}" "$sum" >"$2"
 }
 
 # failed KEY WHAT: log the reconcile error with the API's reason (API_ERROR); returns 1.
@@ -191,9 +226,10 @@ reconcile_execute() {
         api_patch_registry "$namespace" "$first" "$answer" || [[ $API_STATUS == 404 ]] ||
           failed "$key" "removing the registry key" || return 1
         ;;
-      finalizer-remove) # 2. then its finalizer, carrying the resourceVersion
+      finalizer-remove) # 2. then its finalizer, carrying the resourceVersion; the site's memos go with it
         api_patch_site "$namespace" "$name" "$first" "$answer" || [[ $API_STATUS == 404 ]] ||
           failed "$key" "removing the finalizer" || return 1
+        forget_site "$namespace" "$name"
         ;;
       finalizer-add) # 3. the finalizer first, carrying the resourceVersion: a conflict is a retry
         api_patch_site "$namespace" "$name" "$first" "$answer" || failed "$key" "adding the finalizer" || return 1
@@ -206,10 +242,12 @@ reconcile_execute() {
         reconcile_plan "$key" children "$WORKDIR/plan.children" "$WORKDIR/live" "$first" || return 1
         reconcile_execute "$key" "$WORKDIR/plan.children" "$WORKDIR/live" "$first" || return 1
         ;;
-      apply) # 7. server-side apply of a missing or drifted child (the answers kept for step 8)
-        apply_child "$key" "$first" "$second" "$WORKDIR/applied" refused || return 1
+      apply) # 7. server-side apply of a missing or drifted child: queued, all sent at the synced line
+        apply_queue "$key" "$first" "$second" || return 1
         ;;
-      synced) # 7. after the applies: the Synced event, or the report of a child refused as invalid
+      synced) # 7. after the applies (the answers kept for step 8): the Synced event, or the report of a
+        # child refused as invalid
+        apply_children "$key" "$WORKDIR/applied" refused || return 1
         if [[ -n $refused ]]; then
           # A child the API server refused as invalid (422): the spec asks for what cannot be. InvalidSpec, like
           # an invalid name, and no retry (it would be refused the same). That plan replaces the rest of this one.
@@ -239,13 +277,29 @@ reconcile_execute() {
   exec {plan}<&-
 }
 
-# lookup_children KEY "configmaps/NAME deployments/NAME ..." LIVE_FILE: GET each child (SPEC.md step 6);
-# the objects found go to LIVE_FILE, separated by commas (documents_file makes them an array); a 404 is an
-# answer (absent), any other failure ends the reconcile. Every target is checked before it becomes a path.
+# forget_site NAMESPACE NAME: the site is finalized: its content hash memo and its last applies go (its
+# children go by garbage collection).
+forget_site() {
+  local -a files=("$RUN/hash/$1/$2")
+  local resource
+  for resource in configmaps deployments services; do
+    applied_file "$1" "$2" "$resource"
+    files+=("$REPLY")
+  done
+  rm -f "${files[@]}"
+}
+
+# lookup_children KEY "configmaps/NAME deployments/NAME ..." LIVE_FILE: GET each child (SPEC.md step 6), all
+# in one curl; the objects found go to LIVE_FILE, separated by commas (documents_file makes them an array); a
+# 404 is an answer (absent), any other failure ends the reconcile. Every target is checked before it
+# becomes a path.
 lookup_children() {
-  local key=$1 target namespace=${1%%/*}
+  local key=$1 target namespace=${1%%/*} index
   local -a targets
-  IFS=' ' read -r -d '' -a targets < <(printf '%s' "$2") || true # all of it: a newline splits nothing
+  # All of it (-d ''): a newline splits nothing, so a target with one fails the check below. (The
+  # here-string adds one newline at the end: not part of the last target.)
+  IFS=' ' read -r -d '' -a targets <<<"$2" || true
+  ((${#targets[@]} > 0)) && targets[-1]=${targets[-1]%$'\n'}
   : >"$3"
   for target in "${targets[@]}"; do
     if [[ ! $target =~ $LOOKUP_TARGET_PATTERN ]]; then
@@ -253,32 +307,68 @@ lookup_children() {
       return 1
     fi
   done
-  for target in "${targets[@]}"; do
-    if api_get_child "$namespace" "${target%%/*}" "${target#*/}" "$WORKDIR/child"; then
-      [[ -s $3 ]] && printf ',' >>"$3"
-      cat "$WORKDIR/child" >>"$3"
+  ((${#targets[@]} > 0)) || return 1
+  for index in "${!targets[@]}"; do
+    target=${targets[index]}
+    api_batch_get_child "$namespace" "${target%%/*}" "${target#*/}" "$WORKDIR/child.$index"
+  done
+  api_batch_run "$WORKDIR/lookup.err"
+  for index in "${!targets[@]}"; do
+    if api_batch_result "$index" "$WORKDIR/child.$index"; then
+      append_document "$WORKDIR/child.$index" "$3"
     elif [[ $API_STATUS != 404 ]]; then
-      failed "$key" "looking up ${target}" || return 1
+      failed "$key" "looking up ${targets[index]}" || return 1
     fi
   done
-  ((${#targets[@]} > 0))
 }
 
-# apply_child KEY RESOURCE/NAME OBJECT APPLIED_FILE REFUSED_VAR: apply one child; its answer is added to
-# APPLIED_FILE (comma-separated, like lookup_children's). A child refused as invalid (422) is not the end:
-# the next ones are applied too (as one `kubectl apply` of them all would), and the first refusal is kept, as
-# "KIND NAME FILE" in the variable named REFUSED_VAR, for the synced line to report.
-apply_child() {
-  local key=$1 target=$2 namespace=${1%%/*} answer=$WORKDIR/apply.${2%%/*}
+# append_document FILE DOCUMENTS_FILE: add the JSON document in FILE to DOCUMENTS_FILE, comma-separated (the
+# form documents_file reads), without a `cat` process.
+append_document() {
+  local document
+  json_file "$1"
+  document=$REPLY
+  [[ -s $2 ]] && document=",$document"
+  printf '%s' "$document" >>"$2"
+}
+
+# apply_queue KEY RESOURCE/NAME OBJECT: queue the server-side apply of one child (api_batch_add), its answer
+# to the child's last-apply file (applied_file); APPLY_TARGETS lists the children queued.
+apply_queue() {
+  local key=$1 target=$2 namespace=${1%%/*} index=${#APPLY_TARGETS[@]}
   [[ $target =~ $LOOKUP_TARGET_PATTERN ]] || return 1
-  if api_apply_child "$namespace" "${target%%/*}" "${target#*/}" "$3" "$answer"; then
-    [[ -s $4 ]] && printf ',' >>"$4"
-    cat "$answer" >>"$4"
-    return 0
-  fi
-  [[ $API_STATUS == 422 ]] || failed "$key" "applying ${target}" || return 1
-  local -n first_refused=$5
-  [[ -n $first_refused ]] || first_refused="$target $answer"
+  applied_file "$namespace" "${key#*/}" "${target%%/*}"
+  [[ -d ${REPLY%/*} ]] || mkdir -p "${REPLY%/*}"
+  printf '%s' "$3" >"$WORKDIR/apply.$index"
+  api_batch_apply_child "$namespace" "${target%%/*}" "${target#*/}" "$WORKDIR/apply.$index" "$REPLY"
+  APPLY_TARGETS+=("$target")
+}
+
+# apply_children KEY APPLIED_FILE REFUSED_VAR: send the queued applies at once (SPEC.md: they are
+# independent); each answer is added to APPLIED_FILE (comma-separated, like lookup_children's). A child
+# refused as invalid (422) is not the end: the others are applied (as one `kubectl apply` of them all would
+# be), and the first refusal is kept, as "RESOURCE/NAME FILE" in the variable named REFUSED_VAR, for the
+# synced line to report. Any other failure ends the reconcile.
+apply_children() {
+  local key=$1 index target answer
+  local -n first_refused=$3
+  local -a targets=("${APPLY_TARGETS[@]}")
+  ((${#targets[@]} > 0)) || return 0
+  APPLY_TARGETS=()
+  api_batch_run "$WORKDIR/apply.err"
+  for index in "${!targets[@]}"; do
+    target=${targets[index]}
+    applied_file "${key%%/*}" "${key#*/}" "${target%%/*}"
+    answer=$REPLY
+    if api_batch_result "$index" "$answer"; then
+      append_document "$answer" "$2"
+    elif [[ $API_STATUS == 422 ]]; then
+      [[ -n $first_refused ]] || first_refused="$target $answer"
+    else
+      : >"$answer" # no object: the planner keeps to the cache
+      failed "$key" "applying $target" || return 1
+    fi
+  done
 }
 
 # reconcile_refused KEY "RESOURCE/NAME ANSWER_FILE" LIVE_FILE LOOKED_UP: plan and carry out the InvalidSpec

@@ -20,46 +20,78 @@ registry_add() {
   fi
 }
 
-# cached_registry NAMESPACE: what the planner needs of the namespace's registry, as JSON, in REPLY: null when
-# the cache has none; {"keys": [...]} when every key of it maps to its site's URL under a Service name (the
-# informer's summary, registry_summary_write: a few bytes a site); else the cached object itself (someone
-# wrote other keys: the planner looks at them all). The whole object, up to some 90 KB at 1,000 sites, is
-# so not sent to jq at every reconcile.
+# cached_registry NAMESPACE NAME: what the planner needs of the namespace's registry for the site NAME, as
+# JSON, in REPLY, and the names of the namespace's cached sites it needs for that, a JSON array, in
+# REPLY_SITES:
+# - null, and no names, when the cache has no registry;
+# - {"registered": true|false}, and no names, when the informer's summary (registry_summary_write) says
+#   every key maps to its site's URL and names a cached site: no stray key, and NAME's key is there or not;
+# - else the cached object itself, and the names: the planner looks at every key (stray_keys).
+# So a reconcile costs the same in a namespace of 10 sites and of 10,000, in Bash and in jq: the whole
+# registry (some 90 KB at 1,000 sites) and every site's name (cached_site_names) go to the planner only
+# when someone else wrote a key.
+# shellcheck disable=SC2034 # REPLY_SITES is a result, read by reconcile_plan
 cached_registry() {
   local state keys=""
+  REPLY_SITES="[]"
   cached "$1" configmaps "$REGISTRY_NAME"
   if [[ $REPLY == /dev/null ]]; then
     REPLY=null
   elif [[ -f $RUN/registry/$1 ]] && IFS=' ' read -r state keys <"$RUN/registry/$1" && [[ $state == only ]]; then
-    local -a names
-    IFS=' ' read -r -a names <<<"$keys"
-    REPLY='{"keys":[]}'
-    if ((${#names[@]} > 0)); then
-      printf -v REPLY '"%s",' "${names[@]}" # Service names, checked by informer.jq: safe in a JSON string
-      REPLY="{\"keys\":[${REPLY%,}]}"
-    fi
+    # The keys are Service names (informer.jq), NAME a checked site name: a plain word search.
+    if [[ " $keys " == *" $2 "* ]]; then REPLY='{"registered":true}'; else REPLY='{"registered":false}'; fi
   else
     json_file "$REPLY"
+    local registry=$REPLY
+    cached_site_names "$1"
+    REPLY_SITES=$REPLY
+    REPLY=$registry
   fi
+}
+
+# registry_site_gone NAMESPACE NAME: the site left the cache. If the registry's summary still lists its key,
+# the key is stray (no cached site has that name) unless its removal is still on its way (the registry's
+# event comes after the site's): either way the summary no longer vouches for every key (state other), so
+# the next reconciles of the namespace look at every key and remove it if it is still there (its finalizer,
+# removed by someone else, never did).
+registry_site_gone() {
+  local file=$RUN/registry/$1 state keys=""
+  [[ -f $file ]] && IFS=' ' read -r state keys <"$file" && [[ $state == only && " $keys " == *" $2 "* ]] || return 0
+  printf 'other %s\n' "$keys" >"$file.$BASHPID" && mv -f "$file.$BASHPID" "$file"
 }
 
 # informer_registry_changed NAMESPACE STATE KEYS: the registry of NAMESPACE was written or deleted (STATE
 # gone); its summary for the reconciler is written first (registry_summary_write). Its keys must be exactly
-# the namespace's sites (SPEC.md), so queue every site whose key is missing or wrong (not in KEYS, the keys
+# the namespace's sites (SPEC.md), so queue the sites whose key is missing or wrong (not in KEYS, the keys
 # that map to their site's URL), or every site when the registry may hold a key of no site (STATE other, or
-# a key whose site the cache does not have): their reconciles repair it.
-# Only sites whose name is a Service name hold a key. Queueing only those sites, not the whole namespace at
-# every change, keeps a namespace of N new sites at N reconciles, not N * N (each key added is a change).
+# a key whose site the cache does not have).
+# Only sites whose name is a Service name hold a key. A key missing now that was there at the last change
+# (the summary before this one, also `only`) is one someone removed or changed: only its site is queued.
+# Without such a summary (the registry is new to this informer, or was not all good) every site without
+# its key is. So a namespace of N new sites costs N reconciles and N lookups here, not N * N of each (each
+# key added is a change, and every site without its key yet would be queued again at each).
 informer_registry_changed() {
-  local namespace=$1 state=$2 sites=$RUN/cache/$SITE_RESOURCE/$1 name
+  local namespace=$1 state=$2 sites=$RUN/cache/$SITE_RESOURCE/$1 name previous_state="" previous=""
   local -a keys=() names=()
   local -A good=()
-  registry_summary_write "$@"
-  IFS=' ' read -r -a keys <<<"$3"
+  if [[ -f $RUN/registry/$1 ]]; then IFS=' ' read -r previous_state previous <"$RUN/registry/$1"; fi
+  # Service names (informer.jq): no glob character, no IFS but the space, so plain word splitting does it,
+  # in memory (`read -a <<<` would read a here-string of 1,000 keys a byte at a time).
+  # shellcheck disable=SC2206
+  keys=($3)
   for name in "${keys[@]}"; do
     good[$name]=1
     [[ -e $sites/$name.json ]] || state=other
   done
+  registry_summary_write "$namespace" "$state" "$3"
+  if [[ $state == only && $previous_state == only ]]; then
+    # shellcheck disable=SC2206 # Service names, as the keys above
+    names=($previous)
+    for name in "${names[@]}"; do
+      if [[ -z ${good[$name]+x} && -e $sites/$name.json ]]; then printf 'add %s/%s\n' "$namespace" "$name" >&"$INF_QUEUE"; fi
+    done
+    return 0
+  fi
   names=("$sites"/*.json)
   [[ -e ${names[0]} ]] || return 0
   names=("${names[@]##*/}")
@@ -70,8 +102,9 @@ informer_registry_changed() {
 }
 
 # registry_summary_write NAMESPACE STATE KEYS: $RUN/registry/NAMESPACE, one line "STATE KEYS" (informer.jq's
-# REGISTRY record: the keys that map to their site's URL, Service names all); removed when the registry is
-# gone. The reconciler reads it instead of the whole registry (reconciler.sh, cached_registry).
+# REGISTRY record: the keys that map to their site's URL, Service names all; STATE `only` when those are all
+# its keys and each names a cached site); removed when the registry is gone. The reconciler reads it
+# instead of the whole registry (cached_registry).
 registry_summary_write() {
   local file=$RUN/registry/$1
   if [[ $2 == gone ]]; then

@@ -26,8 +26,11 @@ sent() {
   api_apply_site_status demo hello '{}' "$ANSWER"
   api_patch_registry demo '{}' "$ANSWER"
   api_create_registry demo '{}' "$ANSWER"
-  api_get_child demo deployments hello "$ANSWER"
-  api_apply_child demo services hello '{}' "$ANSWER"
+  api_batch_get_child demo deployments hello "$ANSWER"
+  api_batch_run "$BATS_TEST_TMPDIR/errors"
+  echo '{}' >"$BATS_TEST_TMPDIR/body"
+  api_batch_apply_child demo services hello "$BATS_TEST_TMPDIR/body" "$ANSWER"
+  api_batch_run "$BATS_TEST_TMPDIR/errors"
   api_create_event demo '{}' "$ANSWER"
   api_get_lease staticsite-system staticsite-controller "$ANSWER"
   api_create_lease staticsite-system '{}' "$ANSWER"
@@ -88,8 +91,32 @@ sent() {
 
 @test "names reach the path as they are, and curl globbing is off" {
   route GET / 404
-  api_get_child demo configmaps 'a[1]{b}' "$ANSWER" || true # (the reconciler never asks for such a name)
-  [ "$(sed -n 1p "$FAKE/calls")" = "GET /api/v1/namespaces/demo/configmaps/a[1]{b}" ]
+  api_patch_site demo 'a[1]{b}' '{}' "$ANSWER" || true # (the reconciler never asks for such a name)
+  api_batch_get_child demo configmaps 'a[1]{b}' "$ANSWER"
+  api_batch_run "$BATS_TEST_TMPDIR/errors"
+  [ "$(sed -n 1p "$FAKE/calls")" = "PATCH /apis/sites.example.com/v1alpha1/namespaces/demo/staticsites/a[1]{b}?fieldManager=staticsite-controller" ]
+  [ "$(sed -n 2p "$FAKE/calls")" = "GET /api/v1/namespaces/demo/configmaps/a[1]{b}" ]
+}
+
+@test "a batch is one curl: each request's status and answer by its index, errors as api_request's" {
+  jq -nc '{kind: "ConfigMap", metadata: {name: "x"}}' >"$FAKE/ok.json"
+  jq -nc '{kind: "Status", code: 403, message: "forbidden here"}' >"$FAKE/403.json"
+  route GET /configmaps/x 200 "$FAKE/ok.json"
+  route GET /deployments/x 404
+  route GET /services/x 403 "$FAKE/403.json"
+  api_batch_get_child demo configmaps x "$ANSWER.0"
+  api_batch_get_child demo deployments x "$ANSWER.1"
+  api_batch_get_child demo services x "$ANSWER.2"
+  api_batch_run "$BATS_TEST_TMPDIR/errors"
+  [ "${API_BATCH_STATUS[*]}" = "200 404 403" ]
+  api_batch_result 0 "$ANSWER.0"
+  [ "$(jq -c .metadata "$ANSWER.0")" = '{"name":"x"}' ]
+  if api_batch_result 1 "$ANSWER.1"; then false; fi
+  [ "$API_STATUS" = 404 ]
+  if api_batch_result 2 "$ANSWER.2"; then false; fi
+  [ "$API_ERROR" = "forbidden here (HTTP 403)" ]
+  [ "$(wc -l <"$FAKE/calls")" -eq 3 ]
+  [ ${#API_BATCH_ARGS[@]} -eq 0 ] # the queue is empty again
 }
 
 @test "the proxy: started on a socket in the private directory; one that ends at once is a one-line error" {

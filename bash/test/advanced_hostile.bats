@@ -125,9 +125,10 @@ hostile_events() {
   route GET /configmaps/hello-content 200 "$FAKE/cm.json"
   route GET /deployments/hello 404
   lookup_children demo/hello "configmaps/hello-content deployments/hello services/hello" "$WORKDIR/live"
-  [ "$(cat "$FAKE/calls")" = "GET /api/v1/namespaces/demo/configmaps/hello-content
-GET /apis/apps/v1/namespaces/demo/deployments/hello
-GET /api/v1/namespaces/demo/services/hello" ]
+  # (sorted: the three GETs go out at once)
+  [ "$(LC_ALL=C sort "$FAKE/calls")" = "GET /api/v1/namespaces/demo/configmaps/hello-content
+GET /api/v1/namespaces/demo/services/hello
+GET /apis/apps/v1/namespaces/demo/deployments/hello" ]
   [ "$(jq -c .metadata "$WORKDIR/live")" = '{"name":"hello-content"}' ] # the one found; 404s are absent
   local target
   # shellcheck disable=SC2016 # the $(...) is meant literally: a name, never run

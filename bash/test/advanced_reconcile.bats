@@ -118,13 +118,62 @@ verbs() {
   [ "$(cut -f2 <<<"$output" | jq -c '.status.conditions[0] | [.status, .reason, .message, .lastTransitionTime]')" = '["True","Available","2/2 replicas ready","2030-01-01T00:00:00Z"]' ]
 }
 
-@test "a drifted Deployment in the cache is looked up live first" {
+@test "a drifted Deployment in the cache is applied at once, without a live GET" {
   cache_site "$ready_status"
   cache_children
   jq -c '.spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/d" &&
     mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
   run plan main
-  [ "$output" = $'lookup\tdeployments/hello' ]
+  [ "$(verbs "$output")" = "apply synced restatus " ]
+  [ "$(cut -f2 <<<"${lines[0]}")" = deployments/hello ]
+}
+
+# last_apply RESOURCE FILTER: the answer of the controller's last apply of the cached child, changed by FILTER.
+last_apply() {
+  local cached=$RUN/cache/$1/demo/hello.json
+  [[ $1 == configmaps ]] && cached=$RUN/cache/$1/demo/hello-content.json
+  mkdir -p "$RUN/applied/demo"
+  jq -c "$2" "$cached" >"$RUN/applied/demo/hello.$1.json"
+}
+
+@test "the cache behind the last apply: judged on the apply's answer, no write" {
+  cache_site "$ready_status"
+  cache_children
+  last_apply deployments '.metadata.resourceVersion = "12"'
+  jq -c '.metadata.resourceVersion = "11" | .spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" \
+    >"$BATS_TEST_TMPDIR/d" && mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
+  run plan main
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
+@test "a cached child later than the last apply wins: drift after the apply is applied" {
+  cache_site "$ready_status"
+  cache_children
+  last_apply deployments '.metadata.resourceVersion = "12"'
+  jq -c '.metadata.resourceVersion = "13" | .spec.replicas = 5' "$RUN/cache/deployments/demo/hello.json" \
+    >"$BATS_TEST_TMPDIR/d" && mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
+  run plan main
+  [ "$(verbs "$output")" = "apply synced restatus " ]
+}
+
+@test "a child gone from the cache is looked up live, whatever its last apply returned" {
+  cache_site "$ready_status"
+  cache_children
+  last_apply services '.metadata.resourceVersion = "99"'
+  rm "$RUN/cache/services/demo/hello.json"
+  run plan main
+  [ "$output" = $'lookup\tservices/hello' ]
+}
+
+@test "a cached child now another site's: ChildConflict, no apply and no GET" {
+  cache_site "$ready_status"
+  cache_children
+  jq -c '.spec.replicas = 7 | .metadata.ownerReferences[0] += {name: "other", uid: "uid-other"}' \
+    "$RUN/cache/deployments/demo/hello.json" >"$BATS_TEST_TMPDIR/d" &&
+    mv "$BATS_TEST_TMPDIR/d" "$RUN/cache/deployments/demo/hello.json"
+  run plan main
+  [ "$(verbs "$output")" = "status event error " ]
 }
 
 @test "drift confirmed live: the Deployment alone is applied, and only it is named" {
@@ -308,14 +357,14 @@ verbs() {
   first=$!
   event_send demo/hello '{"n":2}'
   second=$!
-  [ -d "$RUN/event-writer.0.1" ] && [ -d "$RUN/event-writer.0.2" ] # both still in flight
+  [ -s "$RUN/event-writer.0.1" ] && [ -s "$RUN/event-writer.0.2" ] # both still in flight
   run event_send demo/hello '{"n":3}'
   [[ $output == *"dropping an event: 2 events of this worker are still being written"* ]]
   # Each write ends at EVENT_TIMEOUT (here 1 s), is logged, and frees its slot.
   EVENT_TIMEOUT=1
   wait "$first" "$second"
   stop_fake_proxy
-  [ ! -d "$RUN/event-writer.0.1" ] && [ ! -d "$RUN/event-writer.0.2" ]
+  [ ! -s "$RUN/event-writer.0.1" ] && [ ! -s "$RUN/event-writer.0.2" ]
   [ "$(grep -c 'POST /api/v1/namespaces/demo/events' "$FAKE/calls")" -eq 2 ]
 }
 

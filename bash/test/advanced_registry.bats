@@ -49,6 +49,16 @@ url() {
   [ "$(queued)" = "add demo/a add demo/b " ] # another value: perhaps a stray; every site looks
 }
 
+@test "after a change with every key right, a key added queues nothing; a key removed queues its site only" {
+  site c >"$RUN/cache/staticsites/demo/c.json"
+  registry_event ADDED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  : >"$QUEUE_FILE"
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\", \"c\": \"$(url c)\"}"
+  [ "$(queued)" = "" ] # c had no key before: its own reconcile, queued by its own event, wrote it
+  registry_event MODIFIED "{\"b\": \"$(url b)\", \"c\": \"$(url c)\"}"
+  [ "$(queued)" = "add demo/a " ]
+}
+
 @test "a stray key queues every site" {
   registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\", \"gone\": \"$(url gone)\"}"
   [ "$(queued)" = "add demo/a add demo/b " ]
@@ -126,21 +136,36 @@ registry_cache() {
   [ ! -e "$RUN/registry/demo" ]
 }
 
-@test "with a summary of only good keys the planner gets the keys, not the object" {
+@test "with a summary of only good keys the planner gets whether the site's key is there, not the object" {
   registry_cache "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
   mkdir -p "$RUN/registry"
   echo "only a b" >"$RUN/registry/demo"
-  cached_registry demo
-  [ "$REPLY" = '{"keys":["a","b"]}' ]
+  cached_registry demo a
+  [ "$REPLY" = '{"registered":true}' ] && [ "$REPLY_SITES" = "[]" ]
   run plan_registry
-  [ -z "$output" ] # a and b are cached sites: exact already
-  echo "only a b gone" >"$RUN/registry/demo"
-  run plan_registry
-  [ "$output" = $'{"data":{"a":"http://a.demo.svc.cluster.local","gone":null}}\tpatch' ]
+  [ -z "$output" ] # exact already
   echo "only b" >"$RUN/registry/demo"
   run plan_registry
   [ "$output" = $'{"data":{"a":"http://a.demo.svc.cluster.local"}}\tpatch' ]
-  echo "other a b" >"$RUN/registry/demo" # other keys: the whole object again
-  cached_registry demo
+  echo "other a b" >"$RUN/registry/demo" # other keys: the whole object again, and the cached sites
+  cached_registry demo a
   [ "$(jq -c .data <<<"$REPLY")" = "{\"a\":\"$(url a)\",\"b\":\"$(url b)\"}" ]
+  [ "$REPLY_SITES" = '["1st","a","b"]' ]
+}
+
+@test "a key of no cached site makes the summary other: the planner removes it as a stray" {
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\", \"gone\": \"$(url gone)\"}"
+  [ "$(cat "$RUN/registry/demo")" = "other a b gone" ]
+  run plan_registry
+  [ "$output" = $'{"data":{"a":"http://a.demo.svc.cluster.local","gone":null}}\tpatch' ]
+}
+
+@test "a site that leaves the cache with its key still listed: the summary no longer vouches for the keys" {
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  [ "$(cat "$RUN/registry/demo")" = "only a b" ]
+  registry_site_gone demo 1st # no key: nothing changes
+  [ "$(cat "$RUN/registry/demo")" = "only a b" ]
+  rm "$RUN/cache/staticsites/demo/b.json" # its finalizer removed by someone else: its key stays
+  registry_site_gone demo b
+  [ "$(cat "$RUN/registry/demo")" = "other a b" ]
 }
