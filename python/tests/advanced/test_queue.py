@@ -8,6 +8,14 @@ import pytest
 from controller_examples.advanced.queue import ItemExponentialBackoff, RateLimitingQueue, WorkQueue
 
 
+def eventually(check, timeout=5.0):
+    """Poll ``check`` until it holds; fail after ``timeout`` seconds (a deadline, never a sleep that hopes)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
 @pytest.fixture
 def queue():
     queue = RateLimitingQueue()
@@ -67,8 +75,7 @@ def test_no_key_is_ever_processed_by_two_workers_at_once():
         thread.start()
     for round_number in range(200):
         queue.add(keys[round_number % len(keys)])
-        time.sleep(0.0002)
-    time.sleep(0.05)
+        time.sleep(0.0002)  # events spread over time, as informers send them
     queue.shutdown()
     for thread in workers:
         thread.join(timeout=5)
@@ -111,8 +118,7 @@ def test_add_after_adds_the_key_once_the_delay_has_passed(queue):
     queue.add_after("demo/a", 0.1)
 
     assert len(queue) == 0
-    time.sleep(0.3)
-    assert len(queue) == 1
+    eventually(lambda: len(queue) == 1)
     assert queue.get() == "demo/a"
 
 
@@ -121,8 +127,7 @@ def test_add_after_keeps_the_earliest_of_two_delays(queue):
     queue.add_after("demo/a", 0.05)
     queue.add_after("demo/a", 10)
 
-    time.sleep(0.3)
-    assert len(queue) == 1
+    eventually(lambda: len(queue) == 1, timeout=2)  # after 0.05 s, long before 5 or 10
 
 
 def test_add_after_with_no_delay_adds_at_once(queue):
@@ -134,7 +139,7 @@ def test_add_after_with_no_delay_adds_at_once(queue):
 def test_add_rate_limited_adds_the_key_after_its_backoff(queue):
     queue.add_rate_limited("demo/a")
 
-    time.sleep(0.2)
+    eventually(lambda: len(queue) == 1)
     assert queue.get() == "demo/a"
 
 
@@ -182,9 +187,10 @@ def test_shutdown_lets_the_keys_in_flight_finish():
 
 def test_shutdown_cancels_delayed_adds():
     queue = RateLimitingQueue()
-    queue.add_after("demo/a", 0.05)
+    queue.add_after("demo/a", 5)
 
     queue.shutdown()
-    time.sleep(0.2)
+    queue._waiter.join(timeout=5)  # the delay thread has ended: nothing can add the key any more
 
+    assert not queue._waiter.is_alive()
     assert len(queue) == 0
