@@ -147,6 +147,7 @@ reconcile_plan() {
   cached "$namespace" deployments "$name" && json_file "$REPLY" && deployment=$REPLY
   cached "$namespace" services "$name" && json_file "$REPLY" && service=$REPLY
   cached "$namespace" "$SITE_RESOURCE" "$name" && json_file "$REPLY" && site_json=$REPLY
+  fresher_site "$namespace" "$name" "$site_json" && site_json=$REPLY
   registry=null sites="[]"
   if [[ $phase == main ]]; then cached_registry "$namespace" "$name" && registry=$REPLY sites=$REPLY_SITES; fi
   documents_file "${4:-}" && live=$REPLY
@@ -233,6 +234,7 @@ reconcile_execute() {
         ;;
       finalizer-add) # 3. the finalizer first, carrying the resourceVersion: a conflict is a retry
         api_patch_site "$namespace" "$name" "$first" "$answer" || failed "$key" "adding the finalizer" || return 1
+        remember_site "$namespace" "$name" "$answer"
         ;;
       registry-add) # 5. merge patches, so two workers never overwrite each other's keys
         registry_add "$namespace" "$first" "$second" "$third" || failed "$key" "adding the registry key" || return 1
@@ -264,6 +266,7 @@ reconcile_execute() {
       status) # 8. through the status subresource, only when it changed
         api_apply_site_status "$namespace" "$name" "$first" "$answer" || failed "$key" "writing the status" ||
           return 1
+        remember_site "$namespace" "$name" "$answer"
         ;;
       event)
         event_send "$key" "$first"
@@ -282,11 +285,39 @@ reconcile_execute() {
 forget_site() {
   local -a files=("$RUN/hash/$1/$2")
   local resource
-  for resource in configmaps deployments services; do
+  for resource in configmaps deployments services "$SITE_RESOURCE"; do
     applied_file "$1" "$2" "$resource"
     files+=("$REPLY")
   done
   rm -f "${files[@]}"
+}
+
+# remember_site NAMESPACE NAME ANSWER_FILE: keep the site as our last write of it returned it (the finalizer's
+# patch, the status), like a child's last apply: the next reconcile may come before the informer has it (a
+# registry change queues a site without a key at once), and would plan from the older site, e.g. add the
+# finalizer again with a stale resourceVersion: a 409 and a retry for nothing.
+remember_site() {
+  applied_file "$1" "$2" "$SITE_RESOURCE"
+  local file=$REPLY
+  json_file "$3"
+  [[ $REPLY == "{"* ]] || return 0
+  [[ -d ${file%/*} ]] || mkdir -p "${file%/*}"
+  printf '%s' "$REPLY" >"$file"
+}
+
+# fresher_site NAMESPACE NAME CACHED_JSON: the later of the cached site and our last write's answer
+# (remember_site), in REPLY: resourceVersions of one resource are comparable integers (Kubernetes 1.35,
+# "Comparable Resource Version"). A site's JSON names its metadata's resourceVersion first.
+fresher_site() {
+  local cached=$3 pattern='"resourceVersion":"([0-9]+)"' cached_version kept_version
+  REPLY=$cached
+  applied_file "$1" "$2" "$SITE_RESOURCE"
+  if [[ ! -s $REPLY ]]; then REPLY=$cached && return 0; fi
+  json_file "$REPLY"
+  if [[ $cached =~ $pattern ]]; then cached_version=${BASH_REMATCH[1]}; else REPLY=$cached && return 0; fi
+  if [[ $REPLY =~ $pattern ]]; then kept_version=${BASH_REMATCH[1]}; else REPLY=$cached && return 0; fi
+  ((10#$kept_version > 10#$cached_version)) || REPLY=$cached
+  return 0
 }
 
 # lookup_children KEY "configmaps/NAME deployments/NAME ..." LIVE_FILE: GET each child (SPEC.md step 6), all

@@ -389,3 +389,19 @@ last_apply() {
   [ "$status" -eq 0 ]
   [ "$(verbs "$output")" = "finalizer-add registry-add lookup " ]
 }
+
+@test "a site our last write returned is used while the cache still has the older one, and only then" {
+  RUN=$BATS_TEST_TMPDIR/run
+  printf '%s' '{"metadata":{"name":"web","namespace":"demo","resourceVersion":"12","finalizers":["f"]}}' \
+    >"$BATS_TEST_TMPDIR/answer"
+  remember_site demo web "$BATS_TEST_TMPDIR/answer"
+  fresher_site demo web '{"metadata":{"name":"web","namespace":"demo","resourceVersion":"9"}}'
+  [[ $REPLY == *'"resourceVersion":"12"'* ]]
+  fresher_site demo web '{"metadata":{"name":"web","namespace":"demo","resourceVersion":"100"}}' # caught up, and more
+  [[ $REPLY == *'"resourceVersion":"100"'* ]]
+  fresher_site demo web null # gone from the cache: gone
+  [ "$REPLY" = null ]
+  forget_site demo web
+  fresher_site demo web '{"metadata":{"name":"web","namespace":"demo","resourceVersion":"9"}}'
+  [[ $REPLY == *'"resourceVersion":"9"'* ]]
+}
