@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import signal
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background by a non-interactive shell (`... &`, nohup) has SIGINT ignored, and
+    # its programs would inherit that: a Bash program cannot trap a signal ignored on entry, so the SIGINT
+    # scenarios would test the launcher. A handler here (not "ignore") gives every program the default, as a
+    # terminal does.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     command_line = config.getoption("--impl")
     if not command_line:
         return
