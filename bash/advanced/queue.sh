@@ -6,6 +6,8 @@
 # messages on the FIFO $RUN/queue.fifo (lines shorter than PIPE_BUF are written atomically, so any number of
 # writers may share it):
 #   add KEY                              an informer saw a change of the site KEY (NS/NAME)
+#   add-namespace NS                     the registry of NS changed and may hold a stray key: every cached
+#                                        site of NS that can hold a key (one line, not one per site)
 #   done WORKER KEY success|error MICROSECONDS   a worker finished KEY
 #   start                                the caches have synced: hand out keys
 #   stop                                 hand out no more keys; exit once in-flight reconciles finish
@@ -114,13 +116,25 @@ queue_next_due() {
 
 # queue_resync: add every site in the cache (the periodic safety net).
 queue_resync() {
-  local file namespace name
-  for file in "$RUN"/cache/staticsites/*/*.json; do
+  local directory
+  for directory in "$RUN/cache/$SITE_RESOURCE"/*/; do
+    directory=${directory%/}
+    [[ -d $directory ]] && queue_add_namespace "${directory##*/}" all
+  done
+  return 0
+}
+
+# queue_add_namespace NAMESPACE [all]: add every cached site of NAMESPACE that can hold a registry key (an
+# informer asks after a registry change), or every one (`all`: the resync). The namespace becomes a path:
+# checked first, as a DNS-1123 label (an informer sent it; this is the last gate).
+queue_add_namespace() {
+  local file name
+  [[ $1 =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || return 0
+  for file in "$RUN/cache/$SITE_RESOURCE/$1"/*.json; do
     [[ -e $file ]] || continue
-    namespace=${file%/*}
-    namespace=${namespace##*/}
     name=${file##*/}
-    queue_add "$namespace/${name%.json}"
+    name=${name%.json}
+    if [[ ${2:-} == all ]] || is_dns_1035_label "$name"; then queue_add "$1/$name"; fi
   done
 }
 
@@ -211,6 +225,7 @@ queue_run() {
       IFS=' ' read -r command first second third fourth <<<"$REPLY"
       case $command in
         add) queue_add "$first" ;;
+        add-namespace) queue_add_namespace "$first" ;;
         done) # done WORKER KEY RESULT MICROSECONDS
           idle+=("$first")
           busy=$((busy - 1))

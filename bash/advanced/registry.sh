@@ -63,8 +63,8 @@ registry_site_gone() {
 # informer_registry_changed NAMESPACE STATE KEYS: the registry of NAMESPACE was written or deleted (STATE
 # gone); its summary for the reconciler is written first (registry_summary_write). Its keys must be exactly
 # the namespace's sites (SPEC.md), so queue the sites whose key is missing or wrong (not in KEYS, the keys
-# that map to their site's URL), or every site when the registry may hold a key of no site (STATE other, or
-# a key whose site the cache does not have).
+# that map to their site's URL), or every site when the registry may hold a key of no site (STATE other or
+# gone, or a key whose site the cache does not have).
 # Only sites whose name is a Service name hold a key. A key missing now that was there at the last change
 # (the summary before this one, also `only`) is one someone removed or changed: only its site is queued.
 # Without such a summary (the registry is new to this informer, or was not all good) every site without
@@ -92,12 +92,19 @@ informer_registry_changed() {
     done
     return 0
   fi
+  if [[ $state != only ]]; then
+    # Every site may have to look (a key may be stray): one message, and the dispatcher queues them from the
+    # cache (queue_add_namespace), rather than a line per site. The dispatcher reads its FIFO a byte at a
+    # time, and a mass delete makes hundreds of such changes in a row: the sites' informer drops a deleted
+    # site before this one sees the event that removed its key, so the key looks stray until then.
+    printf 'add-namespace %s\n' "$namespace" >&"$INF_QUEUE"
+    return 0
+  fi
   names=("$sites"/*.json)
   [[ -e ${names[0]} ]] || return 0
   names=("${names[@]##*/}")
   for name in "${names[@]%.json}"; do
-    [[ ${#name} -le 63 && $name =~ ^[a-z]([-a-z0-9]*[a-z0-9])?$ ]] || continue
-    if [[ $state != only || -z ${good[$name]+x} ]]; then printf 'add %s/%s\n' "$namespace" "$name" >&"$INF_QUEUE"; fi
+    if [[ -z ${good[$name]+x} ]] && is_dns_1035_label "$name"; then printf 'add %s/%s\n' "$namespace" "$name" >&"$INF_QUEUE"; fi
   done
 }
 

@@ -18,3 +18,9 @@ SITE_MANAGER=staticsite-controller
 SITE_MANAGED_SELECTOR=app.kubernetes.io/managed-by=$SITE_MANAGER
 # shellcheck disable=SC2034 # read by the other files
 REGISTRY_NAME=staticsite-registry
+
+# is_dns_1035_label NAME: true when NAME can name a Service (Python: site.py's is_dns_1035_label): only such
+# a site gets a registry key and children; another stops at InvalidSpec.
+is_dns_1035_label() {
+  [[ ${#1} -le 63 && $1 =~ ^[a-z]([-a-z0-9]*[a-z0-9])?$ ]]
+}

@@ -102,6 +102,17 @@ pop_all() {
   [ "$(pop_all)" = "one/a one/b.c two/a" ]
 }
 
+@test "add-namespace queues the namespace's sites that can hold a registry key; a bad namespace, nothing" {
+  mkdir -p "$RUN/cache/staticsites/one" "$RUN/cache/staticsites/two"
+  for name in a b.c 1st; do echo '{}' >"$RUN/cache/staticsites/one/$name.json"; done
+  echo '{}' >"$RUN/cache/staticsites/two/a.json"
+  queue_add_namespace one
+  [ "$(pop_all)" = "one/a" ]
+  queue_init # pop_all ran in a subshell
+  for namespace in ../one 'one/..' '*' ''; do queue_add_namespace "$namespace"; done
+  [ "$(pop_all)" = "" ]
+}
+
 @test "a message cut by the read's time limit is not lost: its bytes begin the next message" {
   local fifo=$BATS_TEST_TMPDIR/queue.fifo fd
   mkfifo "$fifo"
