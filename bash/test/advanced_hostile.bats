@@ -148,3 +148,16 @@ GET /apis/apps/v1/namespaces/demo/deployments/hello" ]
   [ "${lines[0]}" = $'error\ta finalizer-add {}' ]
   [ "${lines[1]}" = $'status\t{"m":"x\\ny\\tz"}' ]
 }
+
+@test "is_dns_1035_label: the shared hostile names and the edge cases are judged as the regular expression does" {
+  local name expected got
+  local -a names=(a a- -a a--b 1a z9 A aB a_b 'a b' a.b $'a\nb' ../a "a'" '$(x)' é aé 😀 '' 'a*' '[a]' ǅ ı K
+    "$(printf 'a%.0s' {1..63})" "$(printf 'a%.0s' {1..64})")
+  mapfile -t -O "${#names[@]}" names < <(jq -r '.names[].name | select(test("\n") | not)' "$NAMES")
+  for name in "${names[@]}"; do
+    expected=no got=no
+    if [[ ${#name} -le 63 && $name =~ ^[a-z]([-a-z0-9]*[a-z0-9])?$ ]]; then expected=yes; fi
+    if is_dns_1035_label "$name"; then got=yes; fi
+    [ "$got" = "$expected" ] || { echo "${name@Q}: $got, expected $expected"; false; }
+  done
+}
