@@ -499,6 +499,26 @@ def test_make_refuses_a_value_that_is_not_a_choice_in_one_line_and_runs_nothing(
     assert not ran.exists()
 
 
+# Taken as made (-o): `make -n` still runs a line that calls $(MAKE), and setup's does.
+MADE = ("-ovenv", "-ogo-build", "-obats", "-orequire-tools")
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_make_exports_cluster_as_data(value, tmp_path):
+    """CLUSTER (local|kind|existing) is exported to every recipe: as its text, never expanded or pasted."""
+    ran = tmp_path / "ran"
+    subprocess.run(
+        # -n: the recipes are printed, not run, except the line that calls $(MAKE), which reads CLUSTER.
+        ["make", "-n", "-s", "--no-print-directory", *MADE, "setup", "conformance", f"CLUSTER={value.format(ran=ran)}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert not ran.exists()
+
+
 def test_learner_values_default_to_the_environment(monkeypatch):
     from course import __main__ as cli
 
