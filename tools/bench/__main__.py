@@ -25,7 +25,7 @@ from bench.context import Bench
 from bench.kubeutil import admin_client
 from bench.phases import PHASES, fail_phases
 from bench.samples import Samples
-from bench.settings import ADVANCED, DOCS_DIR, FLOOR, LANGUAGES, OUT_DIR, Settings, say
+from bench.settings import ADVANCED, FLOOR, LANGUAGES, OUT_DIR, Settings, docs_dir, say
 from bench.suite import controllers, implementations
 from clusterkit.providers import get_provider
 
@@ -176,17 +176,19 @@ def _summaries(bench: Bench) -> dict:
 
 
 def _render_and_publish(results: dict) -> None:
-    """report.md and the plot next to results.json; then all three copied to docs/ (a complete run only)."""
+    """report.md and the plot next to results.json; then all three copied to docs/bench/, or to the directory of
+    the run's opt-in measurement (settings.docs_dir)."""
     # Imported here, not at the top: matplotlib is the `tools[bench]` extra, needed only to draw, and the
     # unit tests of the rest of the bench run without it.
     from bench import plot
 
     (OUT_DIR / "report.md").write_text(report.render(results))
     plot.draw(results, OUT_DIR / "convergence.png")
-    DOCS_DIR.mkdir(parents=True, exist_ok=True)
+    published = docs_dir(results["settings"])
+    published.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:
-        shutil.copy2(OUT_DIR / name, DOCS_DIR / name)
-    say(f"wrote {', '.join(str(OUT_DIR / name) for name in OUTPUTS)}; copied to {DOCS_DIR}")
+        shutil.copy2(OUT_DIR / name, published / name)
+    say(f"wrote {', '.join(str(OUT_DIR / name) for name in OUTPUTS)}; copied to {published}")
 
 
 def _now() -> str:

@@ -6,6 +6,7 @@ import os
 import secrets
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.suite import implementations
 from clusterkit.versions import REPO_ROOT
@@ -24,6 +25,18 @@ ADVANCED = tuple(
 # The opt-in measurements are of these two only (the issue's targets name them).
 OPT_IN_IMPLEMENTATIONS = ("python", "go")
 SWEEP_WORKERS = (1, 4, 16)
+
+
+def docs_dir(settings: dict) -> Path:
+    """Where a run's report is published: docs/bench/ for a default run; a run with an opt-in measurement
+    has a directory of its own (docs/bench/large/, docs/bench/sweep/), so it never replaces the default run's
+    report. ``settings`` is a run's recorded settings (results.json), so a report rendered again goes back
+    where it came from."""
+    if settings.get("large"):
+        return DOCS_DIR / "large"
+    if settings.get("sweep"):
+        return DOCS_DIR / "sweep"
+    return DOCS_DIR
 
 
 def _flag(name: str) -> bool:

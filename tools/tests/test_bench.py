@@ -12,6 +12,7 @@ from bench import __main__ as command
 from bench import audit, cluster, loc, report, stats
 from bench.resources import stat_process_group, status_rss_bytes
 from bench.samples import Samples
+from bench.settings import DOCS_DIR, docs_dir
 
 from clusterkit.build import PACKAGES, _record_build_times, build_times_path
 
@@ -423,3 +424,10 @@ def test_report_sets_each_target_beside_its_measure(monkeypatch):
     assert bash == "≤ 3x: x0.50 met"
     assert go == "≤ 1.1x: not measured"  # it ran and failed every repetition
     assert _row(text, "| API requests per site, create")[2] == "floor + 0: not measured"  # no audited create
+
+
+def test_a_run_with_an_opt_in_measurement_is_published_apart_from_the_default_run():
+    assert docs_dir({"sizes": [10, 100, 1000], "large": False, "sweep": False}) == DOCS_DIR
+    assert docs_dir({"sizes": [100, 1000], "large": True, "sweep": False}) == DOCS_DIR / "large"
+    assert docs_dir({"sizes": [10, 100, 1000], "large": False, "sweep": True}) == DOCS_DIR / "sweep"
+    assert docs_dir({"sizes": [10]}) == DOCS_DIR  # results.json written before the opt-ins existed
