@@ -26,7 +26,7 @@ from bench import sites
 from bench.context import Bench, Window
 from bench.kubeutil import create_namespace, delete_namespace, in_parallel
 from bench.phases import PHASES, fail_phases, run_phases
-from bench.resources import PeakRss, children_cpu_seconds
+from bench.resources import CpuMeter, PeakRss, children_cpu_seconds
 from bench.settings import say
 from bench.suite import controllers, kube
 
@@ -70,7 +70,12 @@ def measure_controller(bench: Bench, language: str, size: int, rep: int, workers
     memory = PeakRss(controller.process.pid)
     try:
         completed = _startup(bench, namespace, key, rep, launched_wall, launched, windows) and run_phases(
-            bench, _steps(bench, controller, namespace, key, rep), key, rep, windows
+            bench,
+            _steps(bench, controller, namespace, key, rep),
+            key,
+            rep,
+            windows,
+            CpuMeter(controller.process.pid, bench.cluster),
         )
     finally:
         controller.stop()

@@ -45,7 +45,7 @@ from bench import convergence, sites
 from bench.context import Bench, Window
 from bench.kubeutil import create_namespace, delete_namespace, wait_all
 from bench.phases import PHASES, fail_phases, run_phases
-from bench.resources import PeakRss, children_cpu_seconds
+from bench.resources import CpuMeter, PeakRss, children_cpu_seconds
 from bench.settings import FLOOR, say
 from bench.suite import controllers, kube, programs
 from controller_examples.advanced import events, registry
@@ -331,7 +331,7 @@ def measure_floor(bench: Bench, size: int, rep: int, workers: int) -> bool:
         completed = _started(bench, floor, namespace)
         if completed:
             windows["startup"] = (started, time.time())
-            completed = run_phases(bench, steps, key, rep, windows)
+            completed = run_phases(bench, steps, key, rep, windows, CpuMeter(floor.process.pid, bench.cluster))
         else:
             fail_phases(bench, list(PHASES), "not run: the floor did not start", rep, key)
     finally:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from kubernetes import client
 
 from bench.context import Bench, Window
+from bench.resources import CpuMeter, cpu_used
 from bench.settings import say
 
 PHASES = ("create", "update", "delete")  # the timed ones; the no-op resync is counted, not timed
@@ -15,6 +16,7 @@ PHASES = ("create", "update", "delete")  # the timed ones; the no-op resync is c
 # written the children, SPEC's step 8 comes after step 7) and "convergence" (all Ready, or all gone).
 WRITTEN = "written"
 CONVERGENCE = "convergence"
+PHASE_CPU = "phase_cpu"  # CPU seconds of one component (the program, or a process of the cluster) in a phase
 
 
 def timed(windows: dict[str, Window], name: str, action: Callable[[], float | None]) -> tuple[float, float | None]:
@@ -30,10 +32,12 @@ def timed(windows: dict[str, Window], name: str, action: Callable[[], float | No
 
 
 def run_phases(bench: Bench, steps: dict[str, Callable[[], object]], key: dict, rep: int,
-               windows: dict[str, Window]) -> bool:  # fmt: skip
-    """Run the steps in order, recording each timed phase; a failed phase ends the run (later ones: not run)."""
+               windows: dict[str, Window], cpu: CpuMeter) -> bool:  # fmt: skip
+    """Run the steps in order, recording each timed phase and where its CPU went; a failed phase ends the run
+    (later ones: not run)."""
     for index, (step, action) in enumerate(steps.items()):
         try:
+            before = cpu.read()
             seconds, written = timed(windows, step, action)
         except (TimeoutError, client.ApiException) as error:
             later = [phase for phase in list(steps)[index + 1 :] if phase in PHASES]
@@ -44,6 +48,8 @@ def run_phases(bench: Bench, steps: dict[str, Callable[[], object]], key: dict, 
             bench.samples.add(CONVERGENCE, seconds, rep=rep, phase=step, **key)
             if written is not None:
                 bench.samples.add(WRITTEN, written, rep=rep, phase=step, **key)
+            for component, used in cpu_used(before, cpu.read()).items():
+                bench.samples.add(PHASE_CPU, used, rep=rep, phase=step, component=component, **key)
             also = f" (all written after {written:.2f}s)" if written is not None else ""
             say(f"  {key['language']} {step} N={key['size']}: {seconds:.2f}s{also}")
     return True

@@ -11,9 +11,10 @@ from datetime import datetime
 
 from bench import audit
 from bench import plan as cost
-from bench.phases import CONVERGENCE, PHASES, WRITTEN
+from bench.phases import CONVERGENCE, PHASE_CPU, PHASES, WRITTEN
 from bench.plan import DEFAULT, LARGE, SWEEP
 from bench.required import REQUIRED, REQUIRED_EVENTS, REQUIRED_READS, required_writes
+from bench.resources import PROGRAM
 from bench.settings import FLOOR, FRAMEWORKS, LANGUAGES, OPT_IN_IMPLEMENTATIONS, SWEEP_WORKERS
 from bench.stats import lookup
 
@@ -75,6 +76,7 @@ def render(results: dict) -> str:
         _how_to_read(results),
         _targets(results),
         _convergence(results),
+        _phase_cpu(results),
         _required(results),
         _requests(results),
         _cost_growth(results),
@@ -242,6 +244,43 @@ def _convergence(results: dict) -> list[str]:
         "(delete), seen through a watch.",
         "",
         *_table(["N", "phase", "until", *who], rows),
+    ]
+
+
+# The cluster's processes, in the order a request meets them (clusterkit's `local` names).
+CLUSTER_COMPONENTS = ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+def _phase_cpu(results: dict) -> list[str]:
+    """Where each phase's CPU went at the largest N: the program's, and each cluster process's."""
+    rows_of = [row for row in results["medians"] if row["measure"] == PHASE_CPU]
+    if not rows_of:
+        return []  # a run from before the bench read it
+    size, workers = max(results["settings"]["sizes"]), _workers(results)
+    seen = {row["key"]["component"] for row in rows_of}
+    components = [PROGRAM, *(name for name in CLUSTER_COMPONENTS if name in seen)]
+    rows = []
+    for who in [FLOOR, *_advanced(results)]:
+        for phase in PHASES:
+            key = {"language": who, "size": size, "workers": workers, "phase": phase}
+            used = [lookup(results["medians"], PHASE_CPU, component=name, **key) for name in components]
+            wall = lookup(results["medians"], CONVERGENCE, **key)
+            if wall is None or wall["median"] is None or any(row is None or row["median"] is None for row in used):
+                continue
+            total = sum(row["median"] for row in used)
+            rows.append([who, phase, seconds(wall["median"]), *(seconds(row["median"]) for row in used),
+                         seconds(total), f"{total / wall['median']:.2f}"])  # fmt: skip
+    return [
+        f"## Where the CPU went, per phase (N = {size:,})",
+        "",
+        "CPU seconds (user + system, medians of the repetitions) from the phase's first request until it was "
+        "over (*Ready* or *gone*), of the program under test (its whole process group) and of each process of the "
+        "cluster, read from /proc at both ends. *cores busy* is their sum over the wall-clock time: on this "
+        f"machine's {results['machine']['cpus']} cores, a figure near that is a phase bound by CPU, and the "
+        "columns say whose. The cluster's share is the work the program's requests and watches cause it (plus "
+        "the Deployments' rollouts in create and update).",
+        "",
+        *_table(["who", "phase", "wall", *components, "total", "cores busy"], rows),
     ]
 
 

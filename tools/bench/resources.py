@@ -14,10 +14,13 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SAMPLE_INTERVAL_SECONDS = 0.2
 GNU_TIME = Path("/usr/bin/time")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PROGRAM = "program"  # the CPU meter's name for the program under test (the controller, or the floor)
 
 
 def stat_process_group(stat_text: str) -> int:
@@ -33,17 +36,74 @@ def status_rss_bytes(status_text: str) -> int:
     return 0
 
 
-def group_rss_bytes(pgid: int) -> int:
-    total = 0
+def stat_cpu_ticks(stat_text: str) -> int:
+    """utime + stime + cutime + cstime of /proc/PID/stat, in clock ticks: the process's own CPU time and that
+    of the children it has reaped (a Bash worker's reconcile subshells, their curl and jq)."""
+    fields = stat_text.rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15])
+
+
+def _group_members(pgid: int) -> Iterator[tuple[Path, str]]:
+    """Each live process of the group, with its /proc/PID/stat."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if stat_process_group((proc / "stat").read_text()) == pgid:
-                total += status_rss_bytes((proc / "status").read_text())
+            stat = (proc / "stat").read_text()
         except (FileNotFoundError, ProcessLookupError):
             continue  # exited while we looked
+        if stat_process_group(stat) == pgid:
+            yield proc, stat
+
+
+def group_rss_bytes(pgid: int) -> int:
+    total = 0
+    for proc, _ in _group_members(pgid):
+        try:
+            total += status_rss_bytes((proc / "status").read_text())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
     return total
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    return sum(stat_cpu_ticks(stat) for _, stat in _group_members(pgid)) / CLOCK_TICKS
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    try:
+        return stat_cpu_ticks(Path(f"/proc/{pid}/stat").read_text()) / CLOCK_TICKS
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+class CpuMeter:
+    """CPU seconds used so far by the program under test (its whole process group) and by each process of the
+    cluster (`local` only: another provider's run in containers the bench does not see), read from /proc.
+
+    Read at the start and the end of a phase, it says where the phase's CPU went: on 2 shared cores a phase
+    is as long as the CPU everyone needs for it, so this is how the report shows what bounds a phase (the
+    program, or the API server's work for it). A process that exits in the phase is counted by the group
+    member that reaped it.
+    """
+
+    def __init__(self, pgid: int, cluster: object):
+        self.pgid = pgid
+        processes = getattr(cluster, "processes", {})
+        self.cluster_pids = {name: process.pid for name, process in processes.items() if process.pid}
+
+    def read(self) -> dict[str, float]:
+        used = {PROGRAM: group_cpu_seconds(self.pgid)}
+        for name, pid in self.cluster_pids.items():
+            seconds = process_cpu_seconds(pid)
+            if seconds is not None:
+                used[name] = seconds
+        return used
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds per component between two reads (a component missing from either read is left out)."""
+    return {name: after[name] - before[name] for name in after if name in before}
 
 
 class PeakRss:

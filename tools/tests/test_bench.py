@@ -6,11 +6,12 @@ The measurements themselves need a cluster and run only under `make bench`; noth
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from bench import __main__ as command
 from bench import audit, cluster, loc, report, stats
-from bench.resources import stat_process_group, status_rss_bytes
+from bench.resources import CLOCK_TICKS, CpuMeter, cpu_used, stat_cpu_ticks, stat_process_group, status_rss_bytes
 from bench.samples import Samples
 from bench.settings import DOCS_DIR, docs_dir
 
@@ -217,6 +218,44 @@ def test_process_group_survives_a_command_name_with_parentheses_and_spaces():
 def test_rss_is_read_in_bytes_and_zero_for_a_zombie():
     assert status_rss_bytes("Name:\tpython\nVmRSS:\t  2048 kB\nThreads:\t1\n") == 2048 * 1024
     assert status_rss_bytes("Name:\tdefunct\nState:\tZ (zombie)\n") == 0
+
+
+def test_cpu_is_the_process_own_and_its_reaped_children_ticks():
+    # pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+    stat = "77 (a (b) c) S 1 77 77 0 -1 4194560 10 0 0 0 100 20 3 4 20 0 1"
+    assert stat_cpu_ticks(stat) == 127
+
+
+def test_the_cpu_meter_reads_this_process_group_and_the_cluster_processes_it_is_given():
+    class Process:
+        pid = os.getpid()
+
+    meter = CpuMeter(os.getpgid(0), type("Cluster", (), {"processes": {"kube-apiserver": Process()}})())
+    before = meter.read()
+    sum(index * index for index in range(2_000_000))  # some CPU in this process: the group's and "kube-apiserver"'s
+    used = cpu_used(before, meter.read())
+    assert set(used) == {"program", "kube-apiserver"}
+    assert used["kube-apiserver"] > 0 and used["program"] >= used["kube-apiserver"] - 1 / CLOCK_TICKS
+    assert cpu_used({"etcd": 1.0}, {"etcd": 3.0, "kwok": 1.0}) == {"etcd": 2.0}  # kwok: not read before
+
+
+def test_report_shows_where_each_phase_cpu_went_and_how_many_cores_were_busy():
+    results = _results()
+    samples = Samples()
+    for rep, (program, apiserver) in enumerate([(1.0, 2.0), (3.0, 2.0), (2.0, 5.0)], start=1):
+        for who in ("floor", "python"):
+            samples.add("phase_cpu", program, rep=rep, language=who, size=10, workers=4, phase="create",
+                        component="program")  # fmt: skip
+            samples.add("phase_cpu", apiserver, rep=rep, language=who, size=10, workers=4, phase="create",
+                        component="kube-apiserver")  # fmt: skip
+    results["medians"] += stats.summarize(samples.as_json())
+    text = report.render(results)
+    assert "## Where the CPU went, per phase (N = 10)" in text
+    # The floor's create: 2 s wall (median); 2 s of its own CPU and 2 s of the API server's: 2 cores busy.
+    assert _row(text, "| floor | create")[2:] == ["2.00 s", "2.00 s", "2.00 s", "4.00 s", "2.00"]
+    assert _row(text, "| python | create")[2:] == ["4.00 s", "2.00 s", "2.00 s", "4.00 s", "1.00"]
+    assert "| bash | create" not in text  # no CPU read for it: no row, rather than a guess
+    assert "Where the CPU went" not in report.render(_results())  # a run from before the bench read it
 
 
 # ----- lines of code ---------------------------------------------------------------------
