@@ -53,8 +53,8 @@ $(BATS): tools/package.json tools/package-lock.json
 	touch $@
 
 require-tools:
-	@for tool in jq socat; do command -v $$tool >/dev/null || \
-		{ echo "error: $$tool is required by the Bash track (Debian: apt-get install jq socat)" >&2; exit 1; }; done
+	@for tool in jq socat flock; do command -v $$tool >/dev/null || \
+		{ echo "error: $$tool is required by the Bash track (Debian: apt-get install jq socat util-linux)" >&2; exit 1; }; done
 
 cluster-binaries: venv ## build (or reuse) the local cluster's binaries
 	$(PY) -m clusterkit build >/dev/null

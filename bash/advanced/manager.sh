@@ -190,11 +190,11 @@ fail() {
 # require_commands: the programs the controller runs are installed.
 require_commands() {
   local command missing=()
-  for command in kubectl curl jq socat sha256sum base64 mkfifo; do
+  for command in kubectl curl jq socat flock sha256sum base64 mkfifo; do
     command -v "$command" >/dev/null || missing+=("$command")
   done
   ((${#missing[@]} == 0)) ||
-    fail "missing: ${missing[*]} (kubectl, and from Debian: curl jq socat coreutils)"
+    fail "missing: ${missing[*]} (kubectl, and from Debian: curl jq socat util-linux coreutils)"
 }
 
 # check_configuration: kubectl has a configuration (a kubeconfig, else the in-cluster one), and it verifies

@@ -129,7 +129,7 @@ queue_resync() {
 # checked first, as a DNS-1123 label (an informer sent it; this is the last gate).
 queue_add_namespace() {
   local file name
-  [[ $1 =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || return 0
+  [[ $1 =~ $NAMESPACE_PATTERN ]] || return 0
   for file in "$RUN/cache/$SITE_RESOURCE/$1"/*.json; do
     [[ -e $file ]] || continue
     name=${file##*/}

@@ -19,7 +19,7 @@
 
 # A site key, NAMESPACE/NAME, before it becomes a cache path or an API path: a DNS-1123 label, then a
 # DNS-1123 subdomain's characters (informer.jq checks names exactly; this is the last gate).
-SITE_KEY_PATTERN='^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$'
+SITE_KEY_PATTERN="${NAMESPACE_PATTERN%\$}/[a-z0-9]([-.a-z0-9]*[a-z0-9])?\$"
 # What the lookup and the applies may ask for (children.jq's child_target of a checked site name).
 LOOKUP_TARGET_PATTERN='^(configmaps|deployments|services)/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$'
 # The content hash memo, "UID GENERATION HASH", before it goes into a planner request.
@@ -224,7 +224,7 @@ reconcile_execute() {
     if [[ -n ${STATICSITE_DEBUG:-} ]]; then log "reconcile $key: $verb ${first:0:300}"; fi
     case $verb in
       registry-remove) # 2. a deleted site leaves the registry; a missing registry or key counts as removed
-        api_patch_registry "$namespace" "$first" "$answer" || [[ $API_STATUS == 404 ]] ||
+        registry_patch "$namespace" "$first" "$answer" || [[ $API_STATUS == 404 ]] ||
           failed "$key" "removing the registry key" || return 1
         ;;
       finalizer-remove) # 2. then its finalizer, carrying the resourceVersion; the site's memos go with it

@@ -10,14 +10,100 @@
 registry_add() {
   local answer=$WORKDIR/answer
   if [[ $4 == patch ]]; then
-    api_patch_registry "$1" "$2" "$answer" && return 0
+    registry_patch "$1" "$2" "$answer" && return 0
     [[ $API_STATUS == 404 ]] || return 1
     api_create_registry "$1" "$3" "$answer"
   else
     api_create_registry "$1" "$3" "$answer" && return 0
     [[ $API_STATUS == 409 ]] || return 1
-    api_patch_registry "$1" "$2" "$answer"
+    registry_patch "$1" "$2" "$answer"
   fi
+}
+
+# ----- the patches: a group commit per namespace ---------------------------------------------------------------
+# (Python: RegistryWriter, Go: registryWriter.) Each merge patch makes the API server rewrite the whole
+# registry (some 90 KB at 1,000 sites) and send it to every informer of it, so a patch per key makes a
+# namespace's N creates or deletes cost N * N. So the workers combine their changes, like a database's group
+# commit:
+# - a worker leaves its change as a file in the namespace's directory, $RUN/registry-writes/NAMESPACE, then
+#   takes the namespace's lock (flock on its lock file);
+# - whoever holds the lock sends every change waiting there in one merge patch, and leaves each of their
+#   workers the outcome (the HTTP status and the error line) in a file beside the change;
+# - a worker that gets the lock and finds its outcome there is done; one whose change is still waiting sends
+#   the next patch.
+# No change waits longer than one patch, and under load a patch carries as many keys as there are workers
+# waiting. There is no process of its own to start and stop: the lock belongs to the file descriptor of the
+# worker's reconcile, so a worker that dies releases it. SPEC.md allows several keys in one patch.
+
+# A change that can be combined: {"data": {KEY: URL or null, ...}} as the planner prints it (compact), each
+# KEY a ConfigMap key and each URL a site's (no comma, quote or backslash in either). A change that is not
+# exactly this is sent alone: it is never taken apart as text.
+REGISTRY_ENTRY='"[-._a-zA-Z0-9]+":(null|"[-.:/a-z0-9]+")'
+REGISTRY_CHANGE_PATTERN="^\\{\"data\":\\{$REGISTRY_ENTRY(,$REGISTRY_ENTRY)*\\}\\}\$"
+REGISTRY_LOCK_TIMEOUT=$((API_TIMEOUT + 10)) # seconds: the holder's patch is bounded by API_TIMEOUT
+
+# registry_patch NAMESPACE PATCH OUT: a merge patch of the namespace's registry (as api_patch_registry),
+# sent with the other workers' changes waiting (the group commit above). API_STATUS and API_ERROR are those
+# of the patch that carried it; OUT holds the answer only when this worker sent that patch.
+registry_patch() {
+  local namespace=$1 patch=$2 out=$3 dir id lock result
+  if [[ ! $patch =~ $REGISTRY_CHANGE_PATTERN || ! $namespace =~ $NAMESPACE_PATTERN ]]; then
+    api_patch_registry "$namespace" "$patch" "$out"
+    return
+  fi
+  dir=$RUN/registry-writes/$namespace
+  [[ -d $dir ]] || mkdir -p "$dir"
+  # Unique while its worker lives (the PID), and names sort as the changes came (microseconds since 1970).
+  id=$dir/${EPOCHREALTIME/[.,]/}.$BASHPID
+  printf '%s\n' "$patch" >"$id.tmp" && mv -f "$id.tmp" "$id.change" || return 1
+  exec {lock}>>"$dir/lock"
+  if ! flock -w "$REGISTRY_LOCK_TIMEOUT" "$lock"; then
+    exec {lock}>&-
+    rm -f "$id.change" "$id.done"
+    API_STATUS=000 API_ERROR="the registry's lock stayed taken for $REGISTRY_LOCK_TIMEOUT s"
+    return 1
+  fi
+  [[ -f $id.done ]] || registry_commit "$namespace" "$dir" "$out"
+  registry_outcome "$id.done"
+  result=$?
+  exec {lock}>&-
+  return "$result"
+}
+
+# registry_commit NAMESPACE DIR OUT: (the lock held) send every change waiting in DIR in one merge patch,
+# and leave each its outcome, FILE.done for FILE.change. A later change of a key wins, as it would in
+# patches of its own (the names sort as the changes came).
+registry_commit() {
+  local namespace=$1 dir=$2 out=$3 file line entry key patch=""
+  local -a files=("$dir"/*.change) entries=() order=()
+  local -A values=()
+  for file in "${files[@]}"; do
+    IFS= read -r line <"$file" || true
+    line=${line#'{"data":{'}
+    # Entries match REGISTRY_ENTRY (checked before the file was written): split at the commas, and each at
+    # the colon after its key (a key has none).
+    IFS=, read -r -a entries <<<"${line%'}}'}" || true
+    for entry in "${entries[@]}"; do
+      key=${entry%%:*}
+      [[ -n ${values[$key]+x} ]] || order+=("$key")
+      values[$key]=${entry#*:}
+    done
+  done
+  for key in "${order[@]}"; do patch+=${patch:+,}$key:${values[$key]}; done
+  api_patch_registry "$namespace" "{\"data\":{$patch}}" "$out"
+  for file in "${files[@]}"; do
+    printf '%s\t%s\n' "$API_STATUS" "$API_ERROR" >"${file%.change}.done"
+    rm -f "$file"
+  done
+}
+
+# registry_outcome FILE: the outcome a commit left (registry_commit) in API_STATUS and API_ERROR; returns 0
+# for 2xx. The file goes.
+registry_outcome() {
+  API_STATUS=000 API_ERROR="no outcome"
+  if [[ -f $1 ]]; then IFS=$'\t' read -r API_STATUS API_ERROR <"$1" || true; fi
+  rm -f "$1"
+  [[ $API_STATUS == 2[0-9][0-9] ]]
 }
 
 # cached_registry NAMESPACE NAME: what the planner needs of the namespace's registry for the site NAME, as

@@ -18,6 +18,8 @@ SITE_MANAGER=staticsite-controller
 SITE_MANAGED_SELECTOR=app.kubernetes.io/managed-by=$SITE_MANAGER
 # shellcheck disable=SC2034 # read by the other files
 REGISTRY_NAME=staticsite-registry
+# A namespace, a DNS-1123 label, before it becomes a path: the informers check names; this is the last gate.
+NAMESPACE_PATTERN='^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
 
 # is_dns_1035_label NAME: true when NAME can name a Service (Python: site.py's is_dns_1035_label): only such
 # a site gets a registry key and children; another stops at InvalidSpec. The regular expression

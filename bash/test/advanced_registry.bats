@@ -178,3 +178,92 @@ registry_cache() {
   registry_site_gone demo b
   [ "$(cat "$RUN/registry/demo")" = "other a b" ]
 }
+
+# ----- the group commit (registry_patch) ------------------------------------------------------------------------
+
+teardown() {
+  stop_fake_proxy
+}
+
+# waiting NAME PATCH: another worker's change, waiting for the lock (as registry_patch leaves it).
+waiting() {
+  mkdir -p "$RUN/registry-writes/demo"
+  printf '%s\n' "$2" >"$RUN/registry-writes/demo/$1.change"
+}
+
+# bodies: the body of every request the fake proxy got, one a line.
+bodies() {
+  local file
+  for file in "$FAKE"/body.*; do cat "$file"; echo; done
+}
+
+@test "the changes waiting go in one merge patch, a later change of a key winning; each gets the outcome" {
+  start_fake_proxy
+  route PATCH /configmaps/staticsite-registry 200
+  waiting 1000000000000001.11 "{\"data\":{\"a\":null,\"gone\":null}}"
+  waiting 1000000000000002.22 "{\"data\":{\"a\":\"$(url a)\"}}"
+  registry_patch demo '{"data":{"b":null}}' "$BATS_TEST_TMPDIR/answer"
+  [ "$(wc -l <"$FAKE/calls")" = 1 ]
+  [ "$(bodies)" = "{\"data\":{\"a\":\"$(url a)\",\"gone\":null,\"b\":null}}" ]
+  [ "$(cat "$RUN/registry-writes/demo/1000000000000001.11.done")" = $'200\t' ]
+  [ "$(cat "$RUN/registry-writes/demo/1000000000000002.22.done")" = $'200\t' ]
+  [ "$(find "$RUN/registry-writes/demo" -name '*.change' -o -name "*.$BASHPID.done")" = "" ]
+}
+
+@test "a failed patch fails every change it carried, with its status and reason" {
+  start_fake_proxy
+  route PATCH /configmaps/staticsite-registry 404
+  waiting 1000000000000001.11 '{"data":{"a":null}}'
+  run registry_patch demo '{"data":{"b":null}}' "$BATS_TEST_TMPDIR/answer"
+  [ "$status" = 1 ]
+  registry_patch demo '{"data":{"c":null}}' "$BATS_TEST_TMPDIR/answer" || true
+  [ "$API_STATUS" = 404 ] && [ -n "$API_ERROR" ]
+  [[ $(cat "$RUN/registry-writes/demo/1000000000000001.11.done") == 404$'\t'?* ]]
+}
+
+@test "a change that is not exactly keys and URLs, or a namespace that is no label, is sent alone as it is" {
+  start_fake_proxy
+  route PATCH / 200
+  waiting 1000000000000001.11 '{"data":{"a":null}}'
+  local patch
+  for patch in '{"data":{"a\"b":null}}' '{"data":{"a":"http://x,y"}}' '{"data":{"a":null},"metadata":{}}' \
+    '{"data":{"a":null}} ' '{"data":{}}' $'{"data":{"a":null}}\n{"data":{"b":null}}'; do
+    registry_patch demo "$patch" "$BATS_TEST_TMPDIR/answer"
+    [ "$(cat "$FAKE/body.$(wc -l <"$FAKE/calls")")" = "$patch" ]
+  done
+  # shellcheck disable=SC2016 # meant literally
+  for namespace in '../demo' 'a b' '$(touch pwned)' 'Demo' '' $'demo\n'; do
+    registry_patch "$namespace" '{"data":{"a":null}}' "$BATS_TEST_TMPDIR/answer" || true # (api.sh's answer)
+  done
+  [ -f "$RUN/registry-writes/demo/1000000000000001.11.change" ] # never carried by any of those
+  [ "$(ls "$RUN/registry-writes")" = demo ] && [ ! -e pwned ]
+}
+
+@test "workers at once: every change is written, each in exactly one patch, and every worker is answered" {
+  start_fake_proxy
+  route PATCH /configmaps/staticsite-registry 200
+  local n pids=() keys
+  for n in 1 2 3 4 5 6 7 8; do
+    registry_patch demo "{\"data\":{\"k$n\":null}}" "$BATS_TEST_TMPDIR/answer.$n" &
+    pids+=($!)
+  done
+  for n in "${pids[@]}"; do wait "$n"; done # each must succeed (bats fails the test on a non-zero status)
+  keys=$(bodies | jq -r '.data | keys[]' | sort | tr '\n' ' ')
+  [ "$keys" = "k1 k2 k3 k4 k5 k6 k7 k8 " ]
+  [ "$(ls "$RUN/registry-writes/demo")" = lock ] # no change and no outcome left behind
+}
+
+@test "a lock that stays taken: a clear error, the change withdrawn, no request" {
+  start_fake_proxy
+  mkdir -p "$RUN/registry-writes/demo"
+  local lock
+  exec {lock}>>"$RUN/registry-writes/demo/lock"
+  flock "$lock" # held here: as by a worker whose patch hangs
+  REGISTRY_LOCK_TIMEOUT=0
+  run registry_patch demo '{"data":{"a":null}}' "$BATS_TEST_TMPDIR/answer"
+  [ "$status" = 1 ]
+  registry_patch demo '{"data":{"a":null}}' "$BATS_TEST_TMPDIR/answer" || true
+  [ "$API_STATUS" = 000 ] && [[ $API_ERROR == "the registry's lock stayed taken"* ]]
+  [ ! -e "$FAKE/calls" ] || [ "$(wc -l <"$FAKE/calls")" = 0 ]
+  [ "$(ls "$RUN/registry-writes/demo")" = lock ]
+}
