@@ -249,10 +249,40 @@ def _run_pages(pages: list[Path], update: bool, cluster: str, languages: tuple[s
     return 1 if failures else 0
 
 
+# What the pages' background programs (and the API server's restart) write. On a difference their last lines and
+# whether each background program still runs are shown too: a watcher or a controller that ended says why, even in
+# CI, where the build directory is gone afterwards.
+BACKGROUND_LOGS = ("learn-watch.err", "learn-controller.log", "learn-standby.log", "learn-restart.log")
+LOG_TAIL_LINES = 8
+
+
 def _say_difference(page: Path, step: Step, actual: str, language: str) -> None:
     print(f"{page.relative_to(REPO_ROOT)}:{step.line} ({language}): $ {step.command}", file=sys.stderr)
     shown, printed = _indent(step.expected), _indent(actual.splitlines())
     print(f"  the page shows:\n{shown}\n  it printed:\n{printed}", file=sys.stderr)
+    build = REPO_ROOT / "build"
+    for name in BACKGROUND_LOGS:
+        try:
+            lines = (build / name).read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        except OSError:
+            continue
+        if lines:
+            print(f"  build/{name} ends with:\n{_indent(lines)}", file=sys.stderr)
+    for pid_file in BACKGROUND:
+        if (build / pid_file.name).exists():
+            print(f"  build/{pid_file.name}: {_process_state(build / pid_file.name)}", file=sys.stderr)
+
+
+def _process_state(pid_file: Path) -> str:
+    """How a page's background program is, by its pid file: running, exited (not yet reaped) or gone."""
+    try:
+        pid = int(pid_file.read_text())
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except ValueError:
+        return "no pid"
+    except OSError:
+        return f"pid {pid} gone"
+    return f"pid {pid} exited (not yet reaped)" if state == "Z" else f"pid {pid} running (state {state})"
 
 
 def _indent(lines: list[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -309,6 +310,20 @@ def test_docrun_reports_a_difference_and_update_writes_the_real_output(tmp_path,
     assert docrun._run_pages([page], update=True, cluster="local") == 0
     assert page.read_text() == "```console\n$ a\nnew line\nsecond\n$ b\nb out\n```\nafter\n"
     assert docrun._run_pages([page], update=False, cluster="local") == 0
+
+
+def test_a_difference_shows_the_background_programs_logs_and_whether_they_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(docrun, "REPO_ROOT", tmp_path)
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "learn-watch.err").write_text("".join(f"line {n}\n" for n in range(20)) + "error: boom\n")
+    (tmp_path / "build" / "learn-watch.pid").write_text(f"{os.getpid()}\n")
+    (tmp_path / "build" / "learn-controller.pid").write_text("4194999\n")  # above any pid_max: no such process
+    docrun._say_difference(tmp_path / "05.md", docrun.Step("cat out", ["DELETED"], 33), "", "bash")
+    said = capsys.readouterr().err
+    assert "build/learn-watch.err ends with:\n" in said and "    error: boom" in said and "line 11" not in said
+    assert f"build/learn-watch.pid: pid {os.getpid()} running" in said
+    assert "build/learn-controller.pid: pid 4194999 gone" in said
+    assert "learn-standby" not in said  # no file, nothing said
 
 
 def test_the_side_by_side_table_names_one_file_per_row():
