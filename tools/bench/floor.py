@@ -19,9 +19,11 @@ writes byte for byte what a controller writes. Like a controller, it starts with
 - create: finalizer (with the resourceVersion of the event), registry key (in a merge patch that carries every
   key of the namespace waiting at that moment: SPEC allows that batching, the reference does it), the three
   children's live GETs (SPEC's conflict check: they are not in a label-selected cache yet), the three
-  applies, the event (in the background), status Progressing from the Deployment the apply returned; when the
-  Deployment watch sees it rolled out, status Available (after that site's Progressing, never before);
-- update: the ConfigMap and Deployment applies, the event, Progressing; Available on rollout;
+  applies, the event (in the background), status Progressing from the Deployment the apply returned; then,
+  as the Deployment watch sees the rollout go, the status SPEC derives from each state seen, written when it
+  differs from the last one written (a surge pod ready before the old one goes: Progressing `2/1 replicas
+  ready`), and Available once rolled out (always after that site's Progressing, in the events' order);
+- update: the ConfigMap and Deployment applies, the event, Progressing; the rollout's statuses as for create;
 - delete: registry key removed, then the finalizer removed (with the resourceVersion of the event); the API
   server then deletes the site.
 """
@@ -60,8 +62,9 @@ UNCHANGED_ON_UPDATE = "Service"  # the one child a content change leaves as it i
 
 # ----- one site's writes (what required.REQUIRED lists; unit-tested against it) -----------------
 def write_created(writer: KubeApi, keys: registry.RegistryWriter, record: Callable[[dict, str], None],
-                  site: dict) -> dict:  # fmt: skip
-    """Create: finalizer, registry key, three applies, event, Progressing. Returns the site as last written."""
+                  site: dict) -> tuple[dict, dict]:  # fmt: skip
+    """Create: finalizer, registry key, three applies, event, Progressing. Returns the site as last written and
+    the Deployment applied."""
     metadata = site["metadata"]
     patch = {"metadata": {"finalizers": [FINALIZER], "resourceVersion": metadata["resourceVersion"]}}
     site = writer.patch_site(metadata["namespace"], metadata["name"], patch)
@@ -75,13 +78,14 @@ def write_created(writer: KubeApi, keys: registry.RegistryWriter, record: Callab
     return _apply_and_report(writer, record, site, children)
 
 
-def write_updated(writer: KubeApi, record: Callable[[dict, str], None], site: dict) -> dict:
-    """Update (new content): the ConfigMap and Deployment applies, event, Progressing."""
+def write_updated(writer: KubeApi, record: Callable[[dict, str], None], site: dict) -> tuple[dict, dict]:
+    """Update (new content): the ConfigMap and Deployment applies, event, Progressing (as write_created)."""
     changed = [child for child in desired_children(site) if child["kind"] != UNCHANGED_ON_UPDATE]
     return _apply_and_report(writer, record, site, changed)
 
 
-def write_available(writer: KubeApi, site: dict, deployment: dict) -> dict:
+def write_rollout_status(writer: KubeApi, site: dict, deployment: dict) -> dict:
+    """A status from a Deployment event of the rollout: Progressing with another readyReplicas, or Available."""
     return _write_status(writer, site, deployment)
 
 
@@ -104,11 +108,18 @@ def _add_registry_key(keys: registry.RegistryWriter, namespace: str, name: str) 
 
 
 def _apply_and_report(writer: KubeApi, record: Callable[[dict, str], None], site: dict,
-                      children: list[dict]) -> dict:  # fmt: skip
+                      children: list[dict]) -> tuple[dict, dict]:  # fmt: skip
+    """The applies, the event, Progressing. Returns the site as last written and the Deployment applied."""
     applied = {child["kind"]: answer for child, answer in zip(children, _at_once(writer.apply, children),
                                                               strict=True)}  # fmt: skip
     record(site, "applied " + ", ".join(f"{child['kind']} {child['metadata']['name']}" for child in children))
-    return _write_status(writer, site, applied["Deployment"])
+    return _write_status(writer, site, applied["Deployment"]), applied["Deployment"]
+
+
+def _reported(site: dict, deployment: dict) -> tuple[int, str, int]:
+    """What decides the status written from ``deployment``: its generation (an older one's events come late),
+    the Ready condition's status (its reason follows) and readyReplicas (the message's R)."""
+    return deployment["metadata"]["generation"], rollout_verdict(site, deployment).status, ready_replicas(deployment)
 
 
 def _at_once(request: Callable[[dict], dict | None], children: list[dict]) -> list[dict | None]:
@@ -149,7 +160,11 @@ class Floor:
         self.chains: dict[str, Future] = {}  # per site, its latest create or update chain
         self.generation: dict[str, int] = {}  # per site, the generation its latest chain writes for
         self.deleting: set[str] = set()
-        self.available: dict[str, int] = {}  # per site, the Deployment generation Available was written for
+        # Per site, what its last status was written from: the Deployment's generation, the verdict's status and
+        # readyReplicas (SPEC writes a status only when it differs; these decide whether it does).
+        self.reported: dict[str, tuple[int, str, int]] = {}
+        self.newest: dict[str, dict] = {}  # per site, its newest Deployment state not yet looked at
+        self.waiting: set[str] = set()  # the sites with a Deployment task queued and not started
 
     def record(self, site: dict, message: str) -> None:
         self.recorder.record(site, events.NORMAL, events.SYNCED, message)
@@ -167,34 +182,54 @@ class Floor:
             elif metadata["generation"] > self.generation.get(name, 0):
                 self.generation[name] = metadata["generation"]
                 new = FINALIZER not in metadata.get("finalizers", [])
-                if new:
-                    self.chains[name] = self._submit(write_created, self.writer, self.keys, self.record, site)
-                else:
-                    self.chains[name] = self._submit(write_updated, self.writer, self.record, site)
+                task = write_created if new else write_updated
+                arguments = (self.keys, self.record, site) if new else (self.record, site)
+                self.chains[name] = self._submit(self._write_chain, name, task, *arguments)
+
+    def _write_chain(self, name: str, task: Callable, *arguments) -> dict:
+        """A create or update chain; what its Progressing was written from is reported."""
+        site, deployment = task(self.writer, *arguments)
+        with self.lock:
+            self.reported[name] = _reported(site, deployment)
+        return site
 
     def see_deployment(self, name: str, deployment: dict | None) -> None:
-        """A Deployment event: once rolled out at a generation newer than the last reported, Available."""
-        if deployment is None or not self._newly_rolled_out(name, deployment):
+        """A Deployment event: SPEC has Deployment status changes update the site's status. Like a controller's
+        work queue, a site has at most one such task waiting, and it reads the newest state when it starts; it
+        starts once the site's previous task has ended (no writer waits for another), so a site's statuses go in
+        the events' order and never before its Progressing."""
+        if deployment is None:
             return
         with self.lock:
-            chain = self.chains.get(name)
-        if chain is not None:
-            self._submit(self._write_available, chain, name, deployment)
+            if name not in self.chains:
+                return
+            self.newest[name] = deployment
+            if name in self.waiting:
+                return
+            self.waiting.add(name)
+            previous, link = self.chains[name], Future()
+            self.chains[name] = link
+        previous.add_done_callback(lambda _: self._submit(self._write_rollout, previous, name, link))
 
-    def _newly_rolled_out(self, name: str, deployment: dict) -> bool:
-        if deployment["metadata"]["generation"] <= self.available.get(name, 0):
-            return False  # this generation was reported, or the new apply has not landed yet
-        # The reference's own rule; the replicas wanted are the Deployment's (the floor applied the site's).
-        wanted = {"spec": {"replicas": deployment["spec"].get("replicas", 1)}}
-        return rollout_verdict(wanted, deployment).status == "True"
-
-    def _write_available(self, chain: Future, name: str, deployment: dict) -> None:
-        site = chain.result()  # queued before this task, so already running or done: Progressing first
-        with self.lock:
-            if deployment["metadata"]["generation"] <= self.available.get(name, 0):
-                return  # another event of the same rollout got here first
-            self.available[name] = deployment["metadata"]["generation"]
-        write_available(self.writer, site, deployment)
+    def _write_rollout(self, previous: Future, name: str, link: Future) -> None:
+        """The status from the site's newest Deployment state, if it differs from the one last written; ``link``
+        gets the site as last written (or the error), for the site's next task."""
+        try:
+            site = previous.result()
+            with self.lock:
+                self.waiting.discard(name)
+                deployment = self.newest.pop(name)
+                now, last = _reported(site, deployment), self.reported.get(name)
+                # An earlier rollout's event (the new apply has landed since), or nothing new to report.
+                changed = last is None or (now[0] >= last[0] and now != last)
+                if changed:
+                    self.reported[name] = now
+            if changed:
+                site = write_rollout_status(self.writer, site, deployment)
+            link.set_result(site)
+        except BaseException as error:
+            link.set_exception(error)
+            raise
 
     def _submit(self, task: Callable, *arguments) -> Future:
         future = self.pool.submit(task, *arguments)

@@ -9,7 +9,11 @@ conflict, one replica and no one else writing (what the bench creates):
   rolled out), then ``Available`` in a later reconcile once the Deployment has rolled out;
 - update (new content): the two children whose fields changed (ConfigMap ``data``, the Deployment's
   content-hash annotation; the Service is unchanged and "compare before writing" skips it), the ``Synced``
-  event, then the status ``Progressing`` for the new generation and ``Available`` once rolled out;
+  event, then the status ``Progressing`` for the new generation and ``Available`` once rolled out. In between,
+  the rollout has one state with another ``readyReplicas``: the new pod ready while the old one still runs
+  (surge, 2 of 1). SPEC has Deployment status changes update the site's status (its ``readyReplicas`` and
+  message ``R/N replicas ready``), so a controller that sees that state writes ``Progressing`` with it; one that
+  looks only later never sees it: at most one per site;
 - delete: the registry key removed, then the finalizer removed; no child, no event.
 
 Reads are in a table apart: a controller chooses how it learns what exists (caches, watches), except that SPEC
@@ -47,6 +51,9 @@ APPLY_DEPLOYMENT = Required("patch deployments", "Deployment `NAME` (server-side
 APPLY_SERVICE = Required("patch services", "Service `NAME` (server-side apply)")
 PROGRESSING = Required("patch staticsites/status", "status `Ready=False/Progressing`, after the applies")
 AVAILABLE = Required("patch staticsites/status", "status `Ready=True/Available`, once rolled out")
+SURGE_READY = Required(
+    "patch staticsites/status", "status `Progressing`, `2/1 replicas ready`, if the surge is seen (at most one)"
+)
 REGISTRY_REMOVE = Required(f"patch {REGISTRY_TARGET}", "registry key removed (`NAME: null`; may be batched too)")
 FINALIZER_REMOVE = Required("patch staticsites", "finalizer removed, with the resourceVersion")
 SYNCED_EVENT = "Synced event"
@@ -55,7 +62,7 @@ SYNCED_EVENT = "Synced event"
 # the registry key and before the status, in no order among themselves, and the Go controller sends them at once).
 REQUIRED: dict[str, tuple[Required, ...]] = {
     "create": (FINALIZER_ADD, REGISTRY_ADD, APPLY_CONFIG_MAP, APPLY_DEPLOYMENT, APPLY_SERVICE, PROGRESSING, AVAILABLE),
-    "update": (APPLY_CONFIG_MAP, APPLY_DEPLOYMENT, PROGRESSING, AVAILABLE),
+    "update": (APPLY_CONFIG_MAP, APPLY_DEPLOYMENT, PROGRESSING, SURGE_READY, AVAILABLE),
     "delete": (REGISTRY_REMOVE, FINALIZER_REMOVE),
 }
 # The reads SPEC requires per site: the live GETs of the children absent from the cache (a new site's three,

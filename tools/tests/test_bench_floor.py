@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+from concurrent.futures import Future
 
 import pytest
 from bench import floor, plan
@@ -20,9 +21,10 @@ PLURALS = {"ConfigMap": "configmaps", "Deployment": "deployments", "Service": "s
 class RecordingWriter:
     """The floor's KubeApi, faked: each call is recorded by its audit label and answered like the server."""
 
-    def __init__(self, registry_exists: bool = True):
+    def __init__(self, registry_exists: bool = True, generation: int = 1, status: dict | None = None):
         self.requests: list[str] = []
         self.registry_exists = registry_exists
+        self.generation, self.status = generation, status  # of an applied object, as the server answers
 
     def patch_site(self, namespace, name, patch):
         self.requests.append("patch staticsites")
@@ -46,7 +48,9 @@ class RecordingWriter:
     def apply(self, obj):
         self.requests.append(f"patch {PLURALS[obj['kind']]}")
         answer = copy.deepcopy(obj)
-        answer["metadata"]["generation"] = 1
+        answer["metadata"]["generation"] = self.generation
+        if self.status is not None:
+            answer["status"] = self.status
         return answer
 
     def patch_site_status(self, namespace, name, patch):
@@ -66,8 +70,19 @@ def _site(name: str = "site-0000", finalizers: list | None = None, generation: i
     }
 
 
-def _rolled_out(deployment: dict) -> dict:
-    return {**deployment, "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1}}
+def _rolled_out(deployment: dict, generation: int = 1) -> dict:
+    return _state(deployment, generation, replicas=1, updated=1, ready=1)
+
+
+def _surge(deployment: dict, generation: int = 1) -> dict:
+    """The new pod ready while the old one still runs (maxSurge 1 of 1 replica)."""
+    return _state(deployment, generation, replicas=2, updated=1, ready=2)
+
+
+def _state(deployment: dict, generation: int, replicas: int, updated: int, ready: int) -> dict:
+    status = {"observedGeneration": generation, "replicas": replicas, "updatedReplicas": updated,
+              "readyReplicas": ready}  # fmt: skip
+    return {**deployment, "metadata": {**deployment["metadata"], "generation": generation}, "status": status}
 
 
 APPLIES = {"patch configmaps", "patch deployments", "patch services"}
@@ -108,12 +123,11 @@ def _run_phase(phase: str, writer: RecordingWriter) -> list[str]:
         floor.write_deleted(writer, RegistryWriter(writer), _site(finalizers=["sites.example.com/registry"]))
         return recorded
     if phase == "create":
-        site = floor.write_created(writer, RegistryWriter(writer), record, _site())
+        site, deployment = floor.write_created(writer, RegistryWriter(writer), record, _site())
     else:
-        site = floor.write_updated(writer, record, _site())
-    deployment = next(child for child in floor.desired_children(site) if child["kind"] == "Deployment")
-    floor.write_available(writer, site, _rolled_out({**deployment, "metadata": {**deployment["metadata"],
-                                                                                 "generation": 1}}))  # fmt: skip
+        site, deployment = floor.write_updated(writer, record, _site())
+        floor.write_rollout_status(writer, site, _surge(deployment))
+    floor.write_rollout_status(writer, site, _rolled_out(deployment))
     return recorded
 
 
@@ -134,7 +148,11 @@ def test_the_required_table_counts_what_spec_asks_per_site():
         "patch services": 1,
         "patch staticsites/status": 2,  # Progressing, then Available
     }
-    assert required_counts("update") == {"patch configmaps": 1, "patch deployments": 1, "patch staticsites/status": 2}
+    assert required_counts("update") == {
+        "patch configmaps": 1,
+        "patch deployments": 1,
+        "patch staticsites/status": 3,  # Progressing, the surge's 2/1 if seen, Available
+    }
     assert required_counts("delete") == {"patch configmaps (registry)": 1, "patch staticsites": 1}
     assert [read.label for read in REQUIRED_READS["create"]] == ["get configmaps", "get deployments", "get services"]
     assert REQUIRED_READS["update"] == REQUIRED_READS["delete"] == ()  # the children are cached by then
@@ -156,6 +174,44 @@ def test_the_first_site_of_a_namespace_creates_the_registry():
 def test_the_floor_announces_the_children_it_applied():
     (message,) = _run_phase("update", RecordingWriter())
     assert message == "applied ConfigMap site-0000-content, Deployment site-0000"
+
+
+def test_the_floor_writes_a_status_for_each_rollout_state_that_changes_it_in_order():
+    # The apply's answer: the new generation, the old pod's status (not rolled out: observedGeneration 1).
+    writer = RecordingWriter(generation=2, status={"observedGeneration": 1, "replicas": 1, "readyReplicas": 1})
+    work = floor.Floor(writer, workers=2)
+    site = _site(generation=2, finalizers=["sites.example.com/registry"])
+    work.see_site("site-0000", site)  # new content: the update chain
+    deployment = next(child for child in floor.desired_children(site) if child["kind"] == "Deployment")
+    old, new = _rolled_out(deployment, generation=1), _state(deployment, 2, replicas=1, updated=0, ready=1)
+    states = [old, new, _surge(deployment, 2), _surge(deployment, 2), _rolled_out(deployment, 2),
+              _rolled_out(deployment, 2)]  # fmt: skip
+    for state in states:
+        work.see_deployment("site-0000", state)
+        work.chains["site-0000"].result(timeout=10)
+    work.pool.shutdown()
+    statuses = [request for request in writer.requests if request == "patch staticsites/status"]
+    # Progressing (from the apply's answer), then 2/1 (the surge), then Available: the old generation's state,
+    # the state that reports what Progressing did and the repeated ones write nothing.
+    assert len(statuses) == 3
+    assert work.reported["site-0000"] == (2, "True", 1)
+
+
+def test_a_deployment_state_arriving_while_a_task_waits_is_the_one_it_reads():
+    writer = RecordingWriter()
+    work = floor.Floor(writer, workers=1)
+    site = _site(generation=2, finalizers=["sites.example.com/registry"])
+    blocker = Future()
+    work.chains["site-0000"] = blocker  # the site's chain, still running
+    deployment = next(child for child in floor.desired_children(site) if child["kind"] == "Deployment")
+    work.see_deployment("site-0000", _surge(deployment, 2))
+    work.see_deployment("site-0000", _rolled_out(deployment, 2))  # coalesced with the one before
+    work.reported["site-0000"] = (2, "False", 1)
+    blocker.set_result({**site, "status": {}})
+    work.chains["site-0000"].result(timeout=10)
+    work.pool.shutdown()
+    assert writer.requests == ["patch staticsites/status"]  # one task, the newest state: Available
+    assert work.reported["site-0000"] == (2, "True", 1)
 
 
 # ----- the plan ------------------------------------------------------------------------------
