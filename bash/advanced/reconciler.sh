@@ -226,6 +226,7 @@ reconcile_execute() {
       registry-remove) # 2. a deleted site leaves the registry; a missing registry or key counts as removed
         registry_patch "$namespace" "$first" "$answer" || [[ $API_STATUS == 404 ]] ||
           failed "$key" "removing the registry key" || return 1
+        registry_key_removed "$namespace" "$name"
         ;;
       finalizer-remove) # 2. then its finalizer, carrying the resourceVersion; the site's memos go with it
         api_patch_site "$namespace" "$name" "$first" "$answer" || [[ $API_STATUS == 404 ]] ||
@@ -237,7 +238,8 @@ reconcile_execute() {
         remember_site "$namespace" "$name" "$answer"
         ;;
       registry-add) # 5. merge patches, so two workers never overwrite each other's keys
-        registry_add "$namespace" "$first" "$second" "$third" || failed "$key" "adding the registry key" || return 1
+        registry_add "$namespace" "$first" "$second" "$third" "$name" || failed "$key" "adding the registry key" ||
+          return 1
         ;;
       lookup) # 6. children absent from the cache (or different there): are they there, whose, and how?
         lookup_children "$key" "$first" "$WORKDIR/live" || return 1

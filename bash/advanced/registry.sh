@@ -5,10 +5,11 @@
 # and what its events queue. Which keys a reconcile adds or removes, reconciler.jq decides (stray_keys,
 # registered). Needs util.sh, site.sh and api.sh.
 
-# registry_add NAMESPACE PATCH OBJECT create|patch: put the site's key in the namespace's registry: patch it,
-# or create it when the cache has none; if the registry turns out to exist (or not), the other way.
+# registry_add NAMESPACE PATCH OBJECT create|patch NAME: put the site NAME's key in the namespace's registry:
+# patch it, or create it when the cache has none; if the registry turns out to exist (or not), the other way.
 registry_add() {
   local answer=$WORKDIR/answer
+  registry_key_back "$1" "$5"
   if [[ $4 == patch ]]; then
     registry_patch "$1" "$2" "$answer" && return 0
     [[ $API_STATUS == 404 ]] || return 1
@@ -142,15 +143,48 @@ cached_registry() {
 # removed by someone else, never did).
 registry_site_gone() {
   local file=$RUN/registry/$1 state keys=""
+  [[ ! -e $RUN/registry-removed/$1/$2 ]] || return 0 # its finalizer removed its key: the event is on its way
   [[ -f $file ]] && IFS=' ' read -r state keys <"$file" && [[ $state == only && " $keys " == *" $2 "* ]] || return 0
   printf 'other %s\n' "$keys" >"$file.$BASHPID" && mv -f "$file.$BASHPID" "$file"
+}
+
+# ----- keys on their way out -----------------------------------------------------------------------------------
+# A site's finalizer removes its key, then the finalizer; the API server then deletes the site. The sites'
+# informer may drop it before the registry's informer sees the event that removed its key (two watches, and
+# the registry's events are the larger ones): until then the key names no cached site and looks stray, and
+# every site of the namespace would look at every key (a mass delete did that hundreds of times). So the
+# reconcile that removed a key leaves a mark, $RUN/registry-removed/NAMESPACE/NAME, and such a key does not
+# count as stray; the mark goes when a registry event shows the key gone, or when the site is back (its key
+# added again). A key someone else writes back for a site that is gone is stray again from then on.
+
+# registry_key_removed NAMESPACE NAME: the site's key was removed (or there was no registry): mark it.
+registry_key_removed() {
+  [[ -d $RUN/registry-removed/$1 ]] || mkdir -p "$RUN/registry-removed/$1"
+  : >"$RUN/registry-removed/$1/$2"
+}
+
+# registry_key_back NAMESPACE NAME: the site is there and adds its key: no longer on its way out.
+registry_key_back() {
+  rm -f "$RUN/registry-removed/$1/$2"
+}
+
+# registry_removals_seen NAMESPACE GOOD: forget the marks of the keys this registry event no longer holds
+# (GOOD: the name of the associative array of its keys).
+registry_removals_seen() {
+  local -n present=$2
+  local -a marks=("$RUN/registry-removed/$1"/*)
+  local mark
+  [[ -e ${marks[0]} ]] || return 0
+  for mark in "${marks[@]}"; do
+    [[ -n ${present[${mark##*/}]+x} ]] || rm -f "$mark"
+  done
 }
 
 # informer_registry_changed NAMESPACE STATE KEYS: the registry of NAMESPACE was written or deleted (STATE
 # gone); its summary for the reconciler is written first (registry_summary_write). Its keys must be exactly
 # the namespace's sites (SPEC.md), so queue the sites whose key is missing or wrong (not in KEYS, the keys
 # that map to their site's URL), or every site when the registry may hold a key of no site (STATE other or
-# gone, or a key whose site the cache does not have).
+# gone, or a key whose site the cache does not have and whose removal is not on its way).
 # Only sites whose name is a Service name hold a key. A key missing now that was there at the last change
 # (the summary before this one, also `only`) is one someone removed or changed: only its site is queued.
 # Without such a summary (the registry is new to this informer, or was not all good) every site without
@@ -158,6 +192,7 @@ registry_site_gone() {
 # key added is a change, and every site without its key yet would be queued again at each).
 informer_registry_changed() {
   local namespace=$1 state=$2 sites=$RUN/cache/$SITE_RESOURCE/$1 name previous_state="" previous=""
+  local removed=$RUN/registry-removed/$1
   local -a keys=() names=()
   local -A good=()
   if [[ -f $RUN/registry/$1 ]]; then IFS=' ' read -r previous_state previous <"$RUN/registry/$1"; fi
@@ -167,8 +202,9 @@ informer_registry_changed() {
   keys=($3)
   for name in "${keys[@]}"; do
     good[$name]=1
-    [[ -e $sites/$name.json ]] || state=other
+    [[ -e $sites/$name.json || -e $removed/$name ]] || state=other # a key on its way out is not stray
   done
+  registry_removals_seen "$namespace" good
   registry_summary_write "$namespace" "$state" "$3"
   if [[ $state == only && $previous_state == only ]]; then
     # shellcheck disable=SC2206 # Service names, as the keys above

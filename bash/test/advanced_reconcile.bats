@@ -348,6 +348,26 @@ last_apply() {
   [ "$(jq -r '.status.conditions[0].message' "$FAKE/body.3")" = 'Deployment hello cannot be written: Deployment "hello" is invalid: spec: bad' ]
 }
 
+@test "finalizing: the key removed (through the group commit) is marked as on its way out, then the finalizer" {
+  cache_site
+  start_fake_proxy
+  route PATCH /configmaps/staticsite-registry 200
+  route PATCH /staticsites/hello 200
+  printf 'registry-remove\t{"data":{"hello":null}}\nfinalizer-remove\t{"metadata":{"finalizers":[]}}\n' \
+    >"$WORKDIR/plan"
+  reconcile_execute "$key" "$WORKDIR/plan"
+  [ -e "$RUN/registry-removed/demo/hello" ]
+  [ "$(cut -d' ' -f1 "$FAKE/calls" | tr '\n' ' ')" = "PATCH PATCH " ]
+  [ "$(cat "$FAKE/body.1")" = '{"data":{"hello":null}}' ]
+  rm "$RUN/registry-removed/demo/hello"
+  : >"$FAKE/routes"
+  route PATCH /configmaps/staticsite-registry 500 # a failed removal: no mark, no finalizer removal
+  run reconcile_execute "$key" "$WORKDIR/plan"
+  stop_fake_proxy
+  [ "$status" = 1 ] && [ ! -e "$RUN/registry-removed/demo/hello" ]
+  [ "$(wc -l <"$FAKE/calls")" = 3 ]
+}
+
 @test "an event is written in the background: event_send returns while the write hangs; no slot left: dropped" {
   WORKER_ID=0
   start_fake_proxy

@@ -179,6 +179,30 @@ registry_cache() {
   [ "$(cat "$RUN/registry/demo")" = "other a b" ]
 }
 
+@test "a key whose removal this controller made is on its way out, not stray, until an event shows it gone" {
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}"
+  : >"$QUEUE_FILE"
+  registry_key_removed demo b # b's finalizer removed its key, then the site left the cache
+  rm "$RUN/cache/staticsites/demo/b.json"
+  registry_site_gone demo b
+  [ "$(cat "$RUN/registry/demo")" = "only a b" ] # the summary still vouches for the keys
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}" # an event from before the removal
+  [ "$(cat "$RUN/registry/demo")" = "only a b" ] && [ "$(queued)" = "" ]
+  registry_event MODIFIED "{\"a\": \"$(url a)\"}" # the removal seen: the mark goes
+  [ ! -e "$RUN/registry-removed/demo/b" ] && [ "$(queued)" = "" ]
+  registry_event MODIFIED "{\"a\": \"$(url a)\", \"b\": \"$(url b)\"}" # someone writes it back: stray
+  [ "$(cat "$RUN/registry/demo")" = "other a b" ]
+}
+
+@test "a site back under a marked name takes its mark away when it adds its key" {
+  registry_key_removed demo a
+  WORKDIR=$BATS_TEST_TMPDIR
+  start_fake_proxy
+  route PATCH /configmaps/staticsite-registry 200
+  registry_add demo "{\"data\":{\"a\":\"$(url a)\"}}" '{}' patch a
+  [ ! -e "$RUN/registry-removed/demo/a" ]
+}
+
 # ----- the group commit (registry_patch) ------------------------------------------------------------------------
 
 teardown() {
