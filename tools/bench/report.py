@@ -75,6 +75,7 @@ def render(results: dict) -> str:
         _header(results),
         _how_to_read(results),
         _targets(results),
+        _missed(results),
         _convergence(results),
         _phase_cpu(results),
         _required(results),
@@ -327,6 +328,78 @@ def _targets(results: dict) -> list[str]:
         "",
         *_table(["target", *who], rows),
     ]
+
+
+def _missed(results: dict) -> list[str]:
+    """For each time target missed, the measurements that say what bounds it: how much the ratio moves
+    between repetitions, the controller's own work ("written") beside the cluster's, whether the CPU was the
+    limit and whose CPU grew over the floor's, and the requests each made. The figures, not a verdict: a
+    reader (and the issue's note) draws the conclusion."""
+    if TARGET_SIZE not in results["settings"]["sizes"]:
+        return []
+    key = {"size": TARGET_SIZE, "workers": _workers(results)}
+    lines = []
+    for (phase, measure), limits in TIME_TARGETS.items():
+        for name, limit in limits.items():
+            ratio = lookup(results["ratios"], measure, language=name, phase=phase, **key)
+            if _absent(results, "advanced", name) or ratio is None or ratio["ratio"] <= limit:
+                continue
+            lines += ["", *_bounds(results, name, phase, measure, ratio, limit)]
+    if not lines:
+        return []
+    return [
+        "## What bounds each target missed",
+        "",
+        "When every core is busy for the floor and the implementation alike, the wall time follows the CPU that "
+        "all the processes needed, so the difference in CPU over the floor's, per process, says whose work grew: "
+        "the program's own, or the cluster's that its requests, watches and timing cause.",
+        *lines,
+    ]
+
+
+def _bounds(results: dict, who: str, phase: str, measure: str, ratio: dict, limit: float) -> list[str]:
+    """The figures behind one missed target (see _missed)."""
+    key = {"size": TARGET_SIZE, "workers": _workers(results), "phase": phase}
+    milestone = {WRITTEN: "all written", CONVERGENCE: "all gone" if phase == "delete" else "all Ready"}[measure]
+    spread = "one repetition: no spread to judge the noise by"
+    if ratio["pairs"] > 1:
+        spread = f"{ratio['pairs']} paired repetitions, x{ratio['paired_min']:.2f} to x{ratio['paired_max']:.2f}"
+        if ratio["paired_min"] <= limit:
+            spread += ": at least one of them met the target"
+    figures = []
+    written = lookup(results["ratios"], WRITTEN, language=who, **key)
+    if measure == CONVERGENCE and written is not None:
+        figures.append(f"- its own work, until all written: x{written['ratio']:.2f}")
+    figures += _cpu_over_floor(results, who, key)
+    if _audit_row(results, who, TARGET_SIZE, phase) is not None:
+        figures.append(f"- audited per site in the phase: {who} {_per_site_writes(results, who, TARGET_SIZE, phase)},"
+                       f" floor {_per_site_writes(results, FLOOR, TARGET_SIZE, phase)}")  # fmt: skip
+    heading = f"**{who}, {phase}, {milestone}: x{ratio['ratio']:.2f}** (target ≤ {limit:g}x; {spread})."
+    return [heading, "", *figures] if figures else [heading]
+
+
+def _cpu_over_floor(results: dict, who: str, key: dict) -> list[str]:
+    """Cores busy for both, and the CPU seconds each process used beyond the floor's run of the phase."""
+    mine, floors = _cpu_by_process(results, who, key), _cpu_by_process(results, FLOOR, key)
+    walls = [lookup(results["medians"], CONVERGENCE, language=name, **key) for name in (who, FLOOR)]
+    if not mine or not floors or any(wall is None or wall["median"] is None for wall in walls):
+        return []
+    busy = [sum(cpu.values()) / wall["median"] for cpu, wall in zip((mine, floors), walls, strict=True)]
+    extra = {name: mine.get(name, 0.0) - floors.get(name, 0.0) for name in {*mine, *floors}}
+    parts = ", ".join(f"{name} {value:+.1f} s" for name, value in sorted(extra.items(), key=lambda item: -item[1]))
+    return [f"- cores busy: {who} {busy[0]:.2f}, floor {busy[1]:.2f} (of {results['machine']['cpus']})",
+            f"- CPU over the floor's: {sum(extra.values()):+.1f} s in all; {parts}"]  # fmt: skip
+
+
+def _cpu_by_process(results: dict, who: str, key: dict) -> dict[str, float]:
+    """The median CPU seconds of each process (the program, the cluster's) in one phase of ``who``."""
+    wanted = {"language": who, **key}
+    return {
+        row["key"]["component"]: row["median"]
+        for row in results["medians"]
+        if row["measure"] == PHASE_CPU and row["median"] is not None
+        and {name: value for name, value in row["key"].items() if name != "component"} == wanted
+    }  # fmt: skip
 
 
 def _verdict(target: str, value: float | None, limit: float, fmt) -> str:

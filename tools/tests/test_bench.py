@@ -470,3 +470,29 @@ def test_a_run_with_an_opt_in_measurement_is_published_apart_from_the_default_ru
     assert docs_dir({"sizes": [100, 1000], "large": True, "sweep": False}) == DOCS_DIR / "large"
     assert docs_dir({"sizes": [10, 100, 1000], "large": False, "sweep": True}) == DOCS_DIR / "sweep"
     assert docs_dir({"sizes": [10]}) == DOCS_DIR  # results.json written before the opt-ins existed
+
+
+def test_report_sets_the_figures_behind_each_missed_target_beside_it(monkeypatch):
+    monkeypatch.setattr(report, "TARGET_SIZE", 10)  # the fixture's only N
+    results = _results()
+    samples = Samples()
+    for rep, (floor_program, python_program) in enumerate([(1.0, 2.0), (1.0, 4.0), (1.0, 3.0)], start=1):
+        for who, program in (("floor", floor_program), ("python", python_program)):
+            samples.add("phase_cpu", program, rep=rep, language=who, size=10, workers=4, phase="create",
+                        component="program")  # fmt: skip
+            samples.add("phase_cpu", 2.0, rep=rep, language=who, size=10, workers=4, phase="create",
+                        component="kube-apiserver")  # fmt: skip
+    results["medians"] += stats.summarize(samples.as_json())
+    text = report.render(results)
+    section = text[text.index("## What bounds each target missed") : text.index("## StaticSite: time per phase")]
+    # Python's create misses 1.3x (x2.00); Bash's x0.50 meets 3x and has no entry.
+    assert "**python, create, all Ready: x2.00** (target ≤ 1.3x; 3 paired repetitions, x1.00 to x3.00: " \
+           "at least one of them met the target)." in section  # fmt: skip
+    assert "- its own work, until all written: x2.00" in section
+    # Medians: floor 1 + 2 CPU seconds over 2 s, python 3 + 2 over 4 s; the program alone grew.
+    assert "- cores busy: python 1.25, floor 1.50 (of 2)" in section
+    assert "- CPU over the floor's: +2.0 s in all; program +2.0 s, kube-apiserver +0.0 s" in section
+    assert "bash," not in section
+    lenient = {language: 3.0 for language in ("go", "python", "bash")}
+    monkeypatch.setattr(report, "TIME_TARGETS", {target: lenient for target in report.TIME_TARGETS})
+    assert "## What bounds" not in report.render(results)  # every target met: no section
