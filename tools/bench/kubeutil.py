@@ -82,6 +82,7 @@ def wait_all(
     what: str,
     on_satisfied: Callable[[Object | None], object] | None = None,
     observe: Callable[[str, Object | None], object] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, Object]:
     """Block until ``satisfied`` holds for every named object (None: the object does not exist).
 
@@ -89,6 +90,7 @@ def wait_all(
     costs one check, not one per object. A watch that ends (server timeout, 410 Gone) means list again.
     ``on_satisfied`` is called once per name, as soon as its object first satisfies the condition;
     ``observe`` with every (name, object) checked, to follow a second condition on the same watch.
+    ``progress`` with how many are still pending, after an event (the caller throttles it: see Every).
     Returns the objects as last seen, by name. Raises TimeoutError naming how many are still pending.
     """
     deadline = time.monotonic() + timeout
@@ -130,9 +132,31 @@ def wait_all(
                         check(objects, name)
                     if not pending:
                         return objects
+                    if progress is not None:
+                        progress(len(pending))
         except client.ApiException as error:
             if error.status != 410:
                 raise
+
+
+# A wait at N = 10,000 lasts many minutes: a line this often says it is moving.
+PROGRESS_SECONDS = 60.0
+
+
+class Every:
+    """Calls ``report`` at most once per ``interval`` seconds, the first time an interval after it was made:
+    a long wait's progress lines, however many events arrive."""
+
+    def __init__(self, report: Callable[..., object], interval: float = PROGRESS_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.report, self.interval, self.clock = report, interval, clock
+        self.last = clock()
+
+    def __call__(self, *arguments: object) -> None:
+        now = self.clock()
+        if now - self.last >= self.interval:
+            self.last = now
+            self.report(*arguments)
 
 
 def _apply_event(objects: dict[str, Object], event: dict) -> None:

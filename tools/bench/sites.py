@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from bench.kubeutil import in_parallel, wait_all
+from bench.kubeutil import Every, in_parallel, wait_all
+from bench.settings import say
 from bench.suite import controllers
 
 GROUP, VERSION, PLURAL = controllers.GROUP, controllers.VERSION, controllers.PLURAL
@@ -100,8 +101,13 @@ class FirstTime:
 def wait_ready(api: client.ApiClient, namespace: str, names: list[str], timeout: float) -> float:
     """Until every site is Ready for its generation; returns when they were all written (time.monotonic())."""
     written = FirstTime(names, is_written)
-    wait_all(list_load(api, namespace), names, is_ready, timeout=timeout, what=f"{len(names)} sites Ready",
-             observe=written.see)  # fmt: skip
+    total = len(names)
+
+    def progress(pending: int) -> None:
+        say(f"    {total - len(written.pending):,} of {total:,} written, {total - pending:,} Ready")
+
+    wait_all(list_load(api, namespace), names, is_ready, timeout=timeout, what=f"{total} sites Ready",
+             observe=written.see, progress=Every(progress))  # fmt: skip
     return written.when if written.when is not None else time.monotonic()
 
 
@@ -121,4 +127,6 @@ def wait_observed(api: client.ApiClient, namespace: str, name: str, timeout: flo
 
 
 def wait_gone(api: client.ApiClient, namespace: str, names: list[str], timeout: float) -> None:
-    wait_all(list_load(api, namespace), names, lambda site: site is None, timeout=timeout, what="sites deleted")
+    total = len(names)
+    wait_all(list_load(api, namespace), names, lambda site: site is None, timeout=timeout, what="sites deleted",
+             progress=Every(lambda pending: say(f"    {total - pending:,} of {total:,} gone")))  # fmt: skip

@@ -11,6 +11,7 @@ import os
 import pytest
 from bench import __main__ as command
 from bench import audit, cluster, loc, report, stats
+from bench.kubeutil import Every
 from bench.resources import CLOCK_TICKS, CpuMeter, cpu_used, stat_cpu_ticks, stat_process_group, status_rss_bytes
 from bench.samples import Samples
 from bench.settings import DOCS_DIR, docs_dir
@@ -496,3 +497,12 @@ def test_report_sets_the_figures_behind_each_missed_target_beside_it(monkeypatch
     lenient = {language: 3.0 for language in ("go", "python", "bash")}
     monkeypatch.setattr(report, "TIME_TARGETS", {target: lenient for target in report.TIME_TARGETS})
     assert "## What bounds" not in report.render(results)  # every target met: no section
+
+
+def test_a_long_wait_reports_its_progress_at_most_once_an_interval():
+    now, lines = [100.0], []
+    every = Every(lines.append, interval=60, clock=lambda: now[0])
+    for moment, pending in ((130, 900), (159, 800), (160, 700), (170, 600), (219, 500), (220, 400), (400, 0)):
+        now[0] = moment
+        every(pending)
+    assert lines == [700, 400, 0]  # the first a whole interval after the start, then one an interval at most
