@@ -5,6 +5,7 @@ The measurements themselves need a cluster and run only under `make bench`; noth
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -14,9 +15,10 @@ from bench import audit, cluster, loc, report, stats
 from bench.kubeutil import Every
 from bench.resources import CLOCK_TICKS, CpuMeter, cpu_used, stat_cpu_ticks, stat_process_group, status_rss_bytes
 from bench.samples import Samples
-from bench.settings import DOCS_DIR, docs_dir
+from bench.settings import DOCS_DIR, Settings, docs_dir
 
 from clusterkit.build import PACKAGES, _record_build_times, build_times_path
+from clusterkit.local import KWOK_NODE_COUNT, KWOK_NODE_MAX_PODS
 
 USER = "system:serviceaccount:staticsite-system:staticsite-controller"
 
@@ -506,3 +508,9 @@ def test_a_long_wait_reports_its_progress_at_most_once_an_interval():
         now[0] = moment
         every(pending)
     assert lines == [700, 400, 0]  # the first a whole interval after the start, then one an interval at most
+
+
+def test_the_local_cluster_has_room_for_the_large_run_and_its_rollouts():
+    large = next(field.default for field in dataclasses.fields(Settings) if field.name == "large_size")
+    sites = large + 1  # the measured sites and the start-up probe's
+    assert 2 * sites <= KWOK_NODE_COUNT * KWOK_NODE_MAX_PODS  # a surge pod each while all roll out at once
