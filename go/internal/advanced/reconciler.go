@@ -185,7 +185,7 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, site *StaticSite) (*St
 func (r *Reconciler) ensureRegistryEntry(ctx context.Context, site *StaticSite) error {
 	url := siteURL(site.Namespace, site.Name)
 	registry := cachedRegistry(r.Caches.ConfigMaps, site.Namespace)
-	stray := strayRegistryKeys(registry, cachedSiteNames(r.Caches.Sites, site.Namespace))
+	stray := strayRegistryKeys(registry, cachedSite(r.Caches.Sites, site.Namespace))
 	if len(stray) == 0 && registry != nil && registry.Data[site.Name] == url {
 		return nil
 	}

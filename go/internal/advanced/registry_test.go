@@ -30,8 +30,27 @@ func TestStrayRegistryKeys(t *testing.T) {
 	registry := registryWith(map[string]string{
 		"a": siteURL("ns", "a"), "gone": siteURL("ns", "gone"), "1st": "x", "UP": "y", "deleting": siteURL("ns", "deleting"),
 	})
-	wantList(t, "stray keys", strayRegistryKeys(registry, []string{"a", "1st", "deleting"}), []string{"1st", "UP", "gone"})
-	wantList(t, "stray keys of no registry", strayRegistryKeys(nil, []string{"a"}), nil)
+	sites := cachedSitesIn(t, "ns", "a", "1st", "deleting")
+	wantList(t, "stray keys", strayRegistryKeys(registry, cachedSite(sites, "ns")), []string{"1st", "UP", "gone"})
+	wantList(t, "stray keys of no registry", strayRegistryKeys(nil, cachedSite(sites, "ns")), nil)
+	// Sites of the same names in another namespace hold no key of this one.
+	elsewhere := cachedSitesIn(t, "other", "a", "deleting")
+	wantList(t, "stray keys, sites elsewhere", strayRegistryKeys(registry, cachedSite(elsewhere, "ns")),
+		[]string{"1st", "UP", "a", "deleting", "gone"})
+}
+
+// cachedSitesIn is a site cache holding sites of these names in namespace.
+func cachedSitesIn(t *testing.T, namespace string, names ...string) cache.GenericLister {
+	t.Helper()
+	sites := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	for _, name := range names {
+		site := newSite(name)
+		site.Namespace = namespace
+		if err := sites.Add(toUnstructured(t, site)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cache.NewGenericLister(sites, SiteResource.GroupResource())
 }
 
 func TestSitesToRepair(t *testing.T) {

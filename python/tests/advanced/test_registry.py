@@ -9,7 +9,14 @@ from helpers import wait_until
 from advanced.fakes import FakeCluster, InlineExecutor, make_site
 from controller_examples.advanced.events import EventRecorder
 from controller_examples.advanced.reconciler import Reconciler
-from controller_examples.advanced.registry import REGISTRY_NAME, RegistryWriter, sites_to_repair, stray_keys
+from controller_examples.advanced.registry import (
+    REGISTRY_NAME,
+    RegistryWriter,
+    cached_site,
+    sites_to_repair,
+    stray_keys,
+)
+from controller_examples.advanced.site import site_key
 
 FINALIZER = "sites.example.com/registry"
 
@@ -32,8 +39,25 @@ def registry(data):
 
 def test_stray_keys_are_those_of_no_cached_site_or_of_no_possible_key():
     data = {"a": url("a"), "gone": url("gone"), "1st": "x", "UP": "y", "deleting": url("deleting")}
-    assert stray_keys(registry(data), ["a", "1st", "deleting"]) == ["1st", "UP", "gone"]
-    assert stray_keys(None, ["a"]) == []
+    sites = SiteCache(site_key("demo", name) for name in ("a", "1st", "deleting"))
+    assert stray_keys(registry(data), cached_site(sites, "demo")) == ["1st", "UP", "gone"]
+    assert stray_keys(None, cached_site(sites, "demo")) == []
+    # Sites of the same names in another namespace hold no key of this one.
+    elsewhere = SiteCache(site_key("other", name) for name in ("a", "deleting"))
+    assert stray_keys(registry(data), cached_site(elsewhere, "demo")) == ["1st", "UP", "a", "deleting", "gone"]
+
+
+class SiteCache:
+    """A site cache that holds a site at each of these keys."""
+
+    def __init__(self, keys):
+        self.sites = {key: {"metadata": {}} for key in keys}
+
+    def get_by_key(self, key):
+        return self.sites.get(key)
+
+    def list_keys(self):
+        return list(self.sites)
 
 
 @pytest.mark.parametrize(

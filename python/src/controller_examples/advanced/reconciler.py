@@ -38,7 +38,7 @@ from controller_examples.advanced.informer import Caches
 from controller_examples.advanced.registry import (
     RegistryWriter,
     cached_registry,
-    cached_site_names,
+    cached_site,
     has_entry,
     stray_keys,
 )
@@ -181,7 +181,7 @@ class Reconciler:
         namespace, name = site["metadata"]["namespace"], site["metadata"]["name"]
         url = site_url(namespace, name)
         registry = cached_registry(self._caches.children["ConfigMap"], namespace)
-        stray = stray_keys(registry, cached_site_names(self._caches.sites, namespace))
+        stray = stray_keys(registry, cached_site(self._caches.sites, namespace))
         if stray or not has_entry(registry, name, url):
             self._registry.add_entry(namespace, name, url, stray)
 

