@@ -263,13 +263,13 @@ def _phase_cpu(results: dict) -> list[str]:
     rows = []
     for who in [FLOOR, *_advanced(results)]:
         for phase in PHASES:
-            key = {"language": who, "size": size, "workers": workers, "phase": phase}
-            used = [lookup(results["medians"], PHASE_CPU, component=name, **key) for name in components]
-            wall = lookup(results["medians"], CONVERGENCE, **key)
-            if wall is None or wall["median"] is None or any(row is None or row["median"] is None for row in used):
+            key = {"size": size, "workers": workers, "phase": phase}
+            used = _cpu_by_process(results, who, key)
+            wall = lookup(results["medians"], CONVERGENCE, language=who, **key)
+            if wall is None or wall["median"] is None or any(name not in used for name in components):
                 continue
-            total = sum(row["median"] for row in used)
-            rows.append([who, phase, seconds(wall["median"]), *(seconds(row["median"]) for row in used),
+            total = sum(used[name] for name in components)
+            rows.append([who, phase, seconds(wall["median"]), *(seconds(used[name]) for name in components),
                          seconds(total), f"{total / wall['median']:.2f}"])  # fmt: skip
     return [
         f"## Where the CPU went, per phase (N = {size:,})",
@@ -304,7 +304,7 @@ def _targets(results: dict) -> list[str]:
     key = {"size": TARGET_SIZE, "workers": _workers(results)}
     rows = []
     for (phase, measure), limits in TIME_TARGETS.items():
-        milestone = {WRITTEN: "all written", CONVERGENCE: "all gone" if phase == "delete" else "all Ready"}[measure]
+        milestone = _milestone(phase, measure)
         cells = []
         for name in who:
             ratio = lookup(results["ratios"], measure, language=name, phase=phase, **key)
@@ -328,6 +328,11 @@ def _targets(results: dict) -> list[str]:
         "",
         *_table(["target", *who], rows),
     ]
+
+
+def _milestone(phase: str, measure: str) -> str:
+    """A target's milestone as the targets' table names it."""
+    return {WRITTEN: "all written", CONVERGENCE: "all gone" if phase == "delete" else "all Ready"}[measure]
 
 
 def _missed(results: dict) -> list[str]:
@@ -360,7 +365,7 @@ def _missed(results: dict) -> list[str]:
 def _bounds(results: dict, who: str, phase: str, measure: str, ratio: dict, limit: float) -> list[str]:
     """The figures behind one missed target (see _missed)."""
     key = {"size": TARGET_SIZE, "workers": _workers(results), "phase": phase}
-    milestone = {WRITTEN: "all written", CONVERGENCE: "all gone" if phase == "delete" else "all Ready"}[measure]
+    milestone = _milestone(phase, measure)
     spread = "one repetition: no spread to judge the noise by"
     if ratio["pairs"] > 1:
         spread = f"{ratio['pairs']} paired repetitions, x{ratio['paired_min']:.2f} to x{ratio['paired_max']:.2f}"
