@@ -37,6 +37,11 @@ func TestStrayRegistryKeys(t *testing.T) {
 	elsewhere := cachedSitesIn(t, "other", "a", "deleting")
 	wantList(t, "stray keys, sites elsewhere", strayRegistryKeys(registry, cachedSite(elsewhere, "ns")),
 		[]string{"1st", "UP", "a", "deleting", "gone"})
+	// A key is looked up as a name, never as a path: none of these reaches
+	// site "a" (of this or another namespace).
+	hostile := map[string]string{"ns/a": "x", "other/a": "x", "../a": "x", "a\n": "x", "a ": "x", "$(a)": "x", "a🙂": "x"}
+	wantList(t, "hostile keys", strayRegistryKeys(registryWith(hostile), cachedSite(cachedSitesIn(t, "ns", "a"), "ns")),
+		[]string{"$(a)", "../a", "a\n", "a ", "a🙂", "ns/a", "other/a"})
 }
 
 // cachedSitesIn is a site cache holding sites of these names in namespace.

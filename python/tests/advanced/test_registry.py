@@ -45,6 +45,10 @@ def test_stray_keys_are_those_of_no_cached_site_or_of_no_possible_key():
     # Sites of the same names in another namespace hold no key of this one.
     elsewhere = SiteCache(site_key("other", name) for name in ("a", "deleting"))
     assert stray_keys(registry(data), cached_site(elsewhere, "demo")) == ["1st", "UP", "a", "deleting", "gone"]
+    # A key is looked up as a name, never as a path: none of these reaches site "a" (of this or another namespace).
+    hostile = {"demo/a": "x", "../a": "x", "a\n": "x", "a ": "x", "$(a)": "x", "a🙂": "x"}
+    both = SiteCache(site_key(namespace, "a") for namespace in ("demo", "other"))
+    assert stray_keys(registry(hostile), cached_site(both, "demo")) == sorted(hostile)
 
 
 class SiteCache:
