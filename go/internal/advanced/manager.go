@@ -28,7 +28,8 @@ import (
 //	    +------------------------------ watch events --------------------------+
 //
 //  1. Connect (kubeconfig as kubectl finds it, else the pod's service
-//     account: internal/cli), with no client-side rate limit (clientQPS).
+//     account: internal/cli), with no client-side rate limit (clientQPS),
+//     over HTTP/1.1 (clientProtocols).
 //  2. Serve /healthz, /readyz and /metrics.
 //  3. Start the informers. Their handlers only add keys to the queue.
 //  4. With --leader-elect, stand by until this process holds the Lease
@@ -53,6 +54,32 @@ import (
 // measured exactly that before this change.) A negative QPS is client-go's
 // way of saying "no rate limiter" (see rest.Config.QPS).
 const clientQPS = -1
+
+// HTTP/1.1, not HTTP/2, to the API server. Over HTTPS client-go speaks
+// HTTP/2, and every client made from one rest.Config shares one connection:
+// the four informers' watches, the workers' requests, the events and the
+// Lease renewals are streams of one TCP connection, read by one goroutine.
+// While a thousand Deployments roll out, their watch events crowd that
+// connection, and the responses the workers wait for come in among them.
+// `make bench` (N = 1,000, update, 2026-12-02), read from the API server's
+// audit log: between an apply's response leaving the API server and the
+// status patch after it arriving there, the Go workers took 41 ms (median),
+// the Python ones 24 ms, and Go's four workers kept 3.5 requests in flight
+// on average where Python's kept 4. Over HTTP/1.1 each watch has a
+// connection of its own and requests take one from a pool (client-go keeps
+// 25 idle per host): 9 to 17 ms in two runs, and 4.5 in flight (a
+// reconcile sends its applies at once); all 1,000 Deployments were applied
+// after 40 s instead of 60 s. The Python client (urllib3) and the Bash controller's
+// curl speak HTTP/1.1 too. client-go's NextProtos exists for this choice;
+// the API server itself makes it for its calls to admission webhooks.
+var clientProtocols = []string{"http/1.1"}
+
+// tuneClient sets the controller's choices above on the rest.Config every
+// client of this process is made from.
+func tuneClient(config *rest.Config) {
+	config.QPS = clientQPS
+	config.NextProtos = clientProtocols
+}
 
 // Exit statuses: 0 after SIGTERM/SIGINT, 1 for an error (including a lost
 // Lease), 2 for a usage error.
@@ -105,7 +132,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return &cli.ConfigError{Err: err}
 	}
-	config.QPS = clientQPS
+	tuneClient(config)
 	m, shutdownEvents, err := newManager(opts, config)
 	if err != nil {
 		return err

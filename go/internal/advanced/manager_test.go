@@ -2,6 +2,7 @@ package advanced
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
@@ -187,5 +190,36 @@ func TestTheReconcilesStopAtTheRenewDeadline(t *testing.T) {
 	}
 	if time.Since(renewed) < 200*time.Millisecond {
 		t.Error("the reconciles were stopped before the renew deadline")
+	}
+}
+
+// The controller's clients speak HTTP/1.1 (tuneClient), even to a server
+// that offers HTTP/2, as the API server does: a test server offering both
+// sees a clientset made from the tuned config arrive over HTTP/1.1.
+func TestClientsSpeakHTTP1(t *testing.T) {
+	protocols := make(chan string, 1)
+	server := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case protocols <- r.Proto:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"major": "1", "minor": "36", "gitVersion": "v1.36.0"}`)
+	}))
+	server.EnableHTTP2 = true
+	server.StartTLS()
+	defer server.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate().Raw})
+	config := &rest.Config{Host: server.URL, Timeout: 10 * time.Second, TLSClientConfig: rest.TLSClientConfig{CAData: ca}}
+	tuneClient(config)
+	kube, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.Discovery().ServerVersion(); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-protocols; got != "HTTP/1.1" {
+		t.Errorf("the controller's client spoke %s, want HTTP/1.1", got)
 	}
 }
