@@ -67,11 +67,12 @@ const clientQPS = -1
 // the Python ones 24 ms, and Go's four workers kept 3.5 requests in flight
 // on average where Python's kept 4. Over HTTP/1.1 each watch has a
 // connection of its own and requests take one from a pool (client-go keeps
-// 25 idle per host): 9 to 17 ms in two runs, and 4.5 in flight (a
+// 25 idle per host): 9 to 17 ms in three runs, and 4.5 in flight (a
 // reconcile sends its applies at once); all 1,000 Deployments were applied
-// after 40 s instead of 60 s. The Python client (urllib3) and the Bash controller's
-// curl speak HTTP/1.1 too. client-go's NextProtos exists for this choice;
-// the API server itself makes it for its calls to admission webhooks.
+// after 40 to 45 s instead of over 60 s. The Python client (urllib3) and
+// the Bash controller's curl speak HTTP/1.1 too. client-go's NextProtos
+// exists for this choice; the API server itself makes it for its calls to
+// admission webhooks.
 var clientProtocols = []string{"http/1.1"}
 
 // tuneClient sets the controller's choices above on the rest.Config every
